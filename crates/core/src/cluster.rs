@@ -1,0 +1,319 @@
+//! A whole simulated cluster built from a [`Scenario`]: the driver with every
+//! component added, the scenario's script, and the command layer on top.
+//!
+//! `kscope run`, `kscope shell`, the web worker and the tests all drive a
+//! `Cluster`, so they behave identically.
+
+use crate::command::{Command, HELP};
+use crate::component_id::ComponentId;
+use crate::dormant::Dormant;
+use crate::duration::{clock, Duration};
+use crate::kube_apiserver::KubeApiServer;
+use crate::kubelet::Kubelet;
+use crate::network::NetworkConfig;
+use crate::scenario::Scenario;
+use crate::simulation::Simulation;
+use kscope_protocol::{ComponentKind, ComponentView, NodeView};
+use std::fmt::Write;
+
+/// What a command printed, and whether it succeeded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// The text, ending in a newline unless empty. Errors start with `error: `.
+    pub text: String,
+    /// False when the command failed.
+    pub ok: bool,
+}
+
+impl CommandOutput {
+    fn ok(text: String) -> Self {
+        CommandOutput { text, ok: true }
+    }
+
+    fn error(message: &str) -> Self {
+        CommandOutput { text: format!("error: {message}\n"), ok: false }
+    }
+}
+
+/// A script step that ran, with what it printed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptRun {
+    /// When it ran.
+    pub at_ms: u64,
+    /// The command line.
+    pub line: String,
+    /// What it printed.
+    pub output: CommandOutput,
+}
+
+impl ScriptRun {
+    /// `[5s] $ line` followed by the output, as the shell and `kscope run` show it.
+    pub fn render(&self) -> String {
+        format!("[{}] $ {}\n{}", Duration::from_millis(self.at_ms), self.line, self.output.text)
+    }
+}
+
+/// A running simulated cluster.
+pub struct Cluster {
+    scenario: Scenario,
+    seed: u64,
+    sim: Simulation,
+    /// Script step indices in the order they run (by time, then file order).
+    script_order: Vec<usize>,
+    /// Position in `script_order` of the next step to run.
+    next_step: usize,
+}
+
+impl Cluster {
+    /// Builds the cluster a scenario describes, with the scenario's seed.
+    pub fn new(scenario: Scenario) -> Result<Cluster, String> {
+        let seed = scenario.spec.seed;
+        Cluster::with_seed(scenario, seed)
+    }
+
+    /// Builds the cluster a scenario describes, with another seed.
+    pub fn with_seed(scenario: Scenario, seed: u64) -> Result<Cluster, String> {
+        scenario.validate()?;
+        let mut sim = Simulation::new(seed, scenario.network_config()?);
+        sim.add(ComponentId::ApiServer, Box::new(KubeApiServer::new()));
+        for member in 1..=scenario.spec.etcd.members {
+            sim.add(ComponentId::Etcd(member), Box::new(Dormant::new(ComponentKind::Etcd)));
+        }
+        sim.add(ComponentId::Scheduler, Box::new(Dormant::new(ComponentKind::Scheduler)));
+        sim.add(ComponentId::ControllerManager, Box::new(Dormant::new(ComponentKind::ControllerManager)));
+        for node in &scenario.spec.nodes {
+            sim.add(ComponentId::Kubelet(node.name.clone()), Box::new(Kubelet::new(&node.name)));
+        }
+        let mut script_order: Vec<usize> = (0..scenario.spec.script.len()).collect();
+        script_order.sort_by_key(|&i| scenario.spec.script[i].at); // stable: ties keep file order
+        Ok(Cluster { scenario, seed, sim, script_order, next_step: 0 })
+    }
+
+    /// The scenario this cluster was built from.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The scenario's name, or `(unnamed)`.
+    pub fn name(&self) -> &str {
+        match self.scenario.metadata.name.as_str() {
+            "" => "(unnamed)",
+            name => name,
+        }
+    }
+
+    /// The seed in use.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Simulated time now, in milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.sim.now_ms()
+    }
+
+    /// The simulation driver.
+    pub fn simulation(&self) -> &Simulation {
+        &self.sim
+    }
+
+    /// The simulation driver, to record or drain its trace.
+    pub fn simulation_mut(&mut self) -> &mut Simulation {
+        &mut self.sim
+    }
+
+    /// Time of the last script step, if there is a script.
+    pub fn script_end_ms(&self) -> Option<u64> {
+        self.scenario.spec.script.iter().map(|s| s.at.ms).max()
+    }
+
+    /// Runs simulated time forward by `by`, running script steps as they fall due.
+    pub fn advance(&mut self, by: Duration) -> Result<Vec<ScriptRun>, String> {
+        let target = self
+            .now_ms()
+            .checked_add(by.ms)
+            .ok_or_else(|| format!("cannot advance by {by}: simulated time would overflow"))?;
+        self.advance_to(target)
+    }
+
+    /// Runs simulated time forward to `target_ms` (no-op if already past it).
+    pub fn advance_to(&mut self, target_ms: u64) -> Result<Vec<ScriptRun>, String> {
+        let mut runs = Vec::new();
+        while let Some(&index) = self.script_order.get(self.next_step) {
+            let step = &self.scenario.spec.script[index];
+            if step.at.ms > target_ms {
+                break;
+            }
+            let (at_ms, line) = (step.at.ms, step.run.clone());
+            self.sim.run_until(at_ms)?;
+            self.next_step += 1;
+            let output = self.exec(&line);
+            runs.push(ScriptRun { at_ms: self.now_ms(), line, output });
+        }
+        self.sim.run_until(target_ms)?;
+        Ok(runs)
+    }
+
+    /// Parses and runs one command line, as typed in a shell or console.
+    pub fn exec(&mut self, line: &str) -> CommandOutput {
+        match Command::parse(line) {
+            Ok(None) => CommandOutput::ok(String::new()),
+            Ok(Some(command)) => {
+                if command.changes_simulation() {
+                    self.sim.record_action(line.trim());
+                }
+                match self.execute(command) {
+                    Ok(text) => CommandOutput::ok(text),
+                    Err(message) => CommandOutput::error(&message),
+                }
+            }
+            Err(message) => CommandOutput::error(&message),
+        }
+    }
+
+    fn check_component(&self, id: &ComponentId) -> Result<(), String> {
+        if self.sim.has(id) {
+            Ok(())
+        } else {
+            Err(format!("component {:?} not found (see sim status)", id.to_string()))
+        }
+    }
+
+    fn execute(&mut self, command: Command) -> Result<String, String> {
+        match command {
+            Command::Help => Ok(format!("{HELP}\n")),
+            Command::Status => Ok(self.status()),
+            Command::Advance(by) => {
+                let runs = self.advance(by)?;
+                let mut out: String = runs.iter().map(ScriptRun::render).collect();
+                writeln!(out, "advanced {by} to {}", Duration::from_millis(self.now_ms())).unwrap();
+                Ok(out)
+            }
+            Command::Reset { seed } => {
+                let seed = seed.unwrap_or(self.scenario.spec.seed);
+                let recording = self.sim.trace().is_recording();
+                *self = Cluster::with_seed(self.scenario.clone(), seed)?;
+                self.sim.trace_mut().set_recording(recording);
+                Ok(format!("reset scenario {} with seed {seed}\n", self.name()))
+            }
+            Command::Partition(groups) => {
+                for id in groups.iter().flatten() {
+                    self.check_component(id)?;
+                }
+                let all = self.sim.component_ids();
+                self.sim.network_mut().partition(&groups, &all);
+                let described: Vec<String> = groups
+                    .iter()
+                    .map(|g| g.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
+                    .collect();
+                Ok(if described.len() == 1 {
+                    format!("partitioned {} from the rest of the cluster\n", described[0])
+                } else {
+                    format!("partitioned {}\n", described.join(" | "))
+                })
+            }
+            Command::Heal => {
+                self.sim.network_mut().heal();
+                Ok("healed all network partitions\n".into())
+            }
+            Command::Kill(id) => {
+                self.check_component(&id)?;
+                Ok(if self.sim.kill(&id) { format!("{id} stopped\n") } else { format!("{id} is already stopped\n") })
+            }
+            Command::Start(id) => {
+                self.check_component(&id)?;
+                Ok(if self.sim.restart(&id) { format!("{id} started\n") } else { format!("{id} is already running\n") })
+            }
+            Command::Network(change) => {
+                if !change.is_empty() {
+                    let old = self.sim.network().config().clone();
+                    let (latency_ms_min, latency_ms_max) =
+                        change.latency_ms.unwrap_or((old.latency_ms_min, old.latency_ms_max));
+                    let config = NetworkConfig {
+                        latency_ms_min,
+                        latency_ms_max,
+                        loss_ppm: change.loss_ppm.unwrap_or(old.loss_ppm),
+                        duplicate_ppm: change.duplicate_ppm.unwrap_or(old.duplicate_ppm),
+                        reorder_ppm: change.reorder_ppm.unwrap_or(old.reorder_ppm),
+                    };
+                    self.sim.network_mut().set_config(config)?;
+                }
+                Ok(format!("network: {}\npartitions: {}\n", self.sim.network().config(), self.partitions_text()))
+            }
+        }
+    }
+
+    fn partitions_text(&self) -> String {
+        let cut = self.sim.network().partitions();
+        if cut.is_empty() {
+            "none".into()
+        } else {
+            format!("{} links cut", cut.len())
+        }
+    }
+
+    /// The `sim status` report.
+    pub fn status(&self) -> String {
+        let trace = self.sim.trace();
+        let stats = self.sim.stats();
+        let mut out = String::new();
+        let now = self.now_ms();
+        writeln!(out, "Scenario:   {}", self.name()).unwrap();
+        writeln!(out, "Seed:       {}", self.seed).unwrap();
+        writeln!(out, "Time:       {} ({})", Duration::from_millis(now), clock(now)).unwrap();
+        writeln!(out, "Trace:      {} events, hash {}", trace.len(), trace.hash_hex()).unwrap();
+        writeln!(
+            out,
+            "Messages:   {} sent, {} delivered, {} lost, {} partitioned, {} duplicated",
+            stats.sent, stats.delivered, stats.lost, stats.partitioned, stats.duplicated
+        )
+        .unwrap();
+        writeln!(out, "Network:    {}; partitions: {}", self.sim.network().config(), self.partitions_text()).unwrap();
+        writeln!(out).unwrap();
+        let rows: Vec<(String, &str, String)> = self
+            .sim
+            .components()
+            .map(|(id, c, up)| {
+                let details = c.details().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+                (id.to_string(), if up { "Running" } else { "Stopped" }, details)
+            })
+            .collect();
+        let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max("COMPONENT".len());
+        writeln!(out, "{:<width$}   {:<7}   DETAILS", "COMPONENT", "STATUS").unwrap();
+        for (id, status, details) in rows {
+            writeln!(out, "{id:<width$}   {status:<7}   {details}").unwrap();
+        }
+        out
+    }
+
+    /// Components and nodes as the UI draws them.
+    pub fn view(&self) -> (Vec<ComponentView>, Vec<NodeView>) {
+        let components = self
+            .sim
+            .components()
+            .map(|(id, c, up)| ComponentView {
+                id: id.to_string(),
+                kind: c.kind(),
+                node: match id {
+                    ComponentId::Kubelet(node) => Some(node.clone()),
+                    _ => None,
+                },
+                up,
+                details: c.details(),
+            })
+            .collect();
+        let nodes = self
+            .scenario
+            .spec
+            .nodes
+            .iter()
+            .map(|n| NodeView {
+                name: n.name.clone(),
+                cpu_millis: n.cpu.millis().clamp(0, i128::from(u64::MAX)) as u64,
+                memory_bytes: n.memory.value().clamp(0, i128::from(u64::MAX)) as u64,
+                labels: n.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            })
+            .collect();
+        (components, nodes)
+    }
+}

@@ -1,0 +1,92 @@
+//! The interface every simulated component implements.
+//!
+//! Like raft-rs's `RawNode`, a component does no I/O and reads no clock: the
+//! simulation driver hands it the time, the RNG and the message or timer that woke
+//! it, and collects what it wants to send, which timers to set and which state
+//! changes to record. That is what makes runs replay exactly.
+
+use crate::component_id::ComponentId;
+use crate::message::Payload;
+use crate::rng::SimRng;
+use kscope_protocol::ComponentKind;
+
+/// A message as delivered to a component.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// Network-wide message id.
+    pub id: u64,
+    /// Sender.
+    pub from: ComponentId,
+    /// Receiver.
+    pub to: ComponentId,
+    /// When it was sent.
+    pub sent_ms: u64,
+    /// The message itself.
+    pub payload: Payload,
+}
+
+/// What a component may do while handling one event.
+pub struct Context<'a> {
+    now_ms: u64,
+    me: &'a ComponentId,
+    rng: &'a mut SimRng,
+    pub(crate) sends: Vec<(ComponentId, Payload)>,
+    pub(crate) timers: Vec<(u64, u64)>,
+    pub(crate) changes: Vec<String>,
+}
+
+impl<'a> Context<'a> {
+    pub(crate) fn new(now_ms: u64, me: &'a ComponentId, rng: &'a mut SimRng) -> Self {
+        Context { now_ms, me, rng, sends: Vec::new(), timers: Vec::new(), changes: Vec::new() }
+    }
+
+    /// Simulated time now, in milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The id of the component being run.
+    pub fn me(&self) -> &ComponentId {
+        self.me
+    }
+
+    /// The simulation's seeded RNG.
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.rng
+    }
+
+    /// Sends `payload` to `to` over the simulated network.
+    pub fn send(&mut self, to: ComponentId, payload: Payload) {
+        self.sends.push((to, payload));
+    }
+
+    /// Wakes this component with `token` after `delay_ms` (at least 1 ms, so a
+    /// timer can never fire at the instant it is set).
+    pub fn set_timer(&mut self, delay_ms: u64, token: u64) {
+        self.timers.push((delay_ms.max(1), token));
+    }
+
+    /// Records a state change in the trace.
+    pub fn record(&mut self, change: impl Into<String>) {
+        self.changes.push(change.into());
+    }
+}
+
+/// A deterministic state machine on the simulated network.
+pub trait Component {
+    /// What kind of component this is, for the UI.
+    fn kind(&self) -> ComponentKind;
+
+    /// Called when the component starts, and again when it restarts after a
+    /// kill: it must reset its volatile state here and set its first timers.
+    fn start(&mut self, ctx: &mut Context<'_>);
+
+    /// Handles a message addressed to this component.
+    fn receive(&mut self, ctx: &mut Context<'_>, envelope: Envelope);
+
+    /// Handles a timer set with [`Context::set_timer`].
+    fn timer(&mut self, ctx: &mut Context<'_>, token: u64);
+
+    /// Facts to show in the UI and in `sim status`, as (label, value) pairs.
+    fn details(&self) -> Vec<(String, String)>;
+}

@@ -1,0 +1,84 @@
+//! Names of the components on the simulated network.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// The network name of a component. Ordered, so maps keyed by it iterate the same
+/// way every run.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ComponentId {
+    /// `kube-apiserver`.
+    ApiServer,
+    /// `etcd-N`, numbered from 1.
+    Etcd(u8),
+    /// `kube-scheduler`.
+    Scheduler,
+    /// `kube-controller-manager`.
+    ControllerManager,
+    /// `kubelet/<node>`: the kubelet of a worker node.
+    Kubelet(String),
+}
+
+impl fmt::Display for ComponentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ComponentId::ApiServer => f.write_str("kube-apiserver"),
+            ComponentId::Etcd(n) => write!(f, "etcd-{n}"),
+            ComponentId::Scheduler => f.write_str("kube-scheduler"),
+            ComponentId::ControllerManager => f.write_str("kube-controller-manager"),
+            ComponentId::Kubelet(node) => write!(f, "kubelet/{node}"),
+        }
+    }
+}
+
+impl std::str::FromStr for ComponentId {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "kube-apiserver" => return Ok(ComponentId::ApiServer),
+            "kube-scheduler" => return Ok(ComponentId::Scheduler),
+            "kube-controller-manager" => return Ok(ComponentId::ControllerManager),
+            _ => {}
+        }
+        if let Some(n) = s.strip_prefix("etcd-").and_then(|n| n.parse::<u8>().ok()) {
+            if n > 0 {
+                return Ok(ComponentId::Etcd(n));
+            }
+        }
+        if let Some(node) = s.strip_prefix("kubelet/") {
+            if !node.is_empty() {
+                return Ok(ComponentId::Kubelet(node.to_string()));
+            }
+        }
+        Err(format!("unknown component {s:?}"))
+    }
+}
+
+impl Serialize for ComponentId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ComponentId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for name in ["kube-apiserver", "etcd-3", "kube-scheduler", "kube-controller-manager", "kubelet/node-1"] {
+            let id: ComponentId = name.parse().unwrap();
+            assert_eq!(id.to_string(), name);
+        }
+        for bad in ["etcd-0", "etcd-x", "kubelet/", "apiserver"] {
+            assert!(bad.parse::<ComponentId>().is_err(), "{bad}");
+        }
+    }
+}

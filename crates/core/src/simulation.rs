@@ -1,0 +1,321 @@
+//! The driver: owns the virtual clock, the RNG, the network, the components and
+//! the trace, and runs events in a well-defined order.
+//!
+//! Events (message deliveries, timers, starts) sit in one queue ordered by
+//! (time, sequence number); the sequence number is the order in which they were
+//! scheduled, so ties are broken the same way every run. Components are kept in
+//! a `BTreeMap`, so nothing depends on hash order.
+
+use crate::component::{Component, Context, Envelope};
+use crate::component_id::ComponentId;
+use crate::message::Payload;
+use crate::network::{Network, NetworkConfig};
+use crate::rng::SimRng;
+use crate::trace::{Trace, TraceKind};
+use kscope_protocol::Fate;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+/// Most events the driver runs for one call to [`Simulation::run_until`] before it
+/// stops and reports a runaway simulation, so a bug can never hang the UI.
+pub const MAX_EVENTS_PER_RUN: u64 = 50_000_000;
+
+struct Slot {
+    component: Box<dyn Component>,
+    up: bool,
+    /// Bumped on every kill, so timers set before it are ignored.
+    epoch: u64,
+}
+
+enum Event {
+    Start { id: ComponentId, epoch: u64 },
+    Deliver(Envelope),
+    Timer { id: ComponentId, epoch: u64, token: u64 },
+}
+
+struct Scheduled {
+    at_ms: u64,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at_ms, self.seq) == (other.at_ms, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at_ms, self.seq).cmp(&(other.at_ms, other.seq))
+    }
+}
+
+/// Counts of what the network did, for summaries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MessageStats {
+    /// Messages handed to the network.
+    pub sent: u64,
+    /// Copies delivered to a running receiver.
+    pub delivered: u64,
+    /// Lost by the loss setting.
+    pub lost: u64,
+    /// Cut by a partition (at send time or in flight).
+    pub partitioned: u64,
+    /// Extra copies made by the duplicate setting.
+    pub duplicated: u64,
+    /// Arrived at a component that was down.
+    pub dropped_down: u64,
+}
+
+/// The deterministic simulation driver.
+pub struct Simulation {
+    now_ms: u64,
+    rng: SimRng,
+    network: Network,
+    components: BTreeMap<ComponentId, Slot>,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    next_seq: u64,
+    next_msg: u64,
+    trace: Trace,
+    stats: MessageStats,
+}
+
+impl Simulation {
+    /// An empty simulation at time 0 whose randomness all comes from `seed`.
+    pub fn new(seed: u64, network: NetworkConfig) -> Self {
+        Simulation {
+            now_ms: 0,
+            rng: SimRng::new(seed),
+            network: Network::new(network),
+            components: BTreeMap::new(),
+            queue: BinaryHeap::new(),
+            next_seq: 0,
+            next_msg: 0,
+            trace: Trace::default(),
+            stats: MessageStats::default(),
+        }
+    }
+
+    /// Adds a component; it starts at the current time, after events already queued.
+    pub fn add(&mut self, id: ComponentId, component: Box<dyn Component>) {
+        assert!(!self.components.contains_key(&id), "component {id} added twice");
+        self.components.insert(id.clone(), Slot { component, up: true, epoch: 0 });
+        self.schedule(self.now_ms, Event::Start { id, epoch: 0 });
+    }
+
+    /// Simulated time now, in milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The trace so far.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// The trace, to record or drain it.
+    pub fn trace_mut(&mut self) -> &mut Trace {
+        &mut self.trace
+    }
+
+    /// What the network has done so far.
+    pub fn stats(&self) -> MessageStats {
+        self.stats
+    }
+
+    /// The network, to inspect it.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The network, to change its configuration or partitions. Callers record the
+    /// change in the trace with [`Simulation::record_action`].
+    pub fn network_mut(&mut self) -> &mut Network {
+        &mut self.network
+    }
+
+    /// Every component id, in order.
+    pub fn component_ids(&self) -> Vec<ComponentId> {
+        self.components.keys().cloned().collect()
+    }
+
+    /// Each component with whether it is up, in id order.
+    pub fn components(&self) -> impl Iterator<Item = (&ComponentId, &dyn Component, bool)> {
+        self.components.iter().map(|(id, slot)| (id, slot.component.as_ref(), slot.up))
+    }
+
+    /// Whether `id` names a component of this simulation.
+    pub fn has(&self, id: &ComponentId) -> bool {
+        self.components.contains_key(id)
+    }
+
+    /// Records a user or script action in the trace.
+    pub fn record_action(&mut self, command: &str) {
+        self.trace.push(self.now_ms, TraceKind::Action { command: command.to_string() });
+    }
+
+    /// Stops a component: its pending timers are forgotten and messages to it are
+    /// dropped until it is started again. Returns false if it was already down.
+    pub fn kill(&mut self, id: &ComponentId) -> bool {
+        let slot = self.components.get_mut(id).expect("kill: unknown component");
+        if !slot.up {
+            return false;
+        }
+        slot.up = false;
+        slot.epoch += 1;
+        self.trace.push(self.now_ms, TraceKind::State { component: id.to_string(), change: "stopped".into() });
+        true
+    }
+
+    /// Starts a stopped component again (its `start` runs at the current time).
+    /// Returns false if it was already up.
+    pub fn restart(&mut self, id: &ComponentId) -> bool {
+        let slot = self.components.get_mut(id).expect("restart: unknown component");
+        if slot.up {
+            return false;
+        }
+        slot.up = true;
+        let epoch = slot.epoch;
+        self.schedule(self.now_ms, Event::Start { id: id.clone(), epoch });
+        true
+    }
+
+    /// Runs every event due at or before `until_ms`, then sets the clock to
+    /// `until_ms`. Time never goes backwards.
+    pub fn run_until(&mut self, until_ms: u64) -> Result<(), String> {
+        let mut budget = MAX_EVENTS_PER_RUN;
+        while self.queue.peek().is_some_and(|Reverse(s)| s.at_ms <= until_ms) {
+            if budget == 0 {
+                return Err(format!(
+                    "the simulation ran more than {MAX_EVENTS_PER_RUN} events before t={}ms and was stopped",
+                    self.now_ms
+                ));
+            }
+            budget -= 1;
+            self.step();
+        }
+        self.now_ms = self.now_ms.max(until_ms);
+        Ok(())
+    }
+
+    /// Time of the next queued event, if any.
+    pub fn next_event_ms(&self) -> Option<u64> {
+        self.queue.peek().map(|Reverse(s)| s.at_ms)
+    }
+
+    /// Runs the next event. Returns false when the queue is empty.
+    pub fn step(&mut self) -> bool {
+        let Some(Reverse(next)) = self.queue.pop() else {
+            return false;
+        };
+        debug_assert!(next.at_ms >= self.now_ms, "time went backwards");
+        self.now_ms = next.at_ms;
+        match next.event {
+            Event::Start { id, epoch } => self.run_component(&id, Some(epoch), |c, ctx| c.start(ctx)),
+            Event::Timer { id, epoch, token } => self.run_component(&id, Some(epoch), |c, ctx| c.timer(ctx, token)),
+            Event::Deliver(envelope) => self.deliver(envelope),
+        }
+        true
+    }
+
+    fn deliver(&mut self, envelope: Envelope) {
+        let to = envelope.to.clone();
+        let drop_reason = if self.network.is_cut(&envelope.from, &to) {
+            self.stats.partitioned += 1;
+            Some("partitioned in flight")
+        } else if !self.components.get(&to).is_some_and(|s| s.up) {
+            self.stats.dropped_down += 1;
+            Some("receiver down")
+        } else {
+            None
+        };
+        if let Some(reason) = drop_reason {
+            self.trace.push(
+                self.now_ms,
+                TraceKind::Drop { msg: envelope.id, to: to.to_string(), reason: reason.into() },
+            );
+            return;
+        }
+        self.stats.delivered += 1;
+        self.trace.push(self.now_ms, TraceKind::Deliver { msg: envelope.id, to: to.to_string() });
+        self.run_component(&to, None, |c, ctx| c.receive(ctx, envelope));
+    }
+
+    /// Runs one handler of component `id` and applies what it asked for. With
+    /// `epoch`, the handler only runs if the component has not been killed since.
+    fn run_component(
+        &mut self,
+        id: &ComponentId,
+        epoch: Option<u64>,
+        handler: impl FnOnce(&mut dyn Component, &mut Context<'_>),
+    ) {
+        let Some(slot) = self.components.get_mut(id) else {
+            return;
+        };
+        if !slot.up || epoch.is_some_and(|e| e != slot.epoch) {
+            return;
+        }
+        let slot_epoch = slot.epoch;
+        let mut ctx = Context::new(self.now_ms, id, &mut self.rng);
+        handler(slot.component.as_mut(), &mut ctx);
+        let Context { sends, timers, changes, .. } = ctx;
+        for change in changes {
+            self.trace.push(self.now_ms, TraceKind::State { component: id.to_string(), change });
+        }
+        for (delay_ms, token) in timers {
+            debug_assert!(delay_ms >= 1);
+            let event = Event::Timer { id: id.clone(), epoch: slot_epoch, token };
+            self.schedule(self.now_ms + delay_ms, event);
+        }
+        for (to, payload) in sends {
+            self.send(id.clone(), to, payload);
+        }
+    }
+
+    fn send(&mut self, from: ComponentId, to: ComponentId, payload: Payload) {
+        let msg = self.next_msg;
+        self.next_msg += 1;
+        self.stats.sent += 1;
+        let routes = self.network.route(&mut self.rng, self.now_ms, &from, &to);
+        for (copy, route) in routes.into_iter().enumerate() {
+            if copy > 0 {
+                self.stats.duplicated += 1;
+            }
+            match route.fate {
+                Fate::Lost => self.stats.lost += 1,
+                Fate::Partitioned => self.stats.partitioned += 1,
+                Fate::Delivered => {}
+            }
+            self.trace.push(
+                self.now_ms,
+                TraceKind::Send {
+                    msg,
+                    from: from.to_string(),
+                    to: to.to_string(),
+                    kind: payload.kind(),
+                    summary: payload.summary(),
+                    fate: route.fate,
+                    deliver_ms: route.deliver_ms,
+                },
+            );
+            if route.fate == Fate::Delivered {
+                let envelope =
+                    Envelope { id: msg, from: from.clone(), to: to.clone(), sent_ms: self.now_ms, payload: payload.clone() };
+                self.schedule(route.deliver_ms, Event::Deliver(envelope));
+            }
+        }
+    }
+
+    fn schedule(&mut self, at_ms: u64, event: Event) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.queue.push(Reverse(Scheduled { at_ms, seq, event }));
+    }
+}
+
