@@ -1,0 +1,220 @@
+//! `kscope`: the simulation core on the command line, for scripting, replay and
+//! CI. `kscope run` plays a scenario headless and prints its trace hash;
+//! `kscope shell` reads console commands line by line, exactly as the browser
+//! console runs them.
+
+use kscope_core::duration::Duration;
+use kscope_core::{Cluster, Scenario};
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+kscope: a simulated Kubernetes control plane
+
+Usage:
+  kscope run [SCENARIO] [--seed N] [--until DURATION] [--trace FILE]
+      Run a scenario headless; print a summary and the trace hash.
+      --until defaults to 1m, or the last script step if later.
+      --trace writes every trace event as a JSON line to FILE.
+  kscope shell [SCENARIO]
+      Read console commands (sim ..., help) from standard input, one per line,
+      and print their output. Exits 1 if any command failed.
+  kscope help | --help | --version
+
+Without SCENARIO, the default cluster is used: 3 etcd members, 3 worker nodes
+(node-1..node-3, 4 CPU and 8Gi each), seed 1.";
+
+/// A command-line error: printed as `error: ...`, exit status 1.
+struct CliError(String);
+
+impl<T: Into<String>> From<T> for CliError {
+    fn from(message: T) -> Self {
+        CliError(message.into())
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match dispatch(&args) {
+        Ok(code) => code,
+        Err(CliError(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(args: &[String]) -> Result<ExitCode, CliError> {
+    let Some((command, rest)) = args.split_first() else {
+        println!("{USAGE}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    match command.as_str() {
+        "run" => run(rest),
+        "shell" => shell(rest),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        "--version" | "version" => {
+            println!("kscope {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(format!("unknown command {other:?} for \"kscope\"\nRun 'kscope --help' for usage.").into()),
+    }
+}
+
+/// Options of `run` and `shell`: an optional scenario path and `--flag value` pairs.
+struct Options {
+    scenario: Option<String>,
+    flags: Vec<(String, String)>,
+}
+
+fn parse_options(args: &[String], known: &[&str], command: &str) -> Result<Options, CliError> {
+    let mut options = Options { scenario: None, flags: Vec::new() };
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        if let Some(body) = arg.strip_prefix("--") {
+            let (name, inline) = match body.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (body, None),
+            };
+            if !known.contains(&name) {
+                return Err(format!("unknown flag: --{name}").into());
+            }
+            let value = match inline {
+                Some(v) => v,
+                None => {
+                    i += 1;
+                    args.get(i).cloned().ok_or_else(|| format!("flag needs an argument: --{name}"))?
+                }
+            };
+            options.flags.push((name.to_string(), value));
+        } else if arg.starts_with('-') && arg.len() > 1 {
+            return Err(format!("unknown shorthand flag: '{}' in {arg}", &arg[1..2]).into());
+        } else if options.scenario.is_none() {
+            options.scenario = Some(arg.clone());
+        } else {
+            return Err(format!("\"kscope {command}\" accepts at most 1 scenario, received {arg:?} too").into());
+        }
+        i += 1;
+    }
+    Ok(options)
+}
+
+impl Options {
+    fn flag(&self, name: &str) -> Option<&str> {
+        self.flags.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    fn load_scenario(&self) -> Result<Scenario, CliError> {
+        let Some(path) = &self.scenario else {
+            return Ok(Scenario::default());
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("the path {path:?} does not exist").into())
+            }
+            Err(e) => return Err(format!("cannot read {path:?}: {e}").into()),
+        };
+        Scenario::from_yaml(&text, path).map_err(|e| CliError(e.to_string()))
+    }
+}
+
+fn run(args: &[String]) -> Result<ExitCode, CliError> {
+    let options = parse_options(args, &["seed", "until", "trace"], "run")?;
+    let scenario = options.load_scenario()?;
+    let seed = match options.flag("seed") {
+        Some(v) => v.parse::<u64>().map_err(|_| {
+            format!("invalid argument {v:?} for \"--seed\" flag: must be a whole number from 0 to {}", u64::MAX)
+        })?,
+        None => scenario.spec.seed,
+    };
+    let mut cluster = Cluster::with_seed(scenario, seed)?;
+    let until = match options.flag("until") {
+        Some(v) => Duration::parse(v).map_err(|e| format!("invalid argument {v:?} for \"--until\" flag: {e}"))?,
+        None => Duration::from_millis(cluster.script_end_ms().unwrap_or(0).max(60_000)),
+    };
+    let mut trace_out = match options.flag("trace") {
+        Some(path) => {
+            let file = std::fs::File::create(path).map_err(|e| format!("cannot write trace to {path:?}: {e}"))?;
+            cluster.simulation_mut().trace_mut().set_recording(true);
+            Some((path.to_string(), std::io::BufWriter::new(file)))
+        }
+        None => None,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut failed_steps = 0;
+    // Advance in one-second chunks so a long trace streams to its file instead of
+    // piling up in memory. Chunking does not change the run (tested in the core).
+    while cluster.now_ms() < until.ms {
+        let next = (cluster.now_ms() + 1000).min(until.ms);
+        for run in cluster.advance_to(next)? {
+            failed_steps += usize::from(!run.output.ok);
+            write!(out, "{}", run.render()).map_err(|e| e.to_string())?;
+        }
+        if let Some((path, file)) = trace_out.as_mut() {
+            for event in cluster.simulation_mut().trace_mut().drain() {
+                let line = serde_json::to_string(&event).map_err(|e| e.to_string())?;
+                writeln!(file, "{line}").map_err(|e| format!("cannot write trace to {path:?}: {e}"))?;
+            }
+        }
+    }
+    if let Some((path, mut file)) = trace_out {
+        file.flush().map_err(|e| format!("cannot write trace to {path:?}: {e}"))?;
+    }
+    let trace = cluster.simulation().trace();
+    let stats = cluster.simulation().stats();
+    writeln!(out, "scenario {}, seed {}, ran to {}", cluster.name(), cluster.seed(), Duration::from_millis(cluster.now_ms()))
+        .and_then(|_| {
+            writeln!(
+                out,
+                "{} trace events; messages: {} sent, {} delivered, {} lost, {} partitioned, {} duplicated",
+                trace.len(),
+                stats.sent,
+                stats.delivered,
+                stats.lost,
+                stats.partitioned,
+                stats.duplicated
+            )
+        })
+        .and_then(|_| writeln!(out, "trace hash: {}", trace.hash_hex()))
+        .map_err(|e| e.to_string())?;
+    if failed_steps > 0 {
+        return Err(format!("{failed_steps} script step(s) failed").into());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn shell(args: &[String]) -> Result<ExitCode, CliError> {
+    let options = parse_options(args, &[], "shell")?;
+    let mut cluster = Cluster::new(options.load_scenario()?)?;
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    let mut any_failed = false;
+    let mut lines = stdin.lock().lines();
+    loop {
+        if interactive {
+            eprint!("kscope> ");
+            let _ = std::io::stderr().flush();
+        }
+        let Some(line) = lines.next() else {
+            break;
+        };
+        let line = line.map_err(|e| format!("cannot read standard input: {e}"))?;
+        if matches!(line.trim(), "exit" | "quit") {
+            break;
+        }
+        let output = cluster.exec(&line);
+        if output.ok {
+            print!("{}", output.text);
+        } else {
+            any_failed = true;
+            eprint!("{}", output.text);
+        }
+    }
+    Ok(if any_failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
