@@ -1,0 +1,127 @@
+//! The root component: starts the simulation worker, keeps the read model, and
+//! lays out the panels.
+
+use crate::components::console::Console;
+use crate::components::control_plane::ControlPlane;
+use crate::components::nodes::Nodes;
+use crate::components::status_bar::StatusBar;
+use crate::components::traffic::Traffic;
+use crate::state::{Action, Connection, State};
+use crate::worker::SimWorker;
+use gloo_events::{EventListener, EventListenerOptions};
+use gloo_timers::callback::Timeout;
+use gloo_worker::{Spawnable, WorkerBridge};
+use kscope_protocol::{ComponentKind, ToWorker, PROTOCOL_VERSION};
+use wasm_bindgen::JsCast;
+use yew::prelude::*;
+
+/// How long the page waits for the worker's first state before explaining.
+const WORKER_START_TIMEOUT_MS: u32 = 15_000;
+
+/// The kscope page.
+#[function_component(App)]
+pub fn app() -> Html {
+    let state = use_reducer(State::default);
+    let bridge = use_mut_ref(|| None::<WorkerBridge<SimWorker>>);
+
+    {
+        let dispatcher = state.dispatcher();
+        let bridge = bridge.clone();
+        use_effect_with((), move |_| {
+            let on_message = dispatcher.clone();
+            let spawned = SimWorker::spawner()
+                .callback(move |msg| on_message.dispatch(Action::Worker(msg)))
+                .with_loader(true)
+                .as_module(false)
+                .spawn("/worker_loader.js");
+            spawned.send(ToWorker::Hello { protocol: PROTOCOL_VERSION });
+            *bridge.borrow_mut() = Some(spawned);
+            let timeout = Timeout::new(WORKER_START_TIMEOUT_MS, move || dispatcher.dispatch(Action::WorkerTimedOut));
+            move || {
+                drop(timeout);
+                bridge.borrow_mut().take();
+            }
+        });
+    }
+
+    let send = {
+        let bridge = bridge.clone();
+        Callback::from(move |msg: ToWorker| {
+            if let Some(b) = bridge.borrow().as_ref() {
+                b.send(msg);
+            }
+        })
+    };
+    let on_toggle = {
+        let send = send.clone();
+        let running = state.meta.running;
+        Callback::from(move |()| send.emit(if running { ToWorker::Pause } else { ToWorker::Play }))
+    };
+    let on_speed = {
+        let send = send.clone();
+        Callback::from(move |percent| send.emit(ToWorker::SetSpeed { percent }))
+    };
+    let on_submit = {
+        let send = send.clone();
+        let dispatcher = state.dispatcher();
+        let id = state.next_exec_id;
+        Callback::from(move |line: String| {
+            dispatcher.dispatch(Action::ConsoleSubmitted(line.clone()));
+            send.emit(ToWorker::Exec { id, line });
+        })
+    };
+
+    // Space plays and pauses, unless the user is typing somewhere.
+    {
+        let on_toggle = on_toggle.clone();
+        let ready = state.connection == Connection::Ready;
+        use_effect_with((ready, state.meta.running), move |_| {
+            let document = web_sys::window().and_then(|w| w.document());
+            let listener = document.map(|doc| {
+                EventListener::new_with_options(&doc, "keydown", EventListenerOptions::enable_prevent_default(), move |event| {
+                    let Some(key) = event.dyn_ref::<KeyboardEvent>() else { return };
+                    let typing = event
+                        .target()
+                        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                        .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA" | "BUTTON"));
+                    if ready && key.key() == " " && !typing {
+                        key.prevent_default();
+                        on_toggle.emit(());
+                    }
+                })
+            });
+            move || drop(listener)
+        });
+    }
+
+    let ready = state.connection == Connection::Ready;
+    let (node_components, cp_components): (Vec<_>, Vec<_>) =
+        state.components.values().cloned().partition(|c| c.kind == ComponentKind::Kubelet);
+    html! {
+        <div class="app">
+            <StatusBar meta={state.meta.clone()} {ready} {on_toggle} {on_speed} />
+            {
+                match &state.connection {
+                    Connection::Connecting => html! {
+                        <p class="banner" role="status" data-testid="connecting">{ "Starting the simulation…" }</p>
+                    },
+                    Connection::Failed(message) => html! {
+                        <p class="banner error" role="alert" data-testid="worker-error">{ message }</p>
+                    },
+                    Connection::Ready => html! {},
+                }
+            }
+            <main class="layout">
+                <div class="diagram">
+                    <ControlPlane components={cp_components} />
+                    <Nodes nodes={state.nodes.values().cloned().collect::<Vec<_>>()} components={node_components} />
+                </div>
+                <aside class="side">
+                    <Traffic messages={state.messages.clone()} seen={state.messages_seen} />
+                </aside>
+            </main>
+            <Console lines={state.console.clone()} {on_submit} />
+        </div>
+    }
+}
+

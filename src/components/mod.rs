@@ -1,0 +1,7 @@
+//! The page's panels, one per file.
+
+pub mod console;
+pub mod control_plane;
+pub mod nodes;
+pub mod status_bar;
+pub mod traffic;

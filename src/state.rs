@@ -1,0 +1,227 @@
+//! The UI's read model: everything the page draws, built only from worker
+//! messages. One reducer, one [`Action`] enum.
+
+use kscope_protocol::{ComponentView, Delta, FromWorker, MessageView, NodeView, SimMeta};
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+use yew::Reducible;
+
+/// Most recent messages kept for the traffic panel.
+pub const MAX_MESSAGES: usize = 200;
+/// Most console lines kept.
+pub const MAX_CONSOLE: usize = 1000;
+
+/// Where the page stands with its worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Connection {
+    /// Waiting for the worker's first state.
+    Connecting,
+    /// The worker has sent its snapshot.
+    Ready,
+    /// The worker could not be used; the text says why and what to do.
+    Failed(String),
+}
+
+/// What a console line is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleKind {
+    /// A line the user typed.
+    Input,
+    /// A command's output.
+    Output,
+    /// A command's error output.
+    Error,
+}
+
+/// One console entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsoleLine {
+    /// What it is.
+    pub kind: ConsoleKind,
+    /// Its text (may span lines).
+    pub text: String,
+}
+
+/// The read model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    /// Worker connection.
+    pub connection: Connection,
+    /// Clock, seed, playback and trace summary.
+    pub meta: SimMeta,
+    /// Components by id.
+    pub components: BTreeMap<String, ComponentView>,
+    /// Nodes by name.
+    pub nodes: BTreeMap<String, NodeView>,
+    /// Recent messages, oldest first.
+    pub messages: VecDeque<MessageView>,
+    /// Messages seen since the page connected, including omitted ones.
+    pub messages_seen: u64,
+    /// Console transcript, oldest first.
+    pub console: VecDeque<ConsoleLine>,
+    /// Id for the next console command.
+    pub next_exec_id: u64,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            connection: Connection::Connecting,
+            meta: SimMeta::default(),
+            components: BTreeMap::new(),
+            nodes: BTreeMap::new(),
+            messages: VecDeque::new(),
+            messages_seen: 0,
+            console: VecDeque::new(),
+            next_exec_id: 1,
+        }
+    }
+}
+
+/// Everything that changes the read model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// A message from the worker.
+    Worker(FromWorker),
+    /// The user ran a console line (sent to the worker with id `next_exec_id`).
+    ConsoleSubmitted(String),
+    /// The worker did not answer in time.
+    WorkerTimedOut,
+}
+
+impl State {
+    fn push_console(&mut self, kind: ConsoleKind, text: String) {
+        if self.console.len() == MAX_CONSOLE {
+            self.console.pop_front();
+        }
+        self.console.push_back(ConsoleLine { kind, text });
+    }
+
+    /// Applies one action.
+    pub fn apply(&mut self, action: Action) {
+        match action {
+            Action::ConsoleSubmitted(line) => {
+                self.push_console(ConsoleKind::Input, line);
+                self.next_exec_id += 1;
+            }
+            Action::WorkerTimedOut => {
+                if self.connection == Connection::Connecting {
+                    self.connection = Connection::Failed(
+                        "The simulation worker did not start. Your browser may block web workers or WebAssembly; \
+                         try reloading, or another browser."
+                            .into(),
+                    );
+                }
+            }
+            Action::Worker(FromWorker::Welcome { snapshot, .. }) => {
+                self.connection = Connection::Ready;
+                self.meta = snapshot.meta;
+                self.components = snapshot.components.into_iter().map(|c| (c.id.clone(), c)).collect();
+                self.nodes = snapshot.nodes.into_iter().map(|n| (n.name.clone(), n)).collect();
+            }
+            Action::Worker(FromWorker::Batch(batch)) => {
+                self.meta = batch.meta;
+                for delta in batch.deltas {
+                    match delta {
+                        Delta::Component(c) => {
+                            self.components.insert(c.id.clone(), c);
+                        }
+                        Delta::ComponentRemoved(id) => {
+                            self.components.remove(&id);
+                        }
+                        Delta::Node(n) => {
+                            self.nodes.insert(n.name.clone(), n);
+                        }
+                        Delta::NodeRemoved(name) => {
+                            self.nodes.remove(&name);
+                        }
+                    }
+                }
+                self.messages_seen += batch.messages.len() as u64 + batch.messages_omitted;
+                self.messages.extend(batch.messages);
+                while self.messages.len() > MAX_MESSAGES {
+                    self.messages.pop_front();
+                }
+            }
+            Action::Worker(FromWorker::ExecResult { output, ok, .. }) => {
+                if !output.is_empty() {
+                    let kind = if ok { ConsoleKind::Output } else { ConsoleKind::Error };
+                    self.push_console(kind, output.trim_end_matches('\n').to_string());
+                }
+            }
+            Action::Worker(FromWorker::Error { message }) => {
+                if self.connection == Connection::Connecting {
+                    self.connection = Connection::Failed(message.clone());
+                }
+                self.push_console(ConsoleKind::Error, format!("error: {message}"));
+            }
+        }
+    }
+}
+
+impl Reducible for State {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut next = (*self).clone();
+        next.apply(action);
+        Rc::new(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kscope_core::session::Session;
+    use kscope_core::{Cluster, Scenario};
+    use kscope_protocol::{ToWorker, PROTOCOL_VERSION};
+
+    /// Feeds the UI reducer with what a real session sends, and checks that the
+    /// read model matches the cluster.
+    #[test]
+    fn read_model_follows_a_real_session() {
+        let mut session = Session::new(Cluster::new(Scenario::default()).unwrap());
+        let mut state = State::default();
+        for reply in session.handle(ToWorker::Hello { protocol: PROTOCOL_VERSION }) {
+            state.apply(Action::Worker(reply));
+        }
+        assert_eq!(state.connection, Connection::Ready);
+        assert_eq!(state.nodes.keys().collect::<Vec<_>>(), ["node-1", "node-2", "node-3"]);
+        for _ in 0..40 {
+            for reply in session.tick(50) {
+                state.apply(Action::Worker(reply));
+            }
+        }
+        assert_eq!(state.meta.time_ms, 2000);
+        assert!(state.messages_seen >= 12, "registration and lease traffic: {}", state.messages_seen);
+        let kubelet = &state.components["kubelet/node-1"];
+        assert!(kubelet.details.contains(&("registered".into(), "yes".into())));
+        state.apply(Action::ConsoleSubmitted("sim kill kubelet/node-1".into()));
+        for reply in session.handle(ToWorker::Exec { id: 1, line: "sim kill kubelet/node-1".into() }) {
+            state.apply(Action::Worker(reply));
+        }
+        assert!(!state.components["kubelet/node-1"].up);
+        assert_eq!(state.console.back().unwrap().text, "kubelet/node-1 stopped");
+        assert_eq!(state.next_exec_id, 2);
+    }
+
+    #[test]
+    fn timeout_only_fails_a_pending_connection() {
+        let mut state = State::default();
+        state.apply(Action::WorkerTimedOut);
+        assert!(matches!(state.connection, Connection::Failed(_)));
+        let mut ready = State { connection: Connection::Ready, ..State::default() };
+        ready.apply(Action::WorkerTimedOut);
+        assert_eq!(ready.connection, Connection::Ready);
+    }
+
+    #[test]
+    fn logs_are_capped() {
+        let mut state = State::default();
+        for i in 0..(MAX_CONSOLE + 10) {
+            state.apply(Action::ConsoleSubmitted(format!("line {i}")));
+        }
+        assert_eq!(state.console.len(), MAX_CONSOLE);
+        assert_eq!(state.console.front().unwrap().text, "line 10");
+    }
+}

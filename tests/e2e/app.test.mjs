@@ -1,0 +1,88 @@
+// The app in a real browser: the worker starts and its state is drawn (three
+// nodes from the default scenario), pause stops simulated time and play resumes
+// it, the keyboard works, the console runs commands and reports errors, and the
+// trace hash computed by the wasm core in Chromium equals the native one.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT, serveDist, launchBrowser, openApp, simTime, runConsole, screenshot } from './harness.mjs';
+
+let server, browser, page, errors;
+
+before(async () => {
+  server = await serveDist();
+  browser = await launchBrowser();
+  ({ page, errors } = await openApp(browser, server.url));
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test('draws the three default nodes and the control plane from worker state', async () => {
+  const nodes = await page.locator('.node-card h3').allTextContents();
+  assert.deepEqual(nodes, ['node-1', 'node-2', 'node-3']);
+  assert.match(await page.locator('.node-card').first().textContent(), /4 CPU · 8Gi memory/);
+  for (const id of ['kube-apiserver', 'etcd-1', 'etcd-2', 'etcd-3', 'kube-scheduler', 'kube-controller-manager']) {
+    assert.equal(await page.locator(`[data-component="${id}"]`).count(), 1, id);
+  }
+  // The kubelets really talk to the apiserver: registration shows up.
+  await page.waitForSelector('[data-component="kubelet/node-1"] dd:text("yes")', { timeout: 10_000 });
+  assert.match(await page.locator('[data-testid=seed]').textContent(), /seed 1/);
+  assert.ok((await page.locator('.msg').count()) > 0, 'traffic panel shows messages');
+});
+
+test('pause stops simulated time and play resumes it', async () => {
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=sim-time]').dataset.ms) > 300);
+  await page.click('[data-testid=play-pause]');
+  await page.waitForSelector('[data-testid=run-state]:text("paused")');
+  const paused = await simTime(page);
+  await page.waitForTimeout(700);
+  assert.equal(await simTime(page), paused, 'time moved while paused');
+  await screenshot(page, 'paused.png');
+
+  await page.click('[data-testid=play-pause]');
+  await page.waitForSelector('[data-testid=run-state]:text("running")');
+  await page.waitForFunction((t) => Number(document.querySelector('[data-testid=sim-time]').dataset.ms) > t + 300, paused);
+  assert.ok((await simTime(page)) > paused);
+});
+
+test('space toggles play and pause when not typing', async () => {
+  await page.locator('body').click({ position: { x: 5, y: 200 } });
+  await page.keyboard.press('Space');
+  await page.waitForSelector('[data-testid=run-state]:text("paused")');
+  await page.keyboard.press('Space');
+  await page.waitForSelector('[data-testid=run-state]:text("running")');
+});
+
+test('console runs commands and names unknown ones', async () => {
+  const out = await runConsole(page, 'frobnicate', 'unknown command');
+  assert.match(out, /error: unknown command "frobnicate"/);
+  const bad = await runConsole(page, 'sim advance 5x', 'unknown unit');
+  assert.match(bad, /time: unknown unit "x" in duration "5x"/);
+  const help = await runConsole(page, 'help', 'sim advance DURATION');
+  assert.match(help, /sim status/);
+});
+
+test('trace hash in wasm equals the native trace hash for the same scenario and seed', async () => {
+  const kscope = process.env.KSCOPE_BIN ?? join(ROOT, 'target', 'debug', 'kscope');
+  const native = execFileSync(kscope, ['run', '--seed', '7', '--until', '30s'], { encoding: 'utf8' });
+  const nativeHash = native.match(/trace hash: ([0-9a-f]{16})/)[1];
+
+  await page.click('[data-testid=play-pause]');
+  await page.waitForSelector('[data-testid=run-state]:text("paused")');
+  await runConsole(page, 'sim reset --seed 7', 'with seed 7');
+  await runConsole(page, 'sim advance 30s', 'advanced 30s');
+  const status = await runConsole(page, 'sim status', 'Trace:');
+  const wasmHash = status.match(/hash ([0-9a-f]{16})/)[1];
+  assert.equal(wasmHash, nativeHash);
+  await page.waitForSelector(`[data-testid=trace-hash][data-hash="${nativeHash}"]`);
+  assert.equal(await simTime(page), 30_000);
+  await screenshot(page, 'app.png');
+});
+
+test('no errors in the page', () => {
+  assert.deepEqual(errors, []);
+});
