@@ -114,19 +114,32 @@ impl Serialize for Quantity {
 impl<'de> Deserialize<'de> for Quantity {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // YAML writes `cpu: 4` as a number; accept it the way kubectl does.
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Int(i64),
-            Float(f64),
-        }
-        let text = match Raw::deserialize(deserializer)? {
-            Raw::Text(t) => t,
-            Raw::Int(i) => i.to_string(),
-            Raw::Float(x) => x.to_string(),
-        };
+        let text = deserializer.deserialize_any(ScalarText)?;
         Quantity::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Reads a YAML/JSON scalar (string, integer or float) as its text. A visitor
+/// rather than an untagged enum, so that errors point at the scalar itself.
+pub(crate) struct ScalarText;
+
+impl serde::de::Visitor<'_> for ScalarText {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or a number")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+        Ok(v.to_string())
     }
 }
 

@@ -9,7 +9,7 @@
 use crate::command::Command;
 use crate::duration::Duration;
 use crate::network::{format_ppm, parse_probability, NetworkConfig};
-use crate::quantity::Quantity;
+use crate::quantity::{Quantity, ScalarText};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -140,18 +140,7 @@ impl Serialize for Probability {
 
 impl<'de> Deserialize<'de> for Probability {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Int(u64),
-            Float(f64),
-        }
-        let text = match Raw::deserialize(deserializer)? {
-            Raw::Text(t) => t,
-            Raw::Int(i) => i.to_string(),
-            Raw::Float(x) => x.to_string(),
-        };
+        let text = deserializer.deserialize_any(ScalarText)?;
         parse_probability(&text).map(Probability).map_err(serde::de::Error::custom)
     }
 }
@@ -260,6 +249,33 @@ pub fn is_dns1123_subdomain(name: &str) -> bool {
         })
 }
 
+/// Finds `key:` in the YAML mapping that starts at (`line`, `column`), 1-based,
+/// in block or flow style. Returns its 1-based line and column.
+fn find_key(text: &str, line: usize, column: usize, key: &str) -> Option<(usize, usize)> {
+    let needle = format!("{key}:");
+    for (index, content) in text.lines().enumerate().skip(line.checked_sub(1)?) {
+        let chars: Vec<char> = content.chars().collect();
+        let from = if index + 1 == line { column.saturating_sub(1) } else { 0 };
+        if index + 1 > line {
+            let indent = chars.iter().take_while(|c| **c == ' ').count();
+            if !content.trim().is_empty() && indent < column.saturating_sub(1) {
+                return None; // left the mapping
+            }
+        }
+        let tail: String = chars.iter().skip(from).collect();
+        let mut search = 0;
+        while let Some(found) = tail[search..].find(&needle) {
+            let at = search + found;
+            let before = tail[..at].chars().last();
+            if before.is_none_or(|c| c == ' ' || c == '{' || c == ',' || c == '-') {
+                return Some((index + 1, from + tail[..at].chars().count() + 1));
+            }
+            search = at + needle.len();
+        }
+    }
+    None
+}
+
 impl Scenario {
     /// Parses and validates a scenario document. `source` names it in errors.
     pub fn from_yaml(text: &str, source: &str) -> Result<Scenario, ScenarioError> {
@@ -267,17 +283,36 @@ impl Scenario {
         if text.trim().is_empty() {
             return Err(error(None, None, "the scenario is empty: expected a YAML document with apiVersion: kscope.dev/v1alpha1 and kind: Scenario".into()));
         }
-        let scenario: Scenario = serde_yaml_ng::from_str(text).map_err(|e| {
-            let location = e.location();
-            let mut message = e.to_string();
-            if let Some(loc) = &location {
+        let deserializer = serde_yaml_ng::Deserializer::from_str(text);
+        let scenario: Scenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let mut location = inner.location().map(|l| (l.line(), l.column()));
+            let mut message = inner.to_string();
+            if let Some((line, column)) = location {
                 // The parser appends its own "at line L column C"; we lead with it instead.
-                let suffix = format!(" at line {} column {}", loc.line(), loc.column());
+                let suffix = format!(" at line {line} column {column}");
                 if let Some(stripped) = message.strip_suffix(&suffix) {
                     message = stripped.to_string();
                 }
             }
-            error(location.as_ref().map(|l| l.line()), location.as_ref().map(|l| l.column()), message)
+            if path != "." {
+                // The parser's own path stops at the enclosing mapping; use the full one.
+                if let Some((prefix, rest)) = message.split_once(": ") {
+                    if path.starts_with(prefix) {
+                        message = rest.to_string();
+                    }
+                }
+                message = format!("{path}: {message}");
+                // Errors raised by a field's own parser (a bad quantity or duration)
+                // are placed at the enclosing mapping; move them to the field.
+                if let (Some((line, column)), Some(key)) = (location, path.rsplit('.').next()) {
+                    if !key.ends_with(']') {
+                        location = Some(find_key(text, line, column, key).unwrap_or((line, column)));
+                    }
+                }
+            }
+            error(location.map(|l| l.0), location.map(|l| l.1), message)
         })?;
         scenario.validate().map_err(|message| error(None, None, message))?;
         Ok(scenario)
@@ -425,6 +460,10 @@ spec:
         let e = parse("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec:\n  script:\n  - {at: 5x, run: sim heal}\n")
             .unwrap_err();
         assert!(e.message.contains(r#"unknown unit "x" in duration "5x""#), "{e}");
+        let e = parse("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec:\n  nodes:\n  - name: a\n    cpu: lots\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.column), (Some(6), Some(5)), "{e}");
+        assert!(e.message.starts_with("spec.nodes[0].cpu: quantities must match"), "{e}");
     }
 
     #[test]
