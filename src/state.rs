@@ -120,6 +120,11 @@ impl State {
                 self.nodes = snapshot.nodes.into_iter().map(|n| (n.name.clone(), n)).collect();
             }
             Action::Worker(FromWorker::Batch(batch)) => {
+                if batch.meta.time_ms < self.meta.time_ms {
+                    // Time only goes back on `sim reset`: the old run's traffic is gone.
+                    self.messages.clear();
+                    self.messages_seen = 0;
+                }
                 self.meta = batch.meta;
                 for delta in batch.deltas {
                     match delta {
@@ -203,6 +208,13 @@ mod tests {
         assert!(!state.components["kubelet/node-1"].up);
         assert_eq!(state.console.back().unwrap().text, "kubelet/node-1 stopped");
         assert_eq!(state.next_exec_id, 2);
+
+        for reply in session.handle(ToWorker::Exec { id: 2, line: "sim reset".into() }) {
+            state.apply(Action::Worker(reply));
+        }
+        assert_eq!(state.meta.time_ms, 0);
+        assert!(state.messages.is_empty(), "a reset clears the old run's traffic");
+        assert!(state.components["kubelet/node-1"].up, "a reset starts every component again");
     }
 
     #[test]
