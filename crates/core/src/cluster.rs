@@ -224,6 +224,12 @@ impl Cluster {
                 self.check_component(&id)?;
                 Ok(if self.sim.restart(&id) { format!("{id} started\n") } else { format!("{id} is already running\n") })
             }
+            Command::Restart(id) => {
+                self.check_component(&id)?;
+                self.sim.kill(&id);
+                self.sim.restart(&id);
+                Ok(format!("{id} restarted\n"))
+            }
             Command::Network(change) => {
                 if !change.is_empty() {
                     let old = self.sim.network().config().clone();

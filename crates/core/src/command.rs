@@ -32,6 +32,8 @@ pub enum Command {
     Kill(ComponentId),
     /// `sim start COMPONENT`: start a stopped component.
     Start(ComponentId),
+    /// `sim restart COMPONENT`: stop a component (if running) and start it again.
+    Restart(ComponentId),
     /// `sim network [--latency MIN..MAX] [--loss P] [--duplicate P] [--reorder P]`.
     Network(NetworkChange),
 }
@@ -62,10 +64,13 @@ Commands:
   sim advance DURATION        run simulated time forward (e.g. 5s, 1m30s, 250ms)
   sim status                  simulated time, seed, trace hash, network and components
   sim reset [--seed N]        start the scenario again (optionally with another seed)
-  sim partition GROUP...      cut links between groups of components (a,b c); one group is cut from all others
+  sim partition GROUP...      cut links between groups of components (a,b / c); one group is cut from all others
   sim heal                    restore every network link
   sim kill COMPONENT          stop a component (e.g. etcd-2, kubelet/node-1)
   sim start COMPONENT         start a stopped component
+  sim restart COMPONENT       stop a component and start it again
+  sim drop P                  lose a share P of messages (0.2 or 20%)
+  sim delay MIN..MAX          set one-way network latency (e.g. 50ms..200ms)
   sim network [--latency MIN..MAX] [--loss P] [--duplicate P] [--reorder P]
                               show or change network behaviour (P: 0.05 or 5%)
   help                        this list
@@ -182,6 +187,34 @@ fn exact_args(sub: &str, positional: &[&str], n: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Splits `sim partition` arguments into groups of names. Groups are separated
+/// by `/` ("a,b / c") or, when no `/` separates them, by spaces ("a,b c"); names
+/// within a group by commas. The `/` in `kubelet/<node>` is part of the name.
+fn partition_groups(text: &str) -> Vec<Vec<String>> {
+    let mut slash_groups: Vec<String> = vec![String::new()];
+    let mut word = String::new();
+    for c in text.chars() {
+        let current = slash_groups.last_mut().expect("never empty");
+        match c {
+            '/' if word != "kubelet" => {
+                current.push(' ');
+                slash_groups.push(String::new());
+                word.clear();
+                continue;
+            }
+            ' ' | ',' => word.clear(),
+            c => word.push(c),
+        }
+        current.push(c);
+    }
+    let names = |g: &str| g.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>();
+    if slash_groups.len() > 1 {
+        slash_groups.iter().map(|g| names(g)).collect()
+    } else {
+        text.split(' ').filter(|g| !g.is_empty()).map(names).collect()
+    }
+}
+
 fn parse_latency(text: &str) -> Result<(u64, u64), String> {
     let (min, max) = text.split_once("..").unwrap_or((text, text));
     let min = Duration::parse(min)?.ms;
@@ -218,7 +251,8 @@ impl Command {
             _ => &[],
         };
         let (flags, positional) = match sub {
-            "advance" | "status" | "reset" | "partition" | "heal" | "kill" | "start" | "network" => {
+            "advance" | "status" | "reset" | "partition" | "heal" | "kill" | "start" | "restart" | "network"
+            | "drop" | "delay" => {
                 parse_flags(rest, known)?
             }
             "help" | "--help" | "-h" => return Ok(Command::Help),
@@ -231,10 +265,24 @@ impl Command {
             }
             "status" => exact_args(sub, &positional, 0).map(|_| Command::Status),
             "heal" => exact_args(sub, &positional, 0).map(|_| Command::Heal),
-            "kill" | "start" => {
+            "kill" | "start" | "restart" => {
                 exact_args(sub, &positional, 1)?;
                 let id = component(positional[0])?;
-                Ok(if sub == "kill" { Command::Kill(id) } else { Command::Start(id) })
+                Ok(match sub {
+                    "kill" => Command::Kill(id),
+                    "start" => Command::Start(id),
+                    _ => Command::Restart(id),
+                })
+            }
+            "drop" => {
+                exact_args(sub, &positional, 1)?;
+                let loss = parse_probability(positional[0])?;
+                Ok(Command::Network(NetworkChange { loss_ppm: Some(loss), ..Default::default() }))
+            }
+            "delay" => {
+                exact_args(sub, &positional, 1)?;
+                let latency = parse_latency(positional[0])?;
+                Ok(Command::Network(NetworkChange { latency_ms: Some(latency), ..Default::default() }))
             }
             "reset" => {
                 exact_args(sub, &positional, 0)?;
@@ -250,10 +298,14 @@ impl Command {
                 if positional.is_empty() {
                     return Err("\"sim partition\" requires at least 1 arg: a group of components like etcd-1 or etcd-1,etcd-2".into());
                 }
-                let groups = positional
-                    .iter()
-                    .map(|g| g.split(',').filter(|s| !s.is_empty()).map(component).collect::<Result<Vec<_>, _>>())
+                let joined = positional.join(" ");
+                let groups = partition_groups(&joined)
+                    .into_iter()
+                    .map(|g| g.iter().map(|name| component(name)).collect::<Result<Vec<_>, _>>())
                     .collect::<Result<Vec<_>, _>>()?;
+                if groups.iter().any(Vec::is_empty) {
+                    return Err(format!("empty group in {joined:?}"));
+                }
                 let mut seen = std::collections::BTreeSet::new();
                 for id in groups.iter().flatten() {
                     if !seen.insert(id) {
@@ -289,7 +341,7 @@ impl Command {
 
     /// Whether running the command changes the simulation (and so is recorded in the trace).
     pub fn changes_simulation(&self) -> bool {
-        matches!(self, Command::Partition(_) | Command::Heal | Command::Kill(_) | Command::Start(_))
+        matches!(self, Command::Partition(_) | Command::Heal | Command::Kill(_) | Command::Start(_) | Command::Restart(_))
             || matches!(self, Command::Network(change) if !change.is_empty())
     }
 }
@@ -326,6 +378,23 @@ mod tests {
             ])))
         );
         assert_eq!(parse("sim kill kubelet/node-2"), Ok(Some(Command::Kill(ComponentId::Kubelet("node-2".into())))));
+        assert_eq!(parse("sim restart etcd-2"), Ok(Some(Command::Restart(ComponentId::Etcd(2)))));
+        let e = |n| ComponentId::Etcd(n);
+        let five = Some(Command::Partition(vec![vec![e(1), e(2)], vec![e(3), e(4), e(5)]]));
+        assert_eq!(parse("sim partition etcd-1,etcd-2 / etcd-3,etcd-4,etcd-5"), Ok(five.clone()));
+        assert_eq!(parse("sim partition etcd-1,etcd-2/etcd-3,etcd-4,etcd-5"), Ok(five));
+        assert_eq!(
+            parse("sim partition kubelet/node-1 / kube-apiserver"),
+            Ok(Some(Command::Partition(vec![vec![ComponentId::Kubelet("node-1".into())], vec![ComponentId::ApiServer]])))
+        );
+        assert_eq!(
+            parse("sim drop 20%"),
+            Ok(Some(Command::Network(NetworkChange { loss_ppm: Some(200_000), ..Default::default() })))
+        );
+        assert_eq!(
+            parse("sim delay 50ms..200ms"),
+            Ok(Some(Command::Network(NetworkChange { latency_ms: Some((50, 200)), ..Default::default() })))
+        );
         assert_eq!(
             parse("sim network --latency 2ms..30ms --loss 1%"),
             Ok(Some(Command::Network(NetworkChange {
@@ -355,6 +424,8 @@ mod tests {
         assert_eq!(err("sim kill etcd-x"), "unknown component \"etcd-x\"");
         assert!(err("sim partition").contains("requires at least 1 arg"));
         assert!(err("sim partition etcd-1 etcd-1").contains("more than one group"));
+        assert!(err("sim partition etcd-1 / ").contains("empty group"));
+        assert!(err("sim drop lots").starts_with("invalid probability"));
         assert!(err("sim network --loss 3").starts_with("invalid argument \"3\" for \"--loss\" flag"));
         assert_eq!(err("sim 'x"), "unterminated single quote");
     }
