@@ -15,11 +15,15 @@ pub struct ComponentCardProps {
 #[function_component(ComponentCard)]
 pub fn component_card(props: &ComponentCardProps) -> Html {
     let c = &props.component;
-    let class = classes!("component", kind_class(c.kind), (!c.up).then_some("down"));
+    let leader = c.up && c.details.iter().any(|(k, v)| k == "role" && v == "leader");
+    let class = classes!("component", kind_class(c.kind), (!c.up).then_some("down"), leader.then_some("leader"));
     html! {
         <div class={class} data-component={c.id.clone()}>
             <div class="component-head">
-                <span class="component-name">{ &c.id }</span>
+                <span class="component-name">
+                    if leader { <span class="crown" title="Raft leader" aria-label="leader">{ "♛ " }</span> }
+                    { &c.id }
+                </span>
                 <span class="component-state">{ if c.up { "Running" } else { "Stopped" } }</span>
             </div>
             <dl class="details">

@@ -5,8 +5,12 @@
 //! `Cluster`, so they behave identically.
 
 use crate::command::{Command, HELP};
+use crate::etcd;
+use crate::etcdctl::{self, Etcdctl, EtcdctlCommand, WriteOut};
+use crate::message::Payload;
 use crate::component_id::ComponentId;
 use crate::dormant::Dormant;
+use crate::etcd::member::{member_id, EtcdMember, Peer};
 use crate::duration::{clock, Duration};
 use crate::kube_apiserver::KubeApiServer;
 use crate::kubelet::Kubelet;
@@ -62,6 +66,8 @@ pub struct Cluster {
     script_order: Vec<usize>,
     /// Position in `script_order` of the next step to run.
     next_step: usize,
+    /// Id of the next request a console client (etcdctl) sends.
+    next_client_request: u64,
 }
 
 impl Cluster {
@@ -76,8 +82,14 @@ impl Cluster {
         scenario.validate()?;
         let mut sim = Simulation::new(seed, scenario.network_config()?);
         sim.add(ComponentId::ApiServer, Box::new(KubeApiServer::new()));
-        for member in 1..=scenario.spec.etcd.members {
-            sim.add(ComponentId::Etcd(member), Box::new(Dormant::new(ComponentKind::Etcd)));
+        let peers: Vec<Peer> = (1..=scenario.spec.etcd.members)
+            .map(|n| {
+                let name = format!("etcd-{n}");
+                Peer { id: member_id(&name), name, component: ComponentId::Etcd(n) }
+            })
+            .collect();
+        for peer in &peers {
+            sim.add(peer.component.clone(), Box::new(EtcdMember::new(&peer.name, peers.clone())));
         }
         sim.add(ComponentId::Scheduler, Box::new(Dormant::new(ComponentKind::Scheduler)));
         sim.add(ComponentId::ControllerManager, Box::new(Dormant::new(ComponentKind::ControllerManager)));
@@ -86,7 +98,7 @@ impl Cluster {
         }
         let mut script_order: Vec<usize> = (0..scenario.spec.script.len()).collect();
         script_order.sort_by_key(|&i| scenario.spec.script[i].at); // stable: ties keep file order
-        Ok(Cluster { scenario, seed, sim, script_order, next_step: 0 })
+        Ok(Cluster { scenario, seed, sim, script_order, next_step: 0, next_client_request: 0 })
     }
 
     /// The scenario this cluster was built from.
@@ -156,18 +168,162 @@ impl Cluster {
 
     /// Parses and runs one command line, as typed in a shell or console.
     pub fn exec(&mut self, line: &str) -> CommandOutput {
+        // Each tool words its errors its own way: etcdctl says "Error: ".
+        let etcdctl = line.split_whitespace().next() == Some("etcdctl");
+        let error = |message: &str| {
+            if etcdctl {
+                CommandOutput { text: format!("Error: {message}\n"), ok: false }
+            } else {
+                CommandOutput::error(message)
+            }
+        };
         match Command::parse(line) {
             Ok(None) => CommandOutput::ok(String::new()),
             Ok(Some(command)) => {
                 if command.changes_simulation() {
                     self.sim.record_action(line.trim());
                 }
+                if let Command::Etcdctl(cmd) = command {
+                    return self.etcdctl(&cmd);
+                }
                 match self.execute(command) {
                     Ok(text) => CommandOutput::ok(text),
-                    Err(message) => CommandOutput::error(&message),
+                    Err(message) => error(&message),
                 }
             }
-            Err(message) => CommandOutput::error(&message),
+            Err(message) => error(&message),
+        }
+    }
+
+    /// Sends `request` from client `client` to `to` and runs the simulation until
+    /// the answer arrives or `timeout_ms` passes. Returns the answer (or `None`
+    /// on timeout), the simulated time it took, and any script steps that ran.
+    fn call(
+        &mut self,
+        client: &str,
+        to: ComponentId,
+        request: etcd::api::Request,
+        timeout_ms: u64,
+    ) -> Result<(Option<etcd::api::Response>, u64, Vec<ScriptRun>), String> {
+        let request_id = self.next_client_request;
+        self.next_client_request += 1;
+        let start = self.now_ms();
+        let deadline = start + timeout_ms;
+        self.sim.send_as_client(client, to, Payload::EtcdRequest { request_id, request });
+        let mut runs = Vec::new();
+        loop {
+            for envelope in self.sim.take_client_inbox(client) {
+                if let Payload::EtcdResponse { request_id: id, response } = envelope.payload {
+                    if id == request_id {
+                        return Ok((Some(response), self.now_ms() - start, runs));
+                    }
+                }
+            }
+            match self.sim.next_event_ms() {
+                Some(t) if t <= deadline => runs.extend(self.advance_to(t)?),
+                _ => {
+                    runs.extend(self.advance_to(deadline)?);
+                    return Ok((None, timeout_ms, runs));
+                }
+            }
+        }
+    }
+
+    /// The member an etcdctl endpoint names: `etcd-2`, `10.0.0.12:2379` or a URL.
+    fn resolve_endpoint(&self, endpoint: &str) -> ComponentId {
+        let bare = endpoint.trim_start_matches("https://").trim_start_matches("http://");
+        for n in 1..=self.scenario.spec.etcd.members {
+            let url = etcd::member::client_url(usize::from(n));
+            if endpoint == format!("etcd-{n}") || bare == url.trim_start_matches("https://") {
+                return ComponentId::Etcd(n);
+            }
+        }
+        // Not a member: requests go nowhere and time out, as with the real etcdctl.
+        ComponentId::Client(format!("unreachable {endpoint}"))
+    }
+
+    fn etcdctl(&mut self, cmd: &Etcdctl) -> CommandOutput {
+        use etcd::api::Reply;
+        let default_endpoint = etcd::member::client_url(1).trim_start_matches("https://").to_string();
+        let endpoints = cmd.endpoints.clone().unwrap_or_else(|| vec![default_endpoint]);
+        let mut out = String::new();
+        let mut failed = None;
+        let timeout = cmd.command_timeout_ms;
+        let mut runs = Vec::new();
+        let mut call = |cluster: &mut Cluster, endpoint: &str, request| -> Result<(Result<etcd::api::Response, String>, u64), String> {
+            let to = cluster.resolve_endpoint(endpoint);
+            let (response, took, script) = cluster.call("etcdctl", to, request, timeout)?;
+            runs.extend(script);
+            Ok((response.ok_or_else(|| "context deadline exceeded".to_string()), took))
+        };
+        let result: Result<(), String> = (|| {
+            match &cmd.command {
+                EtcdctlCommand::EndpointStatus { cluster } | EtcdctlCommand::EndpointHealth { cluster } => {
+                    let mut targets = endpoints.clone();
+                    if *cluster {
+                        let (response, _) = call(self, &endpoints[0], etcd::api::Request::MemberList)?;
+                        let response = response?;
+                        if let Ok(Reply::MemberList(members)) = response.result {
+                            targets = members.iter().flat_map(|m| m.client_urls.clone()).collect();
+                        }
+                    }
+                    let mut rows = Vec::new();
+                    let mut health = Vec::new();
+                    for endpoint in &targets {
+                        let (response, took) = call(self, endpoint, cmd.request())?;
+                        let took_text = Duration::from_millis(took.max(1)).to_string();
+                        match (response.map(|r| (r.header.clone(), r.result)), &cmd.command) {
+                            (Ok((header, Ok(Reply::Status(status)))), _) => rows.push((endpoint.clone(), header, status)),
+                            (Ok((_, Ok(_))), _) => health.push((endpoint.clone(), true, took_text, String::new())),
+                            (Ok((_, Err(e))), EtcdctlCommand::EndpointHealth { .. }) | (Err(e), EtcdctlCommand::EndpointHealth { .. }) => {
+                                health.push((endpoint.clone(), false, took_text, e))
+                            }
+                            (Ok((_, Err(e))), _) | (Err(e), _) => {
+                                failed = Some(String::new());
+                                out.push_str(&format!("Failed to get the status of endpoint {endpoint} ({e})\n"));
+                            }
+                        }
+                    }
+                    if matches!(cmd.command, EtcdctlCommand::EndpointStatus { .. }) {
+                        out.push_str(&etcdctl::format_status(&rows, cmd.write_out));
+                    } else if cmd.write_out == WriteOut::Table {
+                        let rows: Vec<Vec<String>> =
+                            health.iter().map(|(e, ok, took, err)| vec![e.clone(), ok.to_string(), took.clone(), err.clone()]).collect();
+                        out.push_str(&etcdctl::table(&["ENDPOINT", "HEALTH", "TOOK", "ERROR"], &rows));
+                    } else {
+                        for (endpoint, ok, took, err) in &health {
+                            if *ok {
+                                out.push_str(&format!("{endpoint} is healthy: successfully committed proposal: took = {took}\n"));
+                            } else {
+                                out.push_str(&format!("{endpoint} is unhealthy: failed to commit proposal: {err}\n"));
+                            }
+                        }
+                    }
+                    if health.iter().any(|h| !h.1) {
+                        failed = Some("unhealthy cluster".into());
+                    }
+                    Ok(())
+                }
+                _ => {
+                    let (response, _) = call(self, &endpoints[0], cmd.request())?;
+                    let response = response?;
+                    match &response.result {
+                        Ok(reply) => {
+                            out.push_str(&etcdctl::format_reply(cmd, &response, reply)?);
+                            Ok(())
+                        }
+                        Err(e) => Err(e.clone()),
+                    }
+                }
+            }
+        })();
+        let mut text: String = runs.iter().map(ScriptRun::render).collect();
+        text.push_str(&out);
+        match (result, failed) {
+            (Err(e), _) => CommandOutput { text: format!("{text}Error: {e}\n"), ok: false },
+            (Ok(()), Some(e)) if !e.is_empty() => CommandOutput { text: format!("{text}Error: {e}\n"), ok: false },
+            (Ok(()), Some(_)) => CommandOutput { text, ok: false },
+            (Ok(()), None) => CommandOutput::ok(text),
         }
     }
 
@@ -224,6 +380,7 @@ impl Cluster {
                 self.check_component(&id)?;
                 Ok(if self.sim.restart(&id) { format!("{id} started\n") } else { format!("{id} is already running\n") })
             }
+            Command::Etcdctl(_) => unreachable!("etcdctl runs through Cluster::etcdctl"),
             Command::Restart(id) => {
                 self.check_component(&id)?;
                 self.sim.kill(&id);

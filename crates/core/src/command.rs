@@ -8,6 +8,7 @@
 
 use crate::component_id::ComponentId;
 use crate::duration::Duration;
+use crate::etcdctl::Etcdctl;
 use crate::network::parse_probability;
 
 /// A parsed command line.
@@ -36,6 +37,8 @@ pub enum Command {
     Restart(ComponentId),
     /// `sim network [--latency MIN..MAX] [--loss P] [--duplicate P] [--reorder P]`.
     Network(NetworkChange),
+    /// `etcdctl ...`: a request to the etcd members.
+    Etcdctl(Box<Etcdctl>),
 }
 
 /// Changes requested by `sim network`; `None` keeps the current value.
@@ -73,6 +76,8 @@ Commands:
   sim delay MIN..MAX          set one-way network latency (e.g. 50ms..200ms)
   sim network [--latency MIN..MAX] [--loss P] [--duplicate P] [--reorder P]
                               show or change network behaviour (P: 0.05 or 5%)
+  etcdctl put|get|del|compaction|member list|endpoint status|endpoint health ...
+                              talk to the etcd members as etcdctl v3.5 does (--endpoints etcd-2, -w table|json|fields)
   help                        this list
 Lines starting with # are comments.";
 
@@ -236,6 +241,7 @@ impl Command {
         match first.as_str() {
             "help" | "--help" | "-h" => Ok(Some(Command::Help)),
             "sim" => Self::parse_sim(rest).map(Some),
+            "etcdctl" => Etcdctl::parse(rest).map(|e| Some(Command::Etcdctl(Box::new(e)))),
             other => Err(format!("unknown command {other:?}\nRun 'help' for usage.")),
         }
     }
@@ -341,7 +347,15 @@ impl Command {
 
     /// Whether running the command changes the simulation (and so is recorded in the trace).
     pub fn changes_simulation(&self) -> bool {
-        matches!(self, Command::Partition(_) | Command::Heal | Command::Kill(_) | Command::Start(_) | Command::Restart(_))
+        matches!(
+            self,
+            Command::Partition(_)
+                | Command::Heal
+                | Command::Kill(_)
+                | Command::Start(_)
+                | Command::Restart(_)
+                | Command::Etcdctl(_)
+        )
             || matches!(self, Command::Network(change) if !change.is_empty())
     }
 }

@@ -11,7 +11,7 @@ use crate::rng::SimRng;
 use kscope_protocol::ComponentKind;
 
 /// A message as delivered to a component.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Envelope {
     /// Network-wide message id.
     pub id: u64,
@@ -80,6 +80,10 @@ pub trait Component {
     /// Called when the component starts, and again when it restarts after a
     /// kill: it must reset its volatile state here and set its first timers.
     fn start(&mut self, ctx: &mut Context<'_>);
+
+    /// Called when the component is killed: it must drop its volatile state
+    /// here (what survives is its "disk"). Nothing it does here is sent.
+    fn stop(&mut self) {}
 
     /// Handles a message addressed to this component.
     fn receive(&mut self, ctx: &mut Context<'_>, envelope: Envelope);

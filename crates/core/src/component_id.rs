@@ -17,6 +17,10 @@ pub enum ComponentId {
     ControllerManager,
     /// `kubelet/<node>`: the kubelet of a worker node.
     Kubelet(String),
+    /// A command-line client the user drives from the console (`etcdctl`).
+    /// Clients are endpoints on the network, not components: what they receive
+    /// waits in the simulation's client inbox.
+    Client(String),
 }
 
 impl fmt::Display for ComponentId {
@@ -27,6 +31,7 @@ impl fmt::Display for ComponentId {
             ComponentId::Scheduler => f.write_str("kube-scheduler"),
             ComponentId::ControllerManager => f.write_str("kube-controller-manager"),
             ComponentId::Kubelet(node) => write!(f, "kubelet/{node}"),
+            ComponentId::Client(name) => f.write_str(name),
         }
     }
 }
@@ -39,6 +44,7 @@ impl std::str::FromStr for ComponentId {
             "kube-apiserver" => return Ok(ComponentId::ApiServer),
             "kube-scheduler" => return Ok(ComponentId::Scheduler),
             "kube-controller-manager" => return Ok(ComponentId::ControllerManager),
+            "etcdctl" => return Ok(ComponentId::Client("etcdctl".into())),
             _ => {}
         }
         if let Some(n) = s.strip_prefix("etcd-").and_then(|n| n.parse::<u8>().ok()) {

@@ -6,8 +6,8 @@
 //! - [`network`], [`trace`], [`component`], [`simulation`]: the simulated network,
 //!   the event trace with its stable hash, the component interface and the
 //!   driver that owns time and delivery.
-//! - [`kube_apiserver`], [`kubelet`], [`dormant`]: the components, one module each.
-//! - [`scenario`], [`command`], [`cluster`]: the scenario file, the command layer
+//! - [`etcd`], [`kube_apiserver`], [`kubelet`], [`dormant`]: the components, one module each.
+//! - [`scenario`], [`command`], [`etcdctl`], [`cluster`]: the scenario file, the command layer
 //!   shared by every front end, and a whole cluster built from a scenario.
 //! - [`session`]: what the web worker runs: playback, batching, deltas.
 #![deny(missing_docs)]
@@ -18,6 +18,8 @@ pub mod component;
 pub mod component_id;
 pub mod dormant;
 pub mod duration;
+pub mod etcd;
+pub mod etcdctl;
 pub mod kube_apiserver;
 pub mod kubelet;
 pub mod message;

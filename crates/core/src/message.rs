@@ -3,7 +3,9 @@
 //! Requests to kube-apiserver are shaped like the HTTP requests real components
 //! send (method and REST path), so the later apiserver can route them unchanged.
 
+use crate::etcd;
 use kscope_protocol::MessageKind;
+use raft::eraftpb::{Message as RaftMessage, MessageType};
 use std::fmt;
 
 /// HTTP method of an API request.
@@ -56,12 +58,28 @@ pub struct ApiResponse {
 }
 
 /// The payload of one network message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Payload {
     /// A request to kube-apiserver.
     ApiRequest(ApiRequest),
     /// kube-apiserver's answer.
     ApiResponse(ApiResponse),
+    /// Raft traffic between etcd members, as raft-rs produces it.
+    Raft(Box<RaftMessage>),
+    /// A request to an etcd member.
+    EtcdRequest {
+        /// Chosen by the client, echoed in the response.
+        request_id: u64,
+        /// The request.
+        request: etcd::api::Request,
+    },
+    /// An etcd member's answer.
+    EtcdResponse {
+        /// The request's id.
+        request_id: u64,
+        /// The answer.
+        response: etcd::api::Response,
+    },
 }
 
 impl Payload {
@@ -70,6 +88,17 @@ impl Payload {
         match self {
             Payload::ApiRequest(_) => MessageKind::ApiRequest,
             Payload::ApiResponse(_) => MessageKind::ApiResponse,
+            Payload::Raft(m) => match m.get_msg_type() {
+                MessageType::MsgAppend | MessageType::MsgAppendResponse => MessageKind::RaftAppend,
+                MessageType::MsgHeartbeat | MessageType::MsgHeartbeatResponse => MessageKind::RaftHeartbeat,
+                MessageType::MsgRequestVote
+                | MessageType::MsgRequestVoteResponse
+                | MessageType::MsgRequestPreVote
+                | MessageType::MsgRequestPreVoteResponse => MessageKind::RaftVote,
+                _ => MessageKind::RaftOther,
+            },
+            Payload::EtcdRequest { .. } => MessageKind::EtcdRequest,
+            Payload::EtcdResponse { .. } => MessageKind::EtcdResponse,
         }
     }
 
@@ -78,7 +107,50 @@ impl Payload {
         match self {
             Payload::ApiRequest(r) => format!("{} {}", r.method, r.path),
             Payload::ApiResponse(r) => format!("{} {}", r.code, status_text(r.code)),
+            Payload::Raft(m) => raft_summary(m),
+            Payload::EtcdRequest { request, .. } => etcd_request_summary(request),
+            Payload::EtcdResponse { response, .. } => match &response.result {
+                Ok(_) => format!("OK (revision {})", response.header.revision),
+                Err(e) => format!("error: {e}"),
+            },
         }
+    }
+}
+
+fn raft_summary(m: &RaftMessage) -> String {
+    let kind = format!("{:?}", m.get_msg_type());
+    match m.get_msg_type() {
+        MessageType::MsgAppend => format!(
+            "{kind} term={} index={} entries={} commit={}",
+            m.term,
+            m.index,
+            m.entries.len(),
+            m.commit
+        ),
+        MessageType::MsgAppendResponse => {
+            format!("{kind} term={} index={}{}", m.term, m.index, if m.reject { " reject" } else { "" })
+        }
+        MessageType::MsgHeartbeat => format!("{kind} term={} commit={}", m.term, m.commit),
+        MessageType::MsgRequestVote | MessageType::MsgRequestPreVote => {
+            format!("{kind} term={} last={}/{}", m.term, m.log_term, m.index)
+        }
+        MessageType::MsgRequestVoteResponse | MessageType::MsgRequestPreVoteResponse => {
+            format!("{kind} term={} {}", m.term, if m.reject { "rejected" } else { "granted" })
+        }
+        _ => format!("{kind} term={}", m.term),
+    }
+}
+
+fn etcd_request_summary(request: &etcd::api::Request) -> String {
+    use etcd::api::Request;
+    let key = |k: &[u8]| String::from_utf8_lossy(k).into_owned();
+    match request {
+        Request::Range { range, .. } if range.range_end.is_empty() => format!("Range {}", key(&range.key)),
+        Request::Range { range, .. } => format!("Range {}..", key(&range.key)),
+        Request::Put { key: k, .. } => format!("Put {}", key(k)),
+        Request::DeleteRange { range } => format!("DeleteRange {}", key(&range.key)),
+        Request::Compact { revision } => format!("Compact {revision}"),
+        Request::Status | Request::MemberList => request.method().to_string(),
     }
 }
 

@@ -84,6 +84,8 @@ pub struct Simulation {
     next_msg: u64,
     trace: Trace,
     stats: MessageStats,
+    /// What clients (etcdctl, kubectl) have received and not yet taken.
+    client_inbox: BTreeMap<String, Vec<Envelope>>,
 }
 
 impl Simulation {
@@ -99,6 +101,7 @@ impl Simulation {
             next_msg: 0,
             trace: Trace::default(),
             stats: MessageStats::default(),
+            client_inbox: BTreeMap::new(),
         }
     }
 
@@ -169,6 +172,7 @@ impl Simulation {
         }
         slot.up = false;
         slot.epoch += 1;
+        slot.component.stop();
         self.trace.push(self.now_ms, TraceKind::State { component: id.to_string(), change: "stopped".into() });
         true
     }
@@ -229,7 +233,7 @@ impl Simulation {
         let drop_reason = if self.network.is_cut(&envelope.from, &to) {
             self.stats.partitioned += 1;
             Some("partitioned in flight")
-        } else if !self.components.get(&to).is_some_and(|s| s.up) {
+        } else if !matches!(to, ComponentId::Client(_)) && !self.components.get(&to).is_some_and(|s| s.up) {
             self.stats.dropped_down += 1;
             Some("receiver down")
         } else {
@@ -244,6 +248,10 @@ impl Simulation {
         }
         self.stats.delivered += 1;
         self.trace.push(self.now_ms, TraceKind::Deliver { msg: envelope.id, to: to.to_string() });
+        if let ComponentId::Client(name) = &to {
+            self.client_inbox.entry(name.clone()).or_default().push(envelope);
+            return;
+        }
         self.run_component(&to, None, |c, ctx| c.receive(ctx, envelope));
     }
 
@@ -276,6 +284,17 @@ impl Simulation {
         for (to, payload) in sends {
             self.send(id.clone(), to, payload);
         }
+    }
+
+    /// Sends a message on behalf of an external client such as etcdctl. Its
+    /// answers collect in the client's inbox ([`Simulation::take_client_inbox`]).
+    pub fn send_as_client(&mut self, client: &str, to: ComponentId, payload: Payload) {
+        self.send(ComponentId::Client(client.to_string()), to, payload);
+    }
+
+    /// Takes what `client` has received so far.
+    pub fn take_client_inbox(&mut self, client: &str) -> Vec<Envelope> {
+        self.client_inbox.remove(client).unwrap_or_default()
     }
 
     fn send(&mut self, from: ComponentId, to: ComponentId, payload: Payload) {

@@ -88,4 +88,4 @@ fn default_scenario_hash_is_pinned() {
     assert_eq!(hash, PINNED_DEFAULT_SEED7_30S, "trace hash changed");
 }
 
-const PINNED_DEFAULT_SEED7_30S: &str = "d810855d06116c2c";
+const PINNED_DEFAULT_SEED7_30S: &str = "5a2fc43d1081a91a";

@@ -183,6 +183,18 @@ pub enum MessageKind {
     ApiRequest,
     /// kube-apiserver's answer.
     ApiResponse,
+    /// Raft log replication (MsgAppend and its response).
+    RaftAppend,
+    /// Raft heartbeats (and their responses).
+    RaftHeartbeat,
+    /// Raft (pre-)votes and their responses.
+    RaftVote,
+    /// Other Raft traffic: snapshots, ReadIndex, leader transfer.
+    RaftOther,
+    /// A request to an etcd member (from kube-apiserver or etcdctl).
+    EtcdRequest,
+    /// An etcd member's answer.
+    EtcdResponse,
 }
 
 /// What the network did with a message.

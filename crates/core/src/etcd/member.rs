@@ -1,0 +1,483 @@
+//! One etcd member: a raft-rs `RawNode` driven by the simulation, applying the
+//! committed log to its MVCC store and serving the v3 API.
+//!
+//! Timing follows etcd's defaults (etcd `embed/config.go`): a 100 ms heartbeat
+//! interval and a 1000 ms election timeout, so one tick is 100 ms,
+//! `heartbeat_tick` 1 and `election_tick` 10; raft randomizes the timeout in
+//! [election, 2×election) ticks. Pre-vote and check-quorum are on, as etcd
+//! turns them on. raft-rs draws its jitter from an unseeded RNG; the member
+//! overrides every draw with one from the simulation's seeded RNG, so runs replay
+//! exactly.
+//!
+//! "Disk" (raft hard state, log and snapshot in a `MemStorage`, and the boot
+//! counter) survives a kill; everything else is rebuilt on start, the MVCC store
+//! by re-applying the committed log, as etcd replays its WAL.
+
+use crate::component::{Component, Context, Envelope};
+use crate::component_id::ComponentId;
+use crate::etcd::api::{Member, Reply, Request, Response, ResponseHeader, Status};
+use crate::etcd::mvcc::Store;
+use crate::message::Payload;
+use kscope_protocol::ComponentKind;
+use raft::eraftpb::{ConfState, Entry, EntryType, Message as RaftMessage};
+use raft::storage::MemStorage;
+use raft::{Config, RawNode, StateRole};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One raft tick: etcd's heartbeat interval.
+pub const TICK_MS: u64 = 100;
+/// Election timeout in ticks (1000 ms).
+pub const ELECTION_TICKS: usize = 10;
+/// Heartbeat interval in ticks.
+pub const HEARTBEAT_TICKS: usize = 1;
+/// The etcd version members report.
+pub const ETCD_VERSION: &str = "3.5.16";
+/// Server-side request timeout: etcd's `ReqTimeout` is 5 s plus twice the
+/// election timeout (etcd server/config/config.go).
+pub const REQUEST_TIMEOUT_MS: u64 = 5_000 + 2 * ELECTION_TICKS as u64 * TICK_MS;
+/// etcd's timeout error (`etcdserver: request timed out`, ErrTimeout).
+pub const ERR_TIMEOUT: &str = "etcdserver: request timed out";
+/// etcd's error when a member has no leader (`ErrNoLeader`).
+pub const ERR_NO_LEADER: &str = "etcdserver: no leader";
+
+const TIMER_TICK: u64 = 1;
+const TIMER_EXPIRE: u64 = 2;
+
+/// A write as it travels through the raft log.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Proposal {
+    /// (member id, boot, sequence): unique across members and restarts.
+    id: (u64, u64, u64),
+    request: Request,
+}
+
+/// A client waiting for an answer.
+#[derive(Clone, Debug)]
+struct Waiter {
+    client: ComponentId,
+    request_id: u64,
+    deadline_ms: u64,
+}
+
+/// A linearizable read waiting for its ReadIndex and then for apply.
+#[derive(Clone, Debug)]
+struct PendingRead {
+    waiter: Waiter,
+    request: Request,
+    /// Set when the ReadIndex round completes.
+    read_index: Option<u64>,
+}
+
+/// How each member of the cluster is addressed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    /// Member id (also the raft id).
+    pub id: u64,
+    /// Member name (`etcd-1`).
+    pub name: String,
+    /// Network name.
+    pub component: ComponentId,
+}
+
+/// A member's id, derived from its name and the cluster like etcd derives it
+/// from its peer URLs and cluster token: stable, and never 0.
+pub fn member_id(name: &str) -> u64 {
+    let id = crate::trace::fnv1a(0xcbf2_9ce4_8422_2325, format!("kscope/{name}").as_bytes());
+    id.max(1)
+}
+
+/// The cluster id, derived from the member ids.
+pub fn cluster_id(peers: &[Peer]) -> u64 {
+    peers.iter().fold(0xcbf2_9ce4_8422_2325, |h, p| crate::trace::fnv1a(h, &p.id.to_be_bytes()))
+}
+
+/// The simulated client URL of member number `n` (1-based).
+pub fn client_url(n: usize) -> String {
+    format!("https://10.0.0.{}:2379", 10 + n)
+}
+
+/// The simulated peer URL of member number `n` (1-based).
+pub fn peer_url(n: usize) -> String {
+    format!("https://10.0.0.{}:2380", 10 + n)
+}
+
+/// One etcd member.
+pub struct EtcdMember {
+    me: Peer,
+    peers: Vec<Peer>,
+    cluster_id: u64,
+    // Disk.
+    storage: MemStorage,
+    boots: u64,
+    // Volatile.
+    node: Option<RawNode<MemStorage>>,
+    store: Store,
+    next_seq: u64,
+    waiters: BTreeMap<(u64, u64, u64), Waiter>,
+    reads: BTreeMap<u64, PendingRead>,
+    next_read: u64,
+    logger: slog::Logger,
+}
+
+impl EtcdMember {
+    /// Member `me` of a cluster whose initial members are `peers`.
+    pub fn new(me: &str, peers: Vec<Peer>) -> Self {
+        let me = peers.iter().find(|p| p.name == me).expect("member is among its peers").clone();
+        let voters: Vec<u64> = peers.iter().map(|p| p.id).collect();
+        let storage = MemStorage::new_with_conf_state(ConfState::from((voters, vec![])));
+        EtcdMember {
+            cluster_id: cluster_id(&peers),
+            me,
+            peers,
+            storage,
+            boots: 0,
+            node: None,
+            store: Store::new(),
+            next_seq: 0,
+            waiters: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            next_read: 0,
+            logger: slog::Logger::root(slog::Discard, slog::o!()),
+        }
+    }
+
+    /// The raft role, term, commit and applied index, for status and the UI.
+    pub fn raft_state(&self) -> Option<(StateRole, u64, u64, u64)> {
+        self.node.as_ref().map(|n| (n.raft.state, n.raft.term, n.raft.raft_log.committed, n.raft.raft_log.applied))
+    }
+
+    /// The member's MVCC store, for tests and checkers.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn header(&self) -> ResponseHeader {
+        ResponseHeader {
+            cluster_id: self.cluster_id,
+            member_id: self.me.id,
+            revision: self.store.revision(),
+            raft_term: self.node.as_ref().map_or(0, |n| n.raft.term),
+        }
+    }
+
+    fn reply(&self, ctx: &mut Context<'_>, waiter: &Waiter, result: Result<Reply, String>) {
+        let response = Response { header: self.header(), result };
+        ctx.send(waiter.client.clone(), Payload::EtcdResponse { request_id: waiter.request_id, response });
+    }
+
+    fn component_of(&self, raft_id: u64) -> Option<ComponentId> {
+        self.peers.iter().find(|p| p.id == raft_id).map(|p| p.component.clone())
+    }
+
+    /// Overrides raft-rs's unseeded election jitter after every call into raft:
+    /// whenever the election clock was just reset, draw the timeout from the
+    /// simulation's RNG, in raft's own range [election, 2×election).
+    fn reseed_election_timeout(&mut self, ctx: &mut Context<'_>) {
+        if let Some(node) = self.node.as_mut() {
+            if node.raft.election_elapsed == 0 {
+                let ticks = ctx.rng().between(ELECTION_TICKS as u64, 2 * ELECTION_TICKS as u64 - 1);
+                node.raft.set_randomized_election_timeout(ticks as usize);
+            }
+        }
+    }
+
+    fn send_raft(&self, ctx: &mut Context<'_>, messages: Vec<RaftMessage>) {
+        for m in messages {
+            if let Some(to) = self.component_of(m.to) {
+                ctx.send(to, Payload::Raft(Box::new(m)));
+            }
+        }
+    }
+
+    /// The raft-rs Ready loop: persist, send, apply, advance.
+    fn handle_ready(&mut self, ctx: &mut Context<'_>) {
+        let Some(node) = self.node.as_mut() else { return };
+        if !node.has_ready() {
+            return;
+        }
+        let mut ready = node.ready();
+        let messages = ready.take_messages();
+        let storage = self.storage.clone();
+        if !ready.snapshot().is_empty() {
+            storage.wl().apply_snapshot(ready.snapshot().clone()).expect("snapshot applies to storage");
+        }
+        let committed = ready.take_committed_entries();
+        if !ready.entries().is_empty() {
+            storage.wl().append(ready.entries()).expect("entries append to storage");
+        }
+        if let Some(hs) = ready.hs() {
+            storage.wl().set_hardstate(hs.clone());
+        }
+        let read_states = ready.take_read_states();
+        let persisted = ready.take_persisted_messages();
+        let mut light = node.advance(ready);
+        if let Some(commit) = light.commit_index() {
+            storage.wl().mut_hard_state().set_commit(commit);
+        }
+        let light_messages = light.take_messages();
+        let light_committed = light.take_committed_entries();
+        // Sending before persisting would be a bug in a real member; here the
+        // "disk" writes above are synchronous, so every order is safe.
+        self.send_raft(ctx, messages);
+        self.send_raft(ctx, persisted);
+        self.send_raft(ctx, light_messages);
+        for rs in read_states {
+            let key = u64::from_be_bytes(rs.request_ctx.as_slice().try_into().unwrap_or([0; 8]));
+            if let Some(read) = self.reads.get_mut(&key) {
+                read.read_index = Some(rs.index);
+            }
+        }
+        self.apply(ctx, committed);
+        self.apply(ctx, light_committed);
+        if let Some(node) = self.node.as_mut() {
+            node.advance_apply();
+        }
+        self.serve_ready_reads(ctx);
+    }
+
+    fn apply(&mut self, ctx: &mut Context<'_>, entries: Vec<Entry>) {
+        for entry in entries {
+            match entry.get_entry_type() {
+                EntryType::EntryNormal if !entry.data.is_empty() => {
+                    let Ok(proposal) = serde_json::from_slice::<Proposal>(&entry.data) else {
+                        continue;
+                    };
+                    let result = self.apply_request(&proposal.request);
+                    if let Some(waiter) = self.waiters.remove(&proposal.id) {
+                        self.reply(ctx, &waiter, result);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn apply_request(&mut self, request: &Request) -> Result<Reply, String> {
+        match request {
+            Request::Put { key, value, lease } => {
+                let mut txn = self.store.write();
+                let prev_kv = txn.put(key, value.clone(), *lease);
+                txn.commit();
+                Ok(Reply::Put { prev_kv })
+            }
+            Request::DeleteRange { range } => {
+                let mut txn = self.store.write();
+                let prev_kvs = txn.delete_range(range);
+                txn.commit();
+                Ok(Reply::DeleteRange { prev_kvs })
+            }
+            Request::Compact { revision } => self.store.compact(*revision).map(|_| Reply::Compact).map_err(String::from),
+            Request::Range { .. } | Request::Status | Request::MemberList => {
+                unreachable!("only writes go through the log")
+            }
+        }
+    }
+
+    fn serve_read(&self, request: &Request) -> Result<Reply, String> {
+        match request {
+            Request::Range { range, revision, limit, .. } => {
+                self.store.range(range, *revision, *limit).map(Reply::Range).map_err(String::from)
+            }
+            _ => unreachable!("only ranges are reads"),
+        }
+    }
+
+    fn serve_ready_reads(&mut self, ctx: &mut Context<'_>) {
+        let applied = self.node.as_ref().map_or(0, |n| n.raft.raft_log.applied);
+        let ready: Vec<u64> =
+            self.reads.iter().filter(|(_, r)| r.read_index.is_some_and(|i| i <= applied)).map(|(k, _)| *k).collect();
+        for key in ready {
+            let read = self.reads.remove(&key).expect("listed above");
+            let result = self.serve_read(&read.request);
+            self.reply(ctx, &read.waiter, result);
+        }
+    }
+
+    fn status(&self) -> Status {
+        let node = self.node.as_ref().expect("status of a running member");
+        Status {
+            version: ETCD_VERSION.into(),
+            db_size: 20_480 + 64 * self.store.key_count() as i64,
+            leader: node.raft.leader_id,
+            raft_index: node.raft.raft_log.last_index(),
+            raft_term: node.raft.term,
+            raft_applied_index: node.raft.raft_log.applied,
+            is_learner: false,
+            errors: Vec::new(),
+        }
+    }
+
+    fn members(&self) -> Vec<Member> {
+        self.peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Member {
+                id: p.id,
+                name: p.name.clone(),
+                peer_urls: vec![peer_url(i + 1)],
+                client_urls: vec![client_url(i + 1)],
+                is_learner: false,
+            })
+            .collect()
+    }
+
+    fn handle_request(&mut self, ctx: &mut Context<'_>, from: ComponentId, request_id: u64, request: Request) {
+        let waiter = Waiter { client: from, request_id, deadline_ms: ctx.now_ms() + REQUEST_TIMEOUT_MS };
+        match &request {
+            Request::Status => self.reply(ctx, &waiter, Ok(Reply::Status(self.status()))),
+            Request::MemberList => self.reply(ctx, &waiter, Ok(Reply::MemberList(self.members()))),
+            Request::Range { serializable: true, .. } => {
+                let result = self.serve_read(&request);
+                self.reply(ctx, &waiter, result);
+            }
+            Request::Range { .. } => {
+                let key = self.next_read;
+                self.next_read += 1;
+                self.reads.insert(key, PendingRead { waiter, request, read_index: None });
+                if let Some(node) = self.node.as_mut() {
+                    node.read_index(key.to_be_bytes().to_vec());
+                }
+                ctx.set_timer(REQUEST_TIMEOUT_MS, TIMER_EXPIRE);
+            }
+            _ => {
+                let id = (self.me.id, self.boots, self.next_seq);
+                self.next_seq += 1;
+                let data = serde_json::to_vec(&Proposal { id, request }).expect("proposals serialize");
+                let node = self.node.as_mut().expect("requests reach running members only");
+                if node.propose(vec![], data).is_err() {
+                    // raft drops proposals when the member knows no leader.
+                    self.reply(ctx, &waiter, Err(ERR_NO_LEADER.into()));
+                    return;
+                }
+                self.waiters.insert(id, waiter);
+                ctx.set_timer(REQUEST_TIMEOUT_MS, TIMER_EXPIRE);
+            }
+        }
+        self.reseed_election_timeout(ctx);
+        self.handle_ready(ctx);
+    }
+
+    /// Fails requests that have waited longer than etcd's request timeout.
+    fn expire(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now_ms();
+        let expired: Vec<_> = self.waiters.iter().filter(|(_, w)| w.deadline_ms <= now).map(|(k, _)| *k).collect();
+        for key in expired {
+            let waiter = self.waiters.remove(&key).expect("listed above");
+            self.reply(ctx, &waiter, Err(ERR_TIMEOUT.into()));
+        }
+        let expired: Vec<_> = self.reads.iter().filter(|(_, r)| r.waiter.deadline_ms <= now).map(|(k, _)| *k).collect();
+        for key in expired {
+            let read = self.reads.remove(&key).expect("listed above");
+            self.reply(ctx, &read.waiter, Err(ERR_TIMEOUT.into()));
+        }
+    }
+}
+
+impl Component for EtcdMember {
+    fn kind(&self) -> ComponentKind {
+        ComponentKind::Etcd
+    }
+
+    fn start(&mut self, ctx: &mut Context<'_>) {
+        self.boots += 1;
+        // Rebuild volatile state from disk: the store is replayed from the log.
+        let config = Config {
+            id: self.me.id,
+            election_tick: ELECTION_TICKS,
+            heartbeat_tick: HEARTBEAT_TICKS,
+            pre_vote: true,
+            check_quorum: true,
+            applied: 0,
+            ..Default::default()
+        };
+        self.store = Store::new();
+        self.waiters.clear();
+        self.reads.clear();
+        self.next_seq = 0;
+        self.node = Some(RawNode::new(&config, self.storage.clone(), &self.logger).expect("valid raft config"));
+        self.reseed_election_timeout(ctx);
+        ctx.set_timer(TICK_MS, TIMER_TICK);
+        ctx.record(format!("started (boot {})", self.boots));
+        self.handle_ready(ctx);
+    }
+
+    fn stop(&mut self) {
+        self.node = None;
+        self.store = Store::new();
+        self.waiters.clear();
+        self.reads.clear();
+    }
+
+    fn receive(&mut self, ctx: &mut Context<'_>, envelope: Envelope) {
+        match envelope.payload {
+            Payload::Raft(message) => {
+                let before = self.raft_state();
+                if let Some(node) = self.node.as_mut() {
+                    // Messages from unknown peers or stale terms are dropped by raft.
+                    let _ = node.step(*message);
+                }
+                self.reseed_election_timeout(ctx);
+                self.handle_ready(ctx);
+                self.record_role_change(ctx, before);
+            }
+            Payload::EtcdRequest { request_id, request } => {
+                self.handle_request(ctx, envelope.from, request_id, request);
+            }
+            _ => {}
+        }
+    }
+
+    fn timer(&mut self, ctx: &mut Context<'_>, token: u64) {
+        match token {
+            TIMER_TICK => {
+                let before = self.raft_state();
+                if let Some(node) = self.node.as_mut() {
+                    node.tick();
+                }
+                self.reseed_election_timeout(ctx);
+                self.handle_ready(ctx);
+                self.record_role_change(ctx, before);
+                ctx.set_timer(TICK_MS, TIMER_TICK);
+            }
+            TIMER_EXPIRE => self.expire(ctx),
+            _ => {}
+        }
+    }
+
+    fn details(&self) -> Vec<(String, String)> {
+        let Some((role, term, commit, applied)) = self.raft_state() else {
+            return vec![("role".into(), "stopped".into())];
+        };
+        let leader = self.node.as_ref().map_or(0, |n| n.raft.leader_id);
+        let leader_name = self.peers.iter().find(|p| p.id == leader).map_or("none".to_string(), |p| p.name.clone());
+        vec![
+            ("role".into(), role_name(role).into()),
+            ("term".into(), term.to_string()),
+            ("leader".into(), leader_name),
+            ("commit".into(), commit.to_string()),
+            ("applied".into(), applied.to_string()),
+            ("revision".into(), self.store.revision().to_string()),
+        ]
+    }
+}
+
+impl EtcdMember {
+    fn record_role_change(&self, ctx: &mut Context<'_>, before: Option<(StateRole, u64, u64, u64)>) {
+        if let (Some((was, was_term, ..)), Some((now, term, ..))) = (before, self.raft_state()) {
+            if was != now || (now == StateRole::Leader && was_term != term) {
+                ctx.record(format!("became {} at term {term}", role_name(now)));
+            }
+        }
+    }
+}
+
+/// etcd's word for a raft role.
+pub fn role_name(role: StateRole) -> &'static str {
+    match role {
+        StateRole::Follower => "follower",
+        StateRole::Candidate => "candidate",
+        StateRole::Leader => "leader",
+        StateRole::PreCandidate => "pre-candidate",
+    }
+}

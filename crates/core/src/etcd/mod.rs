@@ -1,0 +1,9 @@
+//! etcd: the replicated key-value store behind kube-apiserver.
+//!
+//! - [`mvcc`]: the multi-version store each member applies the log to.
+//! - [`api`]: the v3 requests and responses the network carries.
+//! - [`member`]: one member, a raft-rs node plus the store.
+
+pub mod api;
+pub mod member;
+pub mod mvcc;
