@@ -83,6 +83,24 @@ test('trace hash in wasm equals the native trace hash for the same scenario and 
   await screenshot(page, 'app.png');
 });
 
+test('etcd elects a leader, and killing it from the console elects another', async () => {
+  await page.click('[data-testid=play-pause]');
+  await page.waitForSelector('[data-testid=run-state]:text("running")');
+  await page.waitForSelector('.component.etcd.leader', { timeout: 20_000 });
+  assert.equal(await page.locator('.component.etcd.leader').count(), 1, 'exactly one leader is crowned');
+  const old = await page.locator('.component.etcd.leader').getAttribute('data-component');
+  await runConsole(page, `sim kill ${old}`, `${old} stopped`);
+  await page.waitForSelector(`[data-component="${old}"].down`);
+  await page.waitForFunction(
+    (gone) => [...document.querySelectorAll('.component.etcd.leader')].some((e) => e.dataset.component !== gone),
+    old,
+    { timeout: 20_000 },
+  );
+  const put = await runConsole(page, `etcdctl --endpoints=${old === 'etcd-1' ? 'etcd-2' : 'etcd-1'} put greeting hello`, 'OK');
+  assert.match(put, /^OK$/m);
+  await screenshot(page, 'etcd-failover.png');
+});
+
 test('no errors in the page', () => {
   assert.deepEqual(errors, []);
 });
