@@ -19,6 +19,10 @@ Usage:
   kscope shell [SCENARIO]
       Read console commands (sim ..., help) from standard input, one per line,
       and print their output. Exits 1 if any command failed.
+  kscope campaign etcd [--seed N | --seeds N]
+      Run the seeded etcd fault campaign: random client operations under random
+      kills, partitions, loss and delay; checks Raft safety and linearizability.
+      --seed replays one seed and prints its faults; --seeds runs 0..N (default 500).
   kscope help | --help | --version
 
 Without SCENARIO, the default cluster is used: 3 etcd members, 3 worker nodes
@@ -52,6 +56,7 @@ fn dispatch(args: &[String]) -> Result<ExitCode, CliError> {
     match command.as_str() {
         "run" => run(rest),
         "shell" => shell(rest),
+        "campaign" => campaign(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -217,4 +222,52 @@ fn shell(args: &[String]) -> Result<ExitCode, CliError> {
         }
     }
     Ok(if any_failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn campaign(args: &[String]) -> Result<ExitCode, CliError> {
+    use kscope_core::etcd::campaign::{run, CampaignConfig};
+    let options = parse_options(args, &["seed", "seeds"], "campaign")?;
+    match options.scenario.as_deref() {
+        Some("etcd") => {}
+        Some(other) => return Err(format!("unknown campaign {other:?}: the campaigns are: etcd").into()),
+        None => return Err("\"kscope campaign\" needs the campaign to run: etcd".into()),
+    }
+    let number = |name: &str| -> Result<Option<u64>, CliError> {
+        options
+            .flag(name)
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| CliError(format!("invalid argument {v:?} for \"--{name}\" flag: must be a whole number")))
+            })
+            .transpose()
+    };
+    let config = CampaignConfig::default();
+    if let Some(seed) = number("seed")? {
+        let report = run(seed, &config);
+        println!("seed {seed}: {} members, {} operations ({} acknowledged)", report.members, report.operations, report.acknowledged);
+        for fault in &report.faults {
+            println!("  {fault}");
+        }
+        println!("trace hash: {}", report.trace_hash);
+        return match report.violation {
+            None => {
+                println!("safe and linearizable");
+                Ok(ExitCode::SUCCESS)
+            }
+            Some(v) => Err(format!("seed {seed}: {v}").into()),
+        };
+    }
+    let seeds = number("seeds")?.unwrap_or(500);
+    let mut failed = Vec::new();
+    for seed in 0..seeds {
+        if let Some(v) = run(seed, &config).violation {
+            eprintln!("seed {seed}: {v}\nreplay: kscope campaign etcd --seed {seed}");
+            failed.push(seed);
+        }
+    }
+    println!("{} seeds, {} failed", seeds, failed.len());
+    if failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(format!("failing seeds: {failed:?}").into())
+    }
 }

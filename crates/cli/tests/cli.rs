@@ -105,3 +105,15 @@ fn bad_input_gets_a_clear_error_and_exit_status_1() {
     let out = kscope(&["shell", path.to_str().unwrap()], "sim status\n");
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn campaign_replays_a_seed_and_reports_it_safe() {
+    let a = kscope(&["campaign", "etcd", "--seed", "11"], "");
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    let stdout = text(&a.stdout);
+    assert!(stdout.starts_with("seed 11: "), "{stdout}");
+    assert!(stdout.ends_with("safe and linearizable\n"), "{stdout}");
+    assert_eq!(a.stdout, kscope(&["campaign", "etcd", "--seed", "11"], "").stdout, "replays exactly");
+    let bad = kscope(&["campaign", "zookeeper"], "");
+    assert_eq!(text(&bad.stderr), "error: unknown campaign \"zookeeper\": the campaigns are: etcd\n");
+}

@@ -93,4 +93,7 @@ pub trait Component {
 
     /// Facts to show in the UI and in `sim status`, as (label, value) pairs.
     fn details(&self) -> Vec<(String, String)>;
+
+    /// The component as `Any`, so checkers can look inside a concrete type.
+    fn as_any(&self) -> &dyn std::any::Any;
 }

@@ -28,6 +28,10 @@ impl Component for Dormant {
     fn start(&mut self, _ctx: &mut Context<'_>) {}
     fn receive(&mut self, _ctx: &mut Context<'_>, _envelope: Envelope) {}
     fn timer(&mut self, _ctx: &mut Context<'_>, _token: u64) {}
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn details(&self) -> Vec<(String, String)> {
         vec![("model".into(), "not simulated yet".into())]
     }

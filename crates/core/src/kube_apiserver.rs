@@ -97,6 +97,10 @@ impl Component for KubeApiServer {
 
     fn timer(&mut self, _ctx: &mut Context<'_>, _token: u64) {}
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn details(&self) -> Vec<(String, String)> {
         vec![
             ("requests".into(), self.requests_served.to_string()),

@@ -139,6 +139,10 @@ impl Component for Kubelet {
         }
     }
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn details(&self) -> Vec<(String, String)> {
         let last = self.last_renew_ms.map_or("never".to_string(), |ms| Duration::from_millis(ms).to_string());
         vec![

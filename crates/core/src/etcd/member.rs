@@ -152,6 +152,33 @@ impl EtcdMember {
         &self.store
     }
 
+    /// The member's id (its raft id).
+    pub fn id(&self) -> u64 {
+        self.me.id
+    }
+
+    /// The leader this member knows (0 for none), while running.
+    pub fn leader(&self) -> Option<u64> {
+        self.node.as_ref().map(|n| n.raft.leader_id)
+    }
+
+    /// The (term, data) of the member's log entries `1..=upto` that are still in
+    /// its log (entries below a snapshot are gone), for the log-matching check.
+    pub fn log(&self, upto: u64) -> Vec<(u64, u64, Vec<u8>)> {
+        use raft::Storage;
+        let first = self.storage.first_index().unwrap_or(1);
+        let last = self.storage.last_index().unwrap_or(0).min(upto);
+        if last < first {
+            return Vec::new();
+        }
+        self.storage
+            .entries(first, last + 1, None, raft::GetEntriesContext::empty(false))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.index, e.term, e.data.to_vec()))
+            .collect()
+    }
+
     fn header(&self) -> ResponseHeader {
         ResponseHeader {
             cluster_id: self.cluster_id,
@@ -443,6 +470,10 @@ impl Component for EtcdMember {
             TIMER_EXPIRE => self.expire(ctx),
             _ => {}
         }
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 
     fn details(&self) -> Vec<(String, String)> {

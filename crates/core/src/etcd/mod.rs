@@ -3,7 +3,10 @@
 //! - [`mvcc`]: the multi-version store each member applies the log to.
 //! - [`api`]: the v3 requests and responses the network carries.
 //! - [`member`]: one member, a raft-rs node plus the store.
+//! - [`linearizability`], [`campaign`]: the checker and the seeded fault campaign.
 
 pub mod api;
+pub mod campaign;
+pub mod linearizability;
 pub mod member;
 pub mod mvcc;
