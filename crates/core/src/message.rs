@@ -110,6 +110,9 @@ impl Payload {
             Payload::Raft(m) => raft_summary(m),
             Payload::EtcdRequest { request, .. } => etcd_request_summary(request),
             Payload::EtcdResponse { response, .. } => match &response.result {
+                Ok(etcd::api::Reply::Watch(w)) if w.created => format!("watch {} created", w.watch_id),
+                Ok(etcd::api::Reply::Watch(w)) if w.canceled => format!("watch {} canceled", w.watch_id),
+                Ok(etcd::api::Reply::Watch(w)) => format!("watch {}: {} events", w.watch_id, w.events.len()),
                 Ok(_) => format!("OK (revision {})", response.header.revision),
                 Err(e) => format!("error: {e}"),
             },
@@ -150,6 +153,9 @@ fn etcd_request_summary(request: &etcd::api::Request) -> String {
         Request::Put { key: k, .. } => format!("Put {}", key(k)),
         Request::DeleteRange { range } => format!("DeleteRange {}", key(&range.key)),
         Request::Compact { revision } => format!("Compact {revision}"),
+        Request::Txn(txn) => format!("Txn ({} compares)", txn.compare.len()),
+        Request::Watch { range, .. } => format!("Watch {}", key(&range.key)),
+        Request::WatchCancel { watch_id } => format!("WatchCancel {watch_id}"),
         Request::Status | Request::MemberList => request.method().to_string(),
     }
 }

@@ -169,3 +169,142 @@ fn etcdctl_answers_like_etcdctl() {
     let unknown = run(&mut c, "etcdctl --endpoints=10.9.9.9:2379 get foo");
     assert_eq!(unknown.text, "Error: context deadline exceeded\n");
 }
+
+mod api {
+    //! Watch and Txn through the v3 API directly (etcdctl's forms of them are
+    //! still to come).
+    use super::*;
+    use kscope_core::component_id::ComponentId;
+    use kscope_core::etcd::api::{Compare, CompareResult, CompareTarget, Reply, Request, Response, Txn, TxnOp};
+    use kscope_core::etcd::mvcc::{EventKind, KeyRange};
+    use kscope_core::message::Payload;
+
+    fn send(c: &mut Cluster, client: &str, member: u8, request_id: u64, request: Request) {
+        c.simulation_mut().send_as_client(client, ComponentId::Etcd(member), Payload::EtcdRequest { request_id, request });
+    }
+
+    fn answers(c: &mut Cluster, client: &str) -> Vec<(u64, Response)> {
+        c.simulation_mut()
+            .take_client_inbox(client)
+            .into_iter()
+            .filter_map(|e| match e.payload {
+                Payload::EtcdResponse { request_id, response } => Some((request_id, response)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn call(c: &mut Cluster, member: u8, request: Request) -> Response {
+        send(c, "t", member, 99, request);
+        for _ in 0..500 {
+            c.advance(Duration::from_millis(10)).unwrap();
+            if let Some((_, r)) = answers(c, "t").into_iter().find(|(id, _)| *id == 99) {
+                return r;
+            }
+        }
+        panic!("no answer");
+    }
+
+    fn put(key: &str, value: &str) -> TxnOp {
+        TxnOp::Put { key: key.into(), value: value.into(), lease: 0 }
+    }
+
+    #[test]
+    fn txn_compares_and_runs_one_branch_at_one_revision() {
+        let mut c = cluster(3, 6);
+        settle(&mut c, 3);
+        ok(&mut c, "etcdctl put k1 v1");
+        let create_if_absent = |key: &str| Txn {
+            compare: vec![Compare { key: key.into(), target: CompareTarget::Create(0), result: CompareResult::Equal }],
+            success: vec![put(key, "new"), put("audit", key)],
+            failure: vec![TxnOp::Range { range: KeyRange::single(key.as_bytes()), limit: 0 }],
+        };
+        let r = call(&mut c, 1, Request::Txn(create_if_absent("k2")));
+        let Ok(Reply::Txn { succeeded: true, responses }) = r.result else { panic!("{r:?}") };
+        assert_eq!(responses.len(), 2);
+        let r = call(&mut c, 2, Request::Txn(create_if_absent("k1")));
+        let Ok(Reply::Txn { succeeded: false, responses }) = r.result else { panic!("{r:?}") };
+        let [Reply::Range(read)] = responses.as_slice() else { panic!("{responses:?}") };
+        assert_eq!(read.kvs[0].value, b"v1");
+        // Both puts of the successful txn share one revision.
+        let out = ok(&mut c, "etcdctl get audit -w json");
+        assert!(out.contains("\"mod_revision\":3"), "{out}");
+        assert!(ok(&mut c, "etcdctl get k2 -w json").contains("\"mod_revision\":3"));
+        // A value comparison on a missing key fails, like etcd.
+        let missing = Txn {
+            compare: vec![Compare { key: "nope".into(), target: CompareTarget::Value(vec![]), result: CompareResult::Equal }],
+            success: vec![],
+            failure: vec![],
+        };
+        assert!(matches!(call(&mut c, 1, Request::Txn(missing)).result, Ok(Reply::Txn { succeeded: false, .. })));
+        let dup = Txn { compare: vec![], success: vec![put("a", "1"), put("a", "2")], failure: vec![] };
+        assert_eq!(call(&mut c, 1, Request::Txn(dup)).result, Err("etcdserver: duplicate key given in txn request".into()));
+    }
+
+    #[test]
+    fn watch_sees_every_revision_once_in_order_across_a_leader_change() {
+        let mut c = cluster(3, 7);
+        settle(&mut c, 3);
+        let leader = leaders(&c, 3).pop().unwrap();
+        let follower: u8 = (1..=3).find(|n| format!("etcd-{n}") != leader).unwrap();
+        let watch = Request::Watch { range: KeyRange::prefix(b"w/"), start_revision: 0, prev_kv: true, progress_notify: false };
+        send(&mut c, "watcher", follower, 1, watch);
+        for i in 0..5 {
+            ok(&mut c, &format!("etcdctl --endpoints=etcd-{follower} put w/{i} a{i}"));
+        }
+        ok(&mut c, &format!("sim kill {leader}"));
+        settle(&mut c, 4);
+        for i in 0..5 {
+            ok(&mut c, &format!("etcdctl --endpoints=etcd-{follower} put w/{i} b{i}"));
+        }
+        ok(&mut c, &format!("etcdctl --endpoints=etcd-{follower} del w/0"));
+        ok(&mut c, &format!("etcdctl --endpoints=etcd-{follower} put other x"));
+        settle(&mut c, 1);
+        let mut revisions = Vec::new();
+        let mut created = 0;
+        for (_, response) in answers(&mut c, "watcher") {
+            let Ok(Reply::Watch(w)) = response.result else { panic!("{response:?}") };
+            created += usize::from(w.created);
+            for e in w.events {
+                assert!(e.kv.key.starts_with(b"w/"), "only watched keys");
+                if e.kind == EventKind::Put && e.kv.value.starts_with(b"b") {
+                    assert!(e.prev_kv.is_some(), "prev_kv was asked for");
+                }
+                revisions.push(e.kv.mod_revision);
+            }
+        }
+        assert_eq!(created, 1);
+        assert_eq!(revisions.len(), 11, "{revisions:?}");
+        assert!(revisions.windows(2).all(|w| w[1] == w[0] + 1), "no gaps, no duplicates: {revisions:?}");
+    }
+
+    #[test]
+    fn watch_from_a_compacted_revision_is_canceled_and_history_replays() {
+        let mut c = cluster(3, 8);
+        settle(&mut c, 3);
+        for i in 0..4 {
+            ok(&mut c, &format!("etcdctl put h {i}"));
+        }
+        // Revisions 2..=5; watching from 3 replays 3, 4, 5.
+        send(&mut c, "w", 1, 1, Request::Watch { range: KeyRange::single(b"h"), start_revision: 3, prev_kv: false, progress_notify: false });
+        settle(&mut c, 1);
+        let revs: Vec<i64> = answers(&mut c, "w")
+            .into_iter()
+            .flat_map(|(_, r)| match r.result {
+                Ok(Reply::Watch(w)) => w.events.into_iter().map(|e| e.kv.mod_revision).collect::<Vec<_>>(),
+                _ => vec![],
+            })
+            .collect();
+        assert_eq!(revs, [3, 4, 5]);
+        ok(&mut c, "etcdctl compaction 5");
+        send(&mut c, "w", 1, 2, Request::Watch { range: KeyRange::single(b"h"), start_revision: 2, prev_kv: false, progress_notify: false });
+        settle(&mut c, 1);
+        let canceled = answers(&mut c, "w").into_iter().find_map(|(_, r)| match r.result {
+            Ok(Reply::Watch(w)) if w.canceled => Some(w),
+            _ => None,
+        });
+        let canceled = canceled.expect("the watch was canceled");
+        assert_eq!(canceled.compact_revision, 5);
+        assert_eq!(canceled.cancel_reason, "etcdserver: mvcc: required revision has been compacted");
+    }
+}

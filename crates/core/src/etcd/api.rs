@@ -2,7 +2,7 @@
 //! (kube-apiserver, etcdctl) to a member, and the member's responses. Shapes and
 //! field names follow etcd's `etcdserverpb` (rpc.proto).
 
-use crate::etcd::mvcc::{KeyRange, KeyValue, RangeResult};
+use crate::etcd::mvcc::{Event, KeyRange, KeyValue, RangeResult};
 use serde::{Deserialize, Serialize};
 
 /// A request to an etcd member.
@@ -38,16 +38,129 @@ pub enum Request {
         /// Compact history below this revision.
         revision: i64,
     },
+    /// `KV.Txn`: compare, then run the success or the failure operations, all
+    /// at one revision.
+    Txn(Txn),
+    /// `Watch.Watch` create: a stream of events on `range` from `start_revision`
+    /// (0: from now on). Answers keep coming under the request's id.
+    Watch {
+        /// Keys to watch.
+        range: KeyRange,
+        /// First revision to deliver; 0 for "after the current one".
+        start_revision: i64,
+        /// Include each event's previous key-value.
+        prev_kv: bool,
+        /// Send empty progress notifications periodically.
+        progress_notify: bool,
+    },
+    /// `Watch.Watch` cancel.
+    WatchCancel {
+        /// The watch to cancel.
+        watch_id: i64,
+    },
     /// `Maintenance.Status`.
     Status,
     /// `Cluster.MemberList`.
     MemberList,
 }
 
+/// `etcdserverpb.TxnRequest`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Txn {
+    /// All must hold for `success` to run.
+    pub compare: Vec<Compare>,
+    /// Run when every comparison holds.
+    pub success: Vec<TxnOp>,
+    /// Run otherwise.
+    pub failure: Vec<TxnOp>,
+}
+
+/// One comparison of a [`Txn`] (`etcdserverpb.Compare`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compare {
+    /// The key compared.
+    pub key: Vec<u8>,
+    /// What is compared, with the operand.
+    pub target: CompareTarget,
+    /// How.
+    pub result: CompareResult,
+}
+
+/// What a [`Compare`] looks at, with the value to compare with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CompareTarget {
+    /// The key's version.
+    Version(i64),
+    /// Its create revision.
+    Create(i64),
+    /// Its mod revision.
+    Mod(i64),
+    /// Its value.
+    Value(Vec<u8>),
+    /// Its lease.
+    Lease(i64),
+}
+
+/// The comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CompareResult {
+    /// `=`.
+    Equal,
+    /// `>`.
+    Greater,
+    /// `<`.
+    Less,
+    /// `!=`.
+    NotEqual,
+}
+
+/// An operation inside a [`Txn`] (`etcdserverpb.RequestOp`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxnOp {
+    /// Read.
+    Range {
+        /// Keys.
+        range: KeyRange,
+        /// Most keys; 0 for all.
+        limit: i64,
+    },
+    /// Write.
+    Put {
+        /// Key.
+        key: Vec<u8>,
+        /// Value.
+        value: Vec<u8>,
+        /// Lease, 0 for none.
+        lease: i64,
+    },
+    /// Delete.
+    DeleteRange {
+        /// Keys.
+        range: KeyRange,
+    },
+}
+
+/// `etcdserverpb.WatchResponse`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchResponse {
+    /// The watch this answer belongs to.
+    pub watch_id: i64,
+    /// First answer of a new watch.
+    pub created: bool,
+    /// The watch ended.
+    pub canceled: bool,
+    /// Set when the watch was canceled because its start is compacted.
+    pub compact_revision: i64,
+    /// Why it was canceled.
+    pub cancel_reason: String,
+    /// Events, in revision order (empty for a progress notification).
+    pub events: Vec<Event>,
+}
+
 impl Request {
     /// Whether the request changes the keyspace (and so goes through Raft).
     pub fn is_write(&self) -> bool {
-        matches!(self, Request::Put { .. } | Request::DeleteRange { .. } | Request::Compact { .. })
+        matches!(self, Request::Put { .. } | Request::DeleteRange { .. } | Request::Compact { .. } | Request::Txn(_))
     }
 
     /// The gRPC method, for the trace and the diagram.
@@ -57,6 +170,8 @@ impl Request {
             Request::Put { .. } => "Put",
             Request::DeleteRange { .. } => "DeleteRange",
             Request::Compact { .. } => "Compact",
+            Request::Txn(_) => "Txn",
+            Request::Watch { .. } | Request::WatchCancel { .. } => "Watch",
             Request::Status => "Status",
             Request::MemberList => "MemberList",
         }
@@ -129,6 +244,15 @@ pub enum Reply {
     },
     /// `CompactionResponse`.
     Compact,
+    /// `TxnResponse`: which branch ran, and its answers in order.
+    Txn {
+        /// Whether every comparison held.
+        succeeded: bool,
+        /// One answer per operation of the branch that ran.
+        responses: Vec<Reply>,
+    },
+    /// One `WatchResponse` of a watch stream.
+    Watch(WatchResponse),
     /// `StatusResponse`.
     Status(Status),
     /// `MemberListResponse`.

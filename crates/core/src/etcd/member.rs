@@ -15,8 +15,11 @@
 
 use crate::component::{Component, Context, Envelope};
 use crate::component_id::ComponentId;
-use crate::etcd::api::{Member, Reply, Request, Response, ResponseHeader, Status};
-use crate::etcd::mvcc::Store;
+use crate::etcd::api::{
+    Compare, CompareResult, CompareTarget, Member, Reply, Request, Response, ResponseHeader, Status, Txn, TxnOp,
+    WatchResponse,
+};
+use crate::etcd::mvcc::{KeyRange, KeyValue, Store, ERR_COMPACTED};
 use crate::message::Payload;
 use kscope_protocol::ComponentKind;
 use raft::eraftpb::{ConfState, Entry, EntryType, Message as RaftMessage};
@@ -41,8 +44,27 @@ pub const ERR_TIMEOUT: &str = "etcdserver: request timed out";
 /// etcd's error when a member has no leader (`ErrNoLeader`).
 pub const ERR_NO_LEADER: &str = "etcdserver: no leader";
 
+/// How often watches that asked for it get a progress notification (etcd's
+/// default `--experimental-watch-progress-notify-interval`, 10 minutes).
+pub const WATCH_PROGRESS_NOTIFY_MS: u64 = 10 * 60 * 1000;
+/// etcd's error for a txn that writes one key twice (rpctypes.ErrGRPCDuplicateKey).
+pub const ERR_DUPLICATE_KEY: &str = "etcdserver: duplicate key given in txn request";
+
 const TIMER_TICK: u64 = 1;
 const TIMER_EXPIRE: u64 = 2;
+const TIMER_PROGRESS: u64 = 3;
+
+/// A client's watch on this member.
+#[derive(Clone, Debug)]
+struct Watcher {
+    client: ComponentId,
+    request_id: u64,
+    range: KeyRange,
+    prev_kv: bool,
+    progress_notify: bool,
+    /// The next revision to deliver.
+    next_revision: i64,
+}
 
 /// A write as it travels through the raft log.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -117,6 +139,8 @@ pub struct EtcdMember {
     waiters: BTreeMap<(u64, u64, u64), Waiter>,
     reads: BTreeMap<u64, PendingRead>,
     next_read: u64,
+    watchers: BTreeMap<i64, Watcher>,
+    next_watch: i64,
     logger: slog::Logger,
 }
 
@@ -138,6 +162,8 @@ impl EtcdMember {
             waiters: BTreeMap::new(),
             reads: BTreeMap::new(),
             next_read: 0,
+            watchers: BTreeMap::new(),
+            next_watch: 0,
             logger: slog::Logger::root(slog::Discard, slog::o!()),
         }
     }
@@ -260,6 +286,7 @@ impl EtcdMember {
         if let Some(node) = self.node.as_mut() {
             node.advance_apply();
         }
+        self.notify_watchers(ctx);
         self.serve_ready_reads(ctx);
     }
 
@@ -295,9 +322,70 @@ impl EtcdMember {
                 Ok(Reply::DeleteRange { prev_kvs })
             }
             Request::Compact { revision } => self.store.compact(*revision).map(|_| Reply::Compact).map_err(String::from),
-            Request::Range { .. } | Request::Status | Request::MemberList => {
-                unreachable!("only writes go through the log")
+            Request::Txn(txn) => Ok(self.apply_txn(txn)),
+            Request::Range { .. }
+            | Request::Status
+            | Request::MemberList
+            | Request::Watch { .. }
+            | Request::WatchCancel { .. } => unreachable!("only writes go through the log"),
+        }
+    }
+
+    fn apply_txn(&mut self, txn: &Txn) -> Reply {
+        let mut write = self.store.write();
+        let succeeded = txn.compare.iter().all(|c| compare(write.get(&c.key), c));
+        let ops = if succeeded { &txn.success } else { &txn.failure };
+        let responses = ops
+            .iter()
+            .map(|op| match op {
+                TxnOp::Range { range, limit } => Reply::Range(write.range(range, *limit)),
+                TxnOp::Put { key, value, lease } => Reply::Put { prev_kv: write.put(key, value.clone(), *lease) },
+                TxnOp::DeleteRange { range } => Reply::DeleteRange { prev_kvs: write.delete_range(range) },
+            })
+            .collect();
+        write.commit();
+        Reply::Txn { succeeded, responses }
+    }
+
+    /// Sends each watcher the events it has not seen yet.
+    fn notify_watchers(&mut self, ctx: &mut Context<'_>) {
+        let revision = self.store.revision();
+        let mut canceled = Vec::new();
+        let mut sends = Vec::new();
+        for (id, watcher) in self.watchers.iter_mut() {
+            if watcher.next_revision > revision {
+                continue;
             }
+            match self.store.events_since(&watcher.range, watcher.next_revision) {
+                Ok(mut events) => {
+                    watcher.next_revision = revision + 1;
+                    if events.is_empty() {
+                        continue;
+                    }
+                    if !watcher.prev_kv {
+                        events.iter_mut().for_each(|e| e.prev_kv = None);
+                    }
+                    sends.push((watcher.clone(), WatchResponse { watch_id: *id, events, ..Default::default() }));
+                }
+                Err(_) => {
+                    let response = WatchResponse {
+                        watch_id: *id,
+                        canceled: true,
+                        compact_revision: self.store.compacted(),
+                        cancel_reason: ERR_COMPACTED.into(),
+                        ..Default::default()
+                    };
+                    sends.push((watcher.clone(), response));
+                    canceled.push(*id);
+                }
+            }
+        }
+        for id in canceled {
+            self.watchers.remove(&id);
+        }
+        for (watcher, response) in sends {
+            let waiter = Waiter { client: watcher.client, request_id: watcher.request_id, deadline_ms: 0 };
+            self.reply(ctx, &waiter, Ok(Reply::Watch(response)));
         }
     }
 
@@ -354,6 +442,36 @@ impl EtcdMember {
         match &request {
             Request::Status => self.reply(ctx, &waiter, Ok(Reply::Status(self.status()))),
             Request::MemberList => self.reply(ctx, &waiter, Ok(Reply::MemberList(self.members()))),
+            Request::Watch { range, start_revision, prev_kv, progress_notify } => {
+                let watch_id = self.next_watch;
+                self.next_watch += 1;
+                let created = WatchResponse { watch_id, created: true, ..Default::default() };
+                self.reply(ctx, &waiter, Ok(Reply::Watch(created)));
+                let next_revision = if *start_revision > 0 { *start_revision } else { self.store.revision() + 1 };
+                let watcher = Watcher {
+                    client: waiter.client.clone(),
+                    request_id,
+                    range: range.clone(),
+                    prev_kv: *prev_kv,
+                    progress_notify: *progress_notify,
+                    next_revision,
+                };
+                self.watchers.insert(watch_id, watcher);
+                // Catch up on history at once (or cancel if it is compacted).
+                self.notify_watchers(ctx);
+                return;
+            }
+            Request::WatchCancel { watch_id } => {
+                if self.watchers.remove(watch_id).is_some() {
+                    let canceled = WatchResponse { watch_id: *watch_id, canceled: true, ..Default::default() };
+                    self.reply(ctx, &waiter, Ok(Reply::Watch(canceled)));
+                }
+                return;
+            }
+            Request::Txn(txn) if has_duplicate_write(txn) => {
+                self.reply(ctx, &waiter, Err(ERR_DUPLICATE_KEY.into()));
+                return;
+            }
             Request::Range { serializable: true, .. } => {
                 let result = self.serve_read(&request);
                 self.reply(ctx, &waiter, result);
@@ -421,10 +539,12 @@ impl Component for EtcdMember {
         self.store = Store::new();
         self.waiters.clear();
         self.reads.clear();
+        self.watchers.clear();
         self.next_seq = 0;
         self.node = Some(RawNode::new(&config, self.storage.clone(), &self.logger).expect("valid raft config"));
         self.reseed_election_timeout(ctx);
         ctx.set_timer(TICK_MS, TIMER_TICK);
+        ctx.set_timer(WATCH_PROGRESS_NOTIFY_MS, TIMER_PROGRESS);
         ctx.record(format!("started (boot {})", self.boots));
         self.handle_ready(ctx);
     }
@@ -434,6 +554,7 @@ impl Component for EtcdMember {
         self.store = Store::new();
         self.waiters.clear();
         self.reads.clear();
+        self.watchers.clear();
     }
 
     fn receive(&mut self, ctx: &mut Context<'_>, envelope: Envelope) {
@@ -468,6 +589,15 @@ impl Component for EtcdMember {
                 ctx.set_timer(TICK_MS, TIMER_TICK);
             }
             TIMER_EXPIRE => self.expire(ctx),
+            TIMER_PROGRESS => {
+                let progress: Vec<(i64, Watcher)> =
+                    self.watchers.iter().filter(|(_, w)| w.progress_notify).map(|(id, w)| (*id, w.clone())).collect();
+                for (watch_id, watcher) in progress {
+                    let waiter = Waiter { client: watcher.client, request_id: watcher.request_id, deadline_ms: 0 };
+                    self.reply(ctx, &waiter, Ok(Reply::Watch(WatchResponse { watch_id, ..Default::default() })));
+                }
+                ctx.set_timer(WATCH_PROGRESS_NOTIFY_MS, TIMER_PROGRESS);
+            }
             _ => {}
         }
     }
@@ -501,6 +631,35 @@ impl EtcdMember {
             }
         }
     }
+}
+
+/// Evaluates one txn comparison against a key's current value, as etcd's
+/// applier does: a missing key compares as zeros, except that a value
+/// comparison on a missing key always fails.
+fn compare(kv: Option<&KeyValue>, c: &Compare) -> bool {
+    use std::cmp::Ordering;
+    let ordering = match (&c.target, kv) {
+        (CompareTarget::Value(_), None) => return false,
+        (CompareTarget::Value(v), Some(kv)) => kv.value.as_slice().cmp(v.as_slice()),
+        (CompareTarget::Version(n), kv) => kv.map_or(0, |kv| kv.version).cmp(n),
+        (CompareTarget::Create(n), kv) => kv.map_or(0, |kv| kv.create_revision).cmp(n),
+        (CompareTarget::Mod(n), kv) => kv.map_or(0, |kv| kv.mod_revision).cmp(n),
+        (CompareTarget::Lease(n), kv) => kv.map_or(0, |kv| kv.lease).cmp(n),
+    };
+    match c.result {
+        CompareResult::Equal => ordering == Ordering::Equal,
+        CompareResult::Greater => ordering == Ordering::Greater,
+        CompareResult::Less => ordering == Ordering::Less,
+        CompareResult::NotEqual => ordering != Ordering::Equal,
+    }
+}
+
+/// Whether a txn branch puts one key twice (etcd rejects it before proposing).
+fn has_duplicate_write(txn: &Txn) -> bool {
+    [&txn.success, &txn.failure].iter().any(|ops| {
+        let mut keys = std::collections::BTreeSet::new();
+        ops.iter().any(|op| matches!(op, TxnOp::Put { key, .. } if !keys.insert(key.clone())))
+    })
 }
 
 /// etcd's word for a raft role.

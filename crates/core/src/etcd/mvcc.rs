@@ -254,6 +254,22 @@ impl WriteTxn<'_> {
         self.store.keys.get(key).and_then(|v| v.last()).and_then(|v| v.kv.as_ref())
     }
 
+    /// Reads `range` as of the writes so far in this transaction.
+    pub fn range(&self, range: &KeyRange, limit: i64) -> RangeResult {
+        let mut result = RangeResult::default();
+        for (_, versions) in self.store.keys_in(range) {
+            if let Some(kv) = versions.last().and_then(|v| v.kv.as_ref()) {
+                result.count += 1;
+                if limit <= 0 || (result.kvs.len() as i64) < limit {
+                    result.kvs.push(kv.clone());
+                } else {
+                    result.more = true;
+                }
+            }
+        }
+        result
+    }
+
     /// Puts `value` at `key`; returns the previous value.
     pub fn put(&mut self, key: &[u8], value: Vec<u8>, lease: i64) -> Option<KeyValue> {
         let prev = self.get(key).cloned();
