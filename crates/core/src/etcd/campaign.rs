@@ -1,4 +1,5 @@
-//! The seeded fault campaign: random client operations against an etcd
+//! The seeded fault campaign: random client operations (put, get, delete and
+//! compare-and-set transactions) against an etcd
 //! cluster while random faults hit it, with safety checked all along and the
 //! client history checked for linearizability at the end (TigerBeetle's VOPR
 //! and Jepsen's etcd tests are the models).
@@ -17,7 +18,7 @@
 //! simulation's own randomness, so `kscope campaign etcd --seed N` replays a run.
 
 use crate::component_id::ComponentId;
-use crate::etcd::api::{Reply, Request};
+use crate::etcd::api::{Compare, CompareResult, CompareTarget, Reply, Request, Txn, TxnOp};
 use crate::etcd::linearizability::{self, Op, Operation, Outcome};
 use crate::etcd::member::{EtcdMember, ERR_NO_LEADER};
 use crate::etcd::mvcc::KeyRange;
@@ -198,7 +199,26 @@ impl Run {
     fn invoke(&mut self, client: &mut Client, keys: usize, timeout_ms: u64) {
         let key = format!("k{}", self.rng.below(keys as u64));
         let roll = self.rng.below(100);
-        let (op, request) = if roll < 50 {
+        let (op, request) = if roll < 15 {
+            // Compare-and-set against the value this client last saw, as the
+            // apiserver's optimistic concurrency does.
+            let expected = self.history.iter().rev().find(|o| o.key == key).and_then(|o| match (&o.op, &o.outcome) {
+                (Op::Put(v), _) => Some(v.clone()),
+                (Op::Get, Outcome::Ok(v)) => v.clone(),
+                _ => None,
+            });
+            let new = format!("{}-{}", client.name, self.next_request);
+            let target = match &expected {
+                Some(v) => CompareTarget::Value(v.clone().into_bytes()),
+                None => CompareTarget::Create(0),
+            };
+            let txn = Txn {
+                compare: vec![Compare { key: key.clone().into_bytes(), target, result: CompareResult::Equal }],
+                success: vec![TxnOp::Put { key: key.clone().into_bytes(), value: new.clone().into_bytes(), lease: 0 }],
+                failure: vec![],
+            };
+            (Op::Cas { expected, new }, Request::Txn(txn))
+        } else if roll < 55 {
             let value = format!("{}-{}", client.name, self.next_request);
             let request = Request::Put { key: key.clone().into_bytes(), value: value.clone().into_bytes(), lease: 0 };
             (Op::Put(value), request)
@@ -229,6 +249,10 @@ impl Run {
             let completed = self.tick();
             let op = &mut self.history[index];
             match response.result {
+                Ok(Reply::Txn { succeeded, .. }) => {
+                    op.outcome = Outcome::Swapped(succeeded);
+                    op.completed = completed;
+                }
                 Ok(Reply::Range(r)) => {
                     op.outcome = Outcome::Ok(r.kvs.first().map(|kv| String::from_utf8_lossy(&kv.value).into_owned()));
                     op.completed = completed;

@@ -20,6 +20,14 @@ pub enum Op {
     Delete,
     /// Read the key; `Some` result once known.
     Get,
+    /// Compare-and-set as a txn: if the value equals `expected` (`None`:
+    /// absent), put `new`. A known outcome says whether it did.
+    Cas {
+        /// The value the key must have.
+        expected: Option<String>,
+        /// The value to put.
+        new: String,
+    },
 }
 
 /// How an operation ended.
@@ -27,6 +35,8 @@ pub enum Op {
 pub enum Outcome {
     /// It succeeded; for a get, with the value read (`None`: no key).
     Ok(Option<String>),
+    /// A compare-and-set answered whether its comparison held.
+    Swapped(bool),
     /// It may or may not have taken effect (timeout, lost answer).
     Unknown,
 }
@@ -101,9 +111,15 @@ fn search(ops: &[Operation], done: u128, value: &Option<String>, required: u128,
             (Op::Put(v), _) => Some(v.clone()),
             (Op::Delete, _) => None,
             (Op::Get, Outcome::Ok(read)) if read == value => value.clone(),
-            (Op::Get, Outcome::Ok(_)) => continue,
+            (Op::Get, Outcome::Ok(_) | Outcome::Swapped(_)) => continue,
             // A read with no answer says nothing.
             (Op::Get, Outcome::Unknown) => value.clone(),
+            (Op::Cas { expected, new }, Outcome::Swapped(true)) if expected == value => Some(new.clone()),
+            (Op::Cas { expected, .. }, Outcome::Swapped(false)) if expected != value => value.clone(),
+            (Op::Cas { .. }, Outcome::Swapped(_)) => continue,
+            (Op::Cas { expected, new }, _) => {
+                if expected == value { Some(new.clone()) } else { value.clone() }
+            }
         };
         if search(ops, done | (1 << i), &next, required, seen) {
             return true;
@@ -149,6 +165,19 @@ mod tests {
         assert!(check_key(&[lost.clone(), get(None, 5, 6)]));
         assert!(check_key(&[lost.clone(), get(Some("x"), 5, 6)]));
         assert!(!check_key(&[lost, get(Some("x"), 5, 6), get(None, 7, 8)]), "it cannot un-happen");
+    }
+
+    #[test]
+    fn compare_and_set() {
+        let cas = |e: Option<&str>, n: &str, a, b, ok| {
+            op(Op::Cas { expected: e.map(String::from), new: n.into() }, a, b, Outcome::Swapped(ok))
+        };
+        assert!(check_key(&[cas(None, "1", 0, 1, true), get(Some("1"), 2, 3)]));
+        assert!(!check_key(&[cas(None, "1", 0, 1, false), get(Some("1"), 2, 3)]));
+        assert!(!check_key(&[put("0", 0, 1), cas(None, "1", 2, 3, true)]), "the key existed");
+        assert!(check_key(&[put("0", 0, 1), cas(Some("0"), "1", 2, 3, true), cas(Some("0"), "2", 4, 5, false)]));
+        // Two concurrent CAS from the same value cannot both win.
+        assert!(!check_key(&[put("0", 0, 1), cas(Some("0"), "a", 2, 5, true), cas(Some("0"), "b", 3, 6, true)]));
     }
 
     #[test]
