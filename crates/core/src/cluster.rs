@@ -307,12 +307,13 @@ impl Cluster {
                 _ => {
                     let (response, _) = call(self, &endpoints[0], cmd.request())?;
                     let response = response?;
-                    match &response.result {
-                        Ok(reply) => {
+                    match (&response.result, &cmd.command) {
+                        (Ok(reply), _) => {
                             out.push_str(&etcdctl::format_reply(cmd, &response, reply)?);
                             Ok(())
                         }
-                        Err(e) => Err(e.clone()),
+                        (Err(e), EtcdctlCommand::LeaseRevoke { .. }) => Err(format!("failed to revoke lease ({e})")),
+                        (Err(e), _) => Err(e.clone()),
                     }
                 }
             }

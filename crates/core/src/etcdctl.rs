@@ -80,6 +80,30 @@ pub enum EtcdctlCommand {
         /// Revision.
         rev: i64,
     },
+    /// `lease grant TTL`.
+    LeaseGrant {
+        /// TTL in seconds.
+        ttl_secs: i64,
+    },
+    /// `lease revoke ID`.
+    LeaseRevoke {
+        /// Lease id.
+        id: i64,
+    },
+    /// `lease timetolive ID [--keys]`.
+    LeaseTimeToLive {
+        /// Lease id.
+        id: i64,
+        /// `--keys`.
+        keys: bool,
+    },
+    /// `lease keep-alive --once ID`.
+    LeaseKeepAlive {
+        /// Lease id.
+        id: i64,
+    },
+    /// `lease list`.
+    LeaseList,
     /// `member list`.
     MemberList,
     /// `endpoint status`.
@@ -95,8 +119,9 @@ pub enum EtcdctlCommand {
 }
 
 /// Boolean flags take no value (`--prefix`), unless written `--prefix=false`.
-const BOOL_FLAGS: &[&str] =
-    &["prefix", "from-key", "keys-only", "count-only", "print-value-only", "prev-kv", "cluster", "hex", "debug"];
+const BOOL_FLAGS: &[&str] = &[
+    "prefix", "from-key", "keys-only", "count-only", "print-value-only", "prev-kv", "cluster", "hex", "debug", "keys", "once",
+];
 
 struct Flags {
     values: Vec<(String, String)>,
@@ -226,7 +251,7 @@ impl Etcdctl {
         let mut rest: Vec<String> = words[..command_index].to_vec();
         rest.extend_from_slice(&words[command_index + 1..]);
         let (sub, rest) = match name {
-            "member" | "endpoint" => {
+            "member" | "endpoint" | "lease" => {
                 let position = rest.iter().position(|w| !w.starts_with('-'));
                 match position {
                     Some(p) => {
@@ -245,6 +270,8 @@ impl Etcdctl {
             ("get", _) => &["prefix", "from-key", "keys-only", "count-only", "print-value-only", "limit", "rev", "consistency"],
             ("del", _) => &["prefix", "from-key", "prev-kv"],
             ("endpoint", _) => &["cluster"],
+            ("lease", Some("timetolive")) => &["keys"],
+            ("lease", Some("keep-alive")) => &["once"],
             _ => &[],
         };
         let known: Vec<&str> = GLOBAL_FLAGS.iter().chain(local.iter()).copied().collect();
@@ -307,13 +334,37 @@ impl Etcdctl {
                 EtcdctlCommand::Compaction { rev }
             }
             ("member", Some("list")) => EtcdctlCommand::MemberList,
+            ("lease", Some("grant")) => {
+                let [ttl] = flags.args.as_slice() else {
+                    return Err("lease grant command needs TTL argument".into());
+                };
+                let ttl_secs =
+                    ttl.parse().map_err(|_| format!("bad TTL (strconv.ParseInt: parsing {ttl:?}: invalid syntax)"))?;
+                EtcdctlCommand::LeaseGrant { ttl_secs }
+            }
+            ("lease", Some(sub @ ("revoke" | "timetolive" | "keep-alive"))) => {
+                let [id] = flags.args.as_slice() else {
+                    return Err(format!("lease {sub} command needs 1 argument"));
+                };
+                let id = i64::from_str_radix(id, 16).map_err(|_| {
+                    format!("bad lease ID arg (strconv.ParseInt: parsing {id:?}: invalid syntax), expecting ID in Hex")
+                })?;
+                match sub {
+                    "revoke" => EtcdctlCommand::LeaseRevoke { id },
+                    "timetolive" => EtcdctlCommand::LeaseTimeToLive { id, keys: flags.bool("keys")? },
+                    _ if flags.bool("once")? => EtcdctlCommand::LeaseKeepAlive { id },
+                    _ => return Err("kscope's etcdctl runs lease keep-alive with --once only (one renewal per command)".into()),
+                }
+            }
+            ("lease", Some("list")) => EtcdctlCommand::LeaseList,
             ("endpoint", Some("status")) => EtcdctlCommand::EndpointStatus { cluster: flags.bool("cluster")? },
             ("endpoint", Some("health")) => EtcdctlCommand::EndpointHealth { cluster: flags.bool("cluster")? },
-            ("member", Some(other)) | ("endpoint", Some(other)) => {
+            ("member", Some(other)) | ("endpoint", Some(other)) | ("lease", Some(other)) => {
                 return Err(format!("unknown command {other:?} for \"etcdctl {name}\""))
             }
             ("member", None) => return Err("member needs a sub-command: list".into()),
             ("endpoint", None) => return Err("endpoint needs a sub-command: status or health".into()),
+            ("lease", None) => return Err("lease needs a sub-command: grant, revoke, timetolive, keep-alive or list".into()),
             (other, _) => return Err(format!("unknown command {other:?} for \"etcdctl\"\nRun 'etcdctl --help' for usage.")),
         };
         Ok(Etcdctl { endpoints, write_out, command_timeout_ms, command })
@@ -331,6 +382,11 @@ impl Etcdctl {
             EtcdctlCommand::Del { range, .. } => Request::DeleteRange { range: range.clone() },
             EtcdctlCommand::Compaction { rev } => Request::Compact { revision: *rev },
             EtcdctlCommand::MemberList => Request::MemberList,
+            EtcdctlCommand::LeaseGrant { ttl_secs } => Request::LeaseGrant { ttl_secs: *ttl_secs, id: 0 },
+            EtcdctlCommand::LeaseRevoke { id } => Request::LeaseRevoke { id: *id },
+            EtcdctlCommand::LeaseTimeToLive { id, keys } => Request::LeaseTimeToLive { id: *id, keys: *keys },
+            EtcdctlCommand::LeaseKeepAlive { id } => Request::LeaseKeepAlive { id: *id },
+            EtcdctlCommand::LeaseList => Request::LeaseLeases,
             EtcdctlCommand::EndpointStatus { .. } => Request::Status,
             // etcdctl's health check is a linearizable get of the key "health".
             EtcdctlCommand::EndpointHealth { .. } => {
@@ -542,6 +598,31 @@ pub fn format_reply(cmd: &Etcdctl, response: &Response, reply: &Reply) -> Result
         }
         (EtcdctlCommand::Compaction { rev }, Reply::Compact, _) => out = format!("compacted revision {rev}\n"),
         (EtcdctlCommand::MemberList, Reply::MemberList(members), w) => out = format_members(h, members, w),
+        (_, Reply::LeaseGrant { id, ttl_secs }, WriteOut::Json) => {
+            let mut v = header_json(h);
+            v["ID"] = json!(id);
+            v["TTL"] = json!(ttl_secs);
+            v["Error"] = json!("");
+            out = format!("{v}\n");
+        }
+        (_, Reply::LeaseGrant { id, ttl_secs }, _) => out = format!("lease {id:016x} granted with TTL({ttl_secs}s)\n"),
+        (EtcdctlCommand::LeaseRevoke { id }, Reply::LeaseRevoke, _) => out = format!("lease {id:016x} revoked\n"),
+        (_, Reply::LeaseKeepAlive { id, ttl_secs }, _) => out = format!("lease {id:016x} keepalived with TTL({ttl_secs})\n"),
+        (_, Reply::LeaseTimeToLive { id, ttl_secs: -1, .. }, _) => out = format!("lease {id:016x} already expired\n"),
+        (EtcdctlCommand::LeaseTimeToLive { keys: show_keys, .. }, Reply::LeaseTimeToLive { id, ttl_secs, granted_ttl_secs, keys }, _) => {
+            out = format!("lease {id:016x} granted with TTL({granted_ttl_secs}s), remaining({ttl_secs}s)");
+            if *show_keys {
+                let names: Vec<String> = keys.iter().map(|k| text(k)).collect();
+                out.push_str(&format!(", attached keys([{}])", names.join(" ")));
+            }
+            out.push('\n');
+        }
+        (_, Reply::LeaseLeases(ids), _) => {
+            out = format!("found {} leases\n", ids.len());
+            for id in ids {
+                out.push_str(&format!("{id:016x}\n"));
+            }
+        }
         (_, _, WriteOut::Fields) => {
             header_fields(&mut out, h);
         }

@@ -156,7 +156,11 @@ fn etcd_request_summary(request: &etcd::api::Request) -> String {
         Request::Txn(txn) => format!("Txn ({} compares)", txn.compare.len()),
         Request::Watch { range, .. } => format!("Watch {}", key(&range.key)),
         Request::WatchCancel { watch_id } => format!("WatchCancel {watch_id}"),
-        Request::Status | Request::MemberList => request.method().to_string(),
+        Request::LeaseGrant { ttl_secs, .. } => format!("LeaseGrant ttl={ttl_secs}s"),
+        Request::LeaseRevoke { id } | Request::LeaseKeepAlive { id } | Request::LeaseTimeToLive { id, .. } => {
+            format!("{} {id:016x}", request.method())
+        }
+        Request::Status | Request::MemberList | Request::LeaseLeases => request.method().to_string(),
     }
 }
 

@@ -308,3 +308,68 @@ mod api {
         assert_eq!(canceled.cancel_reason, "etcdserver: mvcc: required revision has been compacted");
     }
 }
+
+fn lease_id(granted: &str) -> String {
+    // "lease 226b010000000001 granted with TTL(10s)"
+    granted.split_whitespace().nth(1).unwrap().to_string()
+}
+
+#[test]
+fn lease_expiry_deletes_attached_keys_and_keep_alive_postpones_it() {
+    let mut c = cluster(3, 9);
+    settle(&mut c, 3);
+    let granted = ok(&mut c, "etcdctl lease grant 10");
+    assert!(granted.ends_with(" granted with TTL(10s)\n"), "{granted}");
+    let id = lease_id(&granted);
+    ok(&mut c, &format!("etcdctl put session alive --lease={id}"));
+    let ttl = ok(&mut c, &format!("etcdctl lease timetolive {id} --keys"));
+    assert_eq!(ttl, format!("lease {id} granted with TTL(10s), remaining(10s), attached keys([session])\n"));
+    settle(&mut c, 6);
+    assert_eq!(ok(&mut c, &format!("etcdctl lease keep-alive --once {id}")), format!("lease {id} keepalived with TTL(10)\n"));
+    settle(&mut c, 6);
+    assert_eq!(ok(&mut c, "etcdctl get session --print-value-only"), "alive\n", "the keep-alive postponed expiry");
+    settle(&mut c, 6);
+    assert_eq!(ok(&mut c, "etcdctl get session"), "", "expired: the key is gone");
+    assert_eq!(ok(&mut c, &format!("etcdctl lease timetolive {id}")), format!("lease {id} already expired\n"));
+    assert_eq!(ok(&mut c, "etcdctl lease list"), "found 0 leases\n");
+    let out = run(&mut c, "etcdctl put x y --lease=123");
+    assert_eq!(out.text, "Error: etcdserver: requested lease not found\n");
+}
+
+#[test]
+fn revoke_deletes_keys_at_once() {
+    let mut c = cluster(3, 10);
+    settle(&mut c, 3);
+    let id = lease_id(&ok(&mut c, "etcdctl lease grant 100"));
+    ok(&mut c, &format!("etcdctl put a 1 --lease={id}"));
+    ok(&mut c, &format!("etcdctl put b 2 --lease={id}"));
+    ok(&mut c, "etcdctl put c 3");
+    assert_eq!(ok(&mut c, &format!("etcdctl lease revoke {id}")), format!("lease {id} revoked\n"));
+    assert_eq!(ok(&mut c, "etcdctl get a --from-key --keys-only"), "c\n\n");
+    let out = run(&mut c, &format!("etcdctl lease revoke {id}"));
+    assert_eq!(out.text, "Error: failed to revoke lease (etcdserver: requested lease not found)\n");
+    assert_eq!(run(&mut c, "etcdctl lease revoke zz").text, "Error: bad lease ID arg (strconv.ParseInt: parsing \"zz\": invalid syntax), expecting ID in Hex\n");
+    assert_eq!(run(&mut c, "etcdctl lease grant").text, "Error: lease grant command needs TTL argument\n");
+}
+
+#[test]
+fn leases_survive_a_leader_change_extended_by_the_election_timeout() {
+    let mut c = cluster(3, 11);
+    settle(&mut c, 3);
+    let leader = leaders(&c, 3).pop().unwrap();
+    let other = (1..=3).map(|n| format!("etcd-{n}")).find(|m| *m != leader).unwrap();
+    let id = lease_id(&ok(&mut c, &format!("etcdctl --endpoints={other} lease grant 10")));
+    ok(&mut c, &format!("etcdctl --endpoints={other} put owned yes --lease={id}"));
+    settle(&mut c, 5);
+    ok(&mut c, &format!("sim kill {leader}"));
+    settle(&mut c, 7);
+    assert_eq!(leaders(&c, 3).len(), 1);
+    // Twelve seconds after a 10 s grant, past its first deadline, the key is
+    // still there: the new leader gave the lease a fresh TTL on promotion...
+    assert_eq!(ok(&mut c, &format!("etcdctl --endpoints={other} get owned --print-value-only")), "yes\n");
+    let ttl = ok(&mut c, &format!("etcdctl --endpoints={other} lease timetolive {id}"));
+    assert!(ttl.contains("granted with TTL(10s), remaining("), "{ttl}");
+    // ...and without keep-alives it expires within TTL + extension of the promotion.
+    settle(&mut c, 12);
+    assert_eq!(ok(&mut c, &format!("etcdctl --endpoints={other} get owned")), "");
+}

@@ -58,6 +58,32 @@ pub enum Request {
         /// The watch to cancel.
         watch_id: i64,
     },
+    /// `Lease.LeaseGrant`.
+    LeaseGrant {
+        /// Requested TTL in seconds.
+        ttl_secs: i64,
+        /// Lease id; 0 lets the member choose.
+        id: i64,
+    },
+    /// `Lease.LeaseRevoke`.
+    LeaseRevoke {
+        /// The lease.
+        id: i64,
+    },
+    /// `Lease.LeaseKeepAlive` (one renewal).
+    LeaseKeepAlive {
+        /// The lease.
+        id: i64,
+    },
+    /// `Lease.LeaseTimeToLive`.
+    LeaseTimeToLive {
+        /// The lease.
+        id: i64,
+        /// Also list the attached keys.
+        keys: bool,
+    },
+    /// `Lease.LeaseLeases`.
+    LeaseLeases,
     /// `Maintenance.Status`.
     Status,
     /// `Cluster.MemberList`.
@@ -160,7 +186,15 @@ pub struct WatchResponse {
 impl Request {
     /// Whether the request changes the keyspace (and so goes through Raft).
     pub fn is_write(&self) -> bool {
-        matches!(self, Request::Put { .. } | Request::DeleteRange { .. } | Request::Compact { .. } | Request::Txn(_))
+        matches!(
+            self,
+            Request::Put { .. }
+                | Request::DeleteRange { .. }
+                | Request::Compact { .. }
+                | Request::Txn(_)
+                | Request::LeaseGrant { .. }
+                | Request::LeaseRevoke { .. }
+        )
     }
 
     /// The gRPC method, for the trace and the diagram.
@@ -172,6 +206,11 @@ impl Request {
             Request::Compact { .. } => "Compact",
             Request::Txn(_) => "Txn",
             Request::Watch { .. } | Request::WatchCancel { .. } => "Watch",
+            Request::LeaseGrant { .. } => "LeaseGrant",
+            Request::LeaseRevoke { .. } => "LeaseRevoke",
+            Request::LeaseKeepAlive { .. } => "LeaseKeepAlive",
+            Request::LeaseTimeToLive { .. } => "LeaseTimeToLive",
+            Request::LeaseLeases => "LeaseLeases",
             Request::Status => "Status",
             Request::MemberList => "MemberList",
         }
@@ -253,6 +292,35 @@ pub enum Reply {
     },
     /// One `WatchResponse` of a watch stream.
     Watch(WatchResponse),
+    /// `LeaseGrantResponse`.
+    LeaseGrant {
+        /// The lease id.
+        id: i64,
+        /// The TTL granted, in seconds.
+        ttl_secs: i64,
+    },
+    /// `LeaseRevokeResponse`.
+    LeaseRevoke,
+    /// `LeaseKeepAliveResponse`.
+    LeaseKeepAlive {
+        /// The lease id.
+        id: i64,
+        /// The renewed TTL in seconds.
+        ttl_secs: i64,
+    },
+    /// `LeaseTimeToLiveResponse`; `ttl_secs` is -1 when the lease is gone.
+    LeaseTimeToLive {
+        /// The lease id.
+        id: i64,
+        /// Seconds left, or -1.
+        ttl_secs: i64,
+        /// The TTL it was granted with.
+        granted_ttl_secs: i64,
+        /// Attached keys, when asked for.
+        keys: Vec<Vec<u8>>,
+    },
+    /// `LeaseLeasesResponse`.
+    LeaseLeases(Vec<i64>),
     /// `StatusResponse`.
     Status(Status),
     /// `MemberListResponse`.

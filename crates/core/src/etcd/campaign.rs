@@ -139,7 +139,7 @@ impl Run {
                         }
                     }
                 }
-                if aa == ab && a.store() != b.store() {
+                if aa == ab && (a.store() != b.store() || a.lessor().leases() != b.lessor().leases()) {
                     found = Some(format!("{:x} and {:x} applied {aa} entries but their stores differ", a.id(), b.id()));
                 }
             }

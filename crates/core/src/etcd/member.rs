@@ -19,6 +19,7 @@ use crate::etcd::api::{
     Compare, CompareResult, CompareTarget, Member, Reply, Request, Response, ResponseHeader, Status, Txn, TxnOp,
     WatchResponse,
 };
+use crate::etcd::lease::{Lessor, ERR_LEASE_NOT_FOUND};
 use crate::etcd::mvcc::{KeyRange, KeyValue, Store, ERR_COMPACTED};
 use crate::message::Payload;
 use kscope_protocol::ComponentKind;
@@ -141,6 +142,12 @@ pub struct EtcdMember {
     next_read: u64,
     watchers: BTreeMap<i64, Watcher>,
     next_watch: i64,
+    lessor: Lessor,
+    next_lease: i64,
+    /// Requests this member forwarded to the leader (lease keep-alive and
+    /// time-to-live are the leader's to answer), by forwarded request id.
+    forwarded: BTreeMap<u64, Waiter>,
+    next_forward: u64,
     logger: slog::Logger,
 }
 
@@ -164,6 +171,10 @@ impl EtcdMember {
             next_read: 0,
             watchers: BTreeMap::new(),
             next_watch: 0,
+            lessor: Lessor::default(),
+            next_lease: 0,
+            forwarded: BTreeMap::new(),
+            next_forward: 0,
             logger: slog::Logger::root(slog::Discard, slog::o!()),
         }
     }
@@ -176,6 +187,11 @@ impl EtcdMember {
     /// The member's MVCC store, for tests and checkers.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The member's lessor, for tests and checkers.
+    pub fn lessor(&self) -> &Lessor {
+        &self.lessor
     }
 
     /// The member's id (its raft id).
@@ -288,6 +304,30 @@ impl EtcdMember {
         }
         self.notify_watchers(ctx);
         self.serve_ready_reads(ctx);
+        self.follow_leadership(ctx);
+    }
+
+    /// Promotes or demotes the lessor when leadership changes (etcd extends
+    /// leases by the election timeout on promotion).
+    fn follow_leadership(&mut self, ctx: &mut Context<'_>) {
+        let leading = self.node.as_ref().is_some_and(|n| n.raft.state == StateRole::Leader);
+        if leading && !self.lessor.is_primary() {
+            self.lessor.promote(ctx.now_ms(), ELECTION_TICKS as u64 * TICK_MS);
+        } else if !leading && self.lessor.is_primary() {
+            self.lessor.demote();
+        }
+    }
+
+    /// Leader: proposes a revoke for every lease past its deadline.
+    fn revoke_expired(&mut self, ctx: &mut Context<'_>) {
+        for id in self.lessor.take_expired(ctx.now_ms()) {
+            let proposal = Proposal { id: (self.me.id, self.boots, self.next_seq), request: Request::LeaseRevoke { id } };
+            self.next_seq += 1;
+            let data = serde_json::to_vec(&proposal).expect("proposals serialize");
+            if let Some(node) = self.node.as_mut() {
+                let _ = node.propose(vec![], data);
+            }
+        }
     }
 
     fn apply(&mut self, ctx: &mut Context<'_>, entries: Vec<Entry>) {
@@ -297,7 +337,7 @@ impl EtcdMember {
                     let Ok(proposal) = serde_json::from_slice::<Proposal>(&entry.data) else {
                         continue;
                     };
-                    let result = self.apply_request(&proposal.request);
+                    let result = self.apply_request(&proposal.request, ctx.now_ms());
                     if let Some(waiter) = self.waiters.remove(&proposal.id) {
                         self.reply(ctx, &waiter, result);
                     }
@@ -307,19 +347,39 @@ impl EtcdMember {
         }
     }
 
-    fn apply_request(&mut self, request: &Request) -> Result<Reply, String> {
+    fn apply_request(&mut self, request: &Request, now_ms: u64) -> Result<Reply, String> {
         match request {
             Request::Put { key, value, lease } => {
+                if *lease != 0 && self.lessor.get(*lease).is_none() {
+                    return Err(ERR_LEASE_NOT_FOUND.into());
+                }
                 let mut txn = self.store.write();
                 let prev_kv = txn.put(key, value.clone(), *lease);
                 txn.commit();
+                self.lessor.attach(key, prev_kv.as_ref().map_or(0, |p| p.lease), *lease);
                 Ok(Reply::Put { prev_kv })
             }
             Request::DeleteRange { range } => {
                 let mut txn = self.store.write();
                 let prev_kvs = txn.delete_range(range);
                 txn.commit();
+                for kv in &prev_kvs {
+                    self.lessor.attach(&kv.key, kv.lease, 0);
+                }
                 Ok(Reply::DeleteRange { prev_kvs })
+            }
+            Request::LeaseGrant { ttl_secs, id } => {
+                let ttl_secs = self.lessor.grant(*id, *ttl_secs, now_ms).map_err(String::from)?;
+                Ok(Reply::LeaseGrant { id: *id, ttl_secs })
+            }
+            Request::LeaseRevoke { id } => {
+                let keys = self.lessor.revoke(*id).map_err(String::from)?;
+                let mut txn = self.store.write();
+                for key in &keys {
+                    txn.delete_range(&KeyRange::single(key));
+                }
+                txn.commit();
+                Ok(Reply::LeaseRevoke)
             }
             Request::Compact { revision } => self.store.compact(*revision).map(|_| Reply::Compact).map_err(String::from),
             Request::Txn(txn) => Ok(self.apply_txn(txn)),
@@ -327,11 +387,15 @@ impl EtcdMember {
             | Request::Status
             | Request::MemberList
             | Request::Watch { .. }
-            | Request::WatchCancel { .. } => unreachable!("only writes go through the log"),
+            | Request::WatchCancel { .. }
+            | Request::LeaseKeepAlive { .. }
+            | Request::LeaseTimeToLive { .. }
+            | Request::LeaseLeases => unreachable!("only writes go through the log"),
         }
     }
 
     fn apply_txn(&mut self, txn: &Txn) -> Reply {
+        let mut attachments = Vec::new();
         let mut write = self.store.write();
         let succeeded = txn.compare.iter().all(|c| compare(write.get(&c.key), c));
         let ops = if succeeded { &txn.success } else { &txn.failure };
@@ -339,11 +403,22 @@ impl EtcdMember {
             .iter()
             .map(|op| match op {
                 TxnOp::Range { range, limit } => Reply::Range(write.range(range, *limit)),
-                TxnOp::Put { key, value, lease } => Reply::Put { prev_kv: write.put(key, value.clone(), *lease) },
-                TxnOp::DeleteRange { range } => Reply::DeleteRange { prev_kvs: write.delete_range(range) },
+                TxnOp::Put { key, value, lease } => {
+                    let prev_kv = write.put(key, value.clone(), *lease);
+                    attachments.push((key.clone(), prev_kv.as_ref().map_or(0, |p| p.lease), *lease));
+                    Reply::Put { prev_kv }
+                }
+                TxnOp::DeleteRange { range } => {
+                    let prev_kvs = write.delete_range(range);
+                    attachments.extend(prev_kvs.iter().map(|kv| (kv.key.clone(), kv.lease, 0)));
+                    Reply::DeleteRange { prev_kvs }
+                }
             })
             .collect();
         write.commit();
+        for (key, old, new) in attachments {
+            self.lessor.attach(&key, old, new);
+        }
         Reply::Txn { succeeded, responses }
     }
 
@@ -468,6 +543,42 @@ impl EtcdMember {
                 }
                 return;
             }
+            Request::LeaseLeases => {
+                let ids = self.lessor.leases().keys().copied().collect();
+                self.reply(ctx, &waiter, Ok(Reply::LeaseLeases(ids)));
+                return;
+            }
+            Request::LeaseKeepAlive { id } | Request::LeaseTimeToLive { id, .. } => {
+                let id = *id;
+                if self.lessor.is_primary() {
+                    let now = ctx.now_ms();
+                    let result = match &request {
+                        Request::LeaseKeepAlive { .. } => match self.lessor.renew(id, now) {
+                            Some(ttl_secs) => Ok(Reply::LeaseKeepAlive { id, ttl_secs }),
+                            None => Err(ERR_LEASE_NOT_FOUND.to_string()),
+                        },
+                        Request::LeaseTimeToLive { keys, .. } => Ok(match self.lessor.get(id) {
+                            Some(lease) => Reply::LeaseTimeToLive {
+                                id,
+                                ttl_secs: self.lessor.remaining_secs(id, now).unwrap_or(0),
+                                granted_ttl_secs: lease.ttl_secs,
+                                keys: if *keys { lease.keys.iter().cloned().collect() } else { Vec::new() },
+                            },
+                            None => Reply::LeaseTimeToLive { id, ttl_secs: -1, granted_ttl_secs: 0, keys: Vec::new() },
+                        }),
+                        _ => unreachable!("matched above"),
+                    };
+                    self.reply(ctx, &waiter, result);
+                } else if let Some(leader) = self.leader().and_then(|l| self.component_of(l)) {
+                    let forward_id = self.next_forward;
+                    self.next_forward += 1;
+                    self.forwarded.insert(forward_id, waiter);
+                    ctx.send(leader, Payload::EtcdRequest { request_id: forward_id, request });
+                } else {
+                    self.reply(ctx, &waiter, Err(ERR_NO_LEADER.into()));
+                }
+                return;
+            }
             Request::Txn(txn) if has_duplicate_write(txn) => {
                 self.reply(ctx, &waiter, Err(ERR_DUPLICATE_KEY.into()));
                 return;
@@ -488,6 +599,16 @@ impl EtcdMember {
             _ => {
                 let id = (self.me.id, self.boots, self.next_seq);
                 self.next_seq += 1;
+                let request = match request {
+                    // Like etcd, the member that takes the request picks the id:
+                    // its member id's low bits, its boot and a counter.
+                    Request::LeaseGrant { ttl_secs, id: 0 } => {
+                        self.next_lease += 1;
+                        let lease = ((self.me.id & 0x7fff) << 48) as i64 | ((self.boots & 0xff) << 40) as i64 | self.next_lease;
+                        Request::LeaseGrant { ttl_secs, id: lease }
+                    }
+                    other => other,
+                };
                 let data = serde_json::to_vec(&Proposal { id, request }).expect("proposals serialize");
                 let node = self.node.as_mut().expect("requests reach running members only");
                 if node.propose(vec![], data).is_err() {
@@ -540,6 +661,8 @@ impl Component for EtcdMember {
         self.waiters.clear();
         self.reads.clear();
         self.watchers.clear();
+        self.lessor = Lessor::default();
+        self.forwarded.clear();
         self.next_seq = 0;
         self.node = Some(RawNode::new(&config, self.storage.clone(), &self.logger).expect("valid raft config"));
         self.reseed_election_timeout(ctx);
@@ -555,6 +678,8 @@ impl Component for EtcdMember {
         self.waiters.clear();
         self.reads.clear();
         self.watchers.clear();
+        self.lessor = Lessor::default();
+        self.forwarded.clear();
     }
 
     fn receive(&mut self, ctx: &mut Context<'_>, envelope: Envelope) {
@@ -572,6 +697,11 @@ impl Component for EtcdMember {
             Payload::EtcdRequest { request_id, request } => {
                 self.handle_request(ctx, envelope.from, request_id, request);
             }
+            Payload::EtcdResponse { request_id, response } => {
+                if let Some(waiter) = self.forwarded.remove(&request_id) {
+                    self.reply(ctx, &waiter, response.result);
+                }
+            }
             _ => {}
         }
     }
@@ -583,6 +713,7 @@ impl Component for EtcdMember {
                 if let Some(node) = self.node.as_mut() {
                     node.tick();
                 }
+                self.revoke_expired(ctx);
                 self.reseed_election_timeout(ctx);
                 self.handle_ready(ctx);
                 self.record_role_change(ctx, before);
