@@ -1,5 +1,6 @@
 //! The console: type the same commands as `kscope shell` (`help` lists them).
-//! Enter runs a line; ↑ and ↓ walk the history.
+//! Enter runs a line; ↑ and ↓ walk the history; Ctrl-C interrupts (stops
+//! `etcdctl watch`).
 
 use crate::state::{ConsoleKind, ConsoleLine};
 use std::collections::VecDeque;
@@ -38,6 +39,12 @@ pub fn console(props: &ConsoleProps) -> Html {
             let Some(el) = input.cast::<HtmlInputElement>() else { return };
             let mut pos = history_pos.borrow_mut();
             match e.key().as_str() {
+                // Ctrl-C with nothing selected interrupts, as in a terminal.
+                "c" if e.ctrl_key() && el.selection_start().ok().flatten() == el.selection_end().ok().flatten() => {
+                    e.prevent_default();
+                    on_submit.emit("sim interrupt".into());
+                    el.set_value("");
+                }
                 "Enter" => {
                     let line = el.value();
                     if !line.trim().is_empty() {

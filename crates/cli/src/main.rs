@@ -17,8 +17,8 @@ Usage:
       --until defaults to 1m, or the last script step if later.
       --trace writes every trace event as a JSON line to FILE.
   kscope shell [SCENARIO]
-      Read console commands (sim ..., help) from standard input, one per line,
-      and print their output. Exits 1 if any command failed.
+      Read console commands (sim ..., etcdctl ..., help) from standard input, one
+      per line, and print their output. Exits 1 if any command failed.
   kscope campaign etcd [--seed N | --seeds N]
       Run the seeded etcd fault campaign: random client operations under random
       kills, partitions, loss and delay; checks Raft safety and linearizability.
@@ -220,6 +220,8 @@ fn shell(args: &[String]) -> Result<ExitCode, CliError> {
             any_failed = true;
             eprint!("{}", output.text);
         }
+        // What background commands (etcdctl watch) received meanwhile.
+        print!("{}", cluster.take_background_output());
     }
     Ok(if any_failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -57,6 +57,20 @@ impl ScriptRun {
     }
 }
 
+/// An `etcdctl txn` being typed: its compares, success and failure requests
+/// come on the following lines, each section ended by a blank line.
+struct TxnInput {
+    cmd: Etcdctl,
+    section: usize,
+    txn: etcd::api::Txn,
+}
+
+/// An `etcdctl watch` streaming into the console.
+struct ConsoleWatch {
+    client: String,
+    json: bool,
+}
+
 /// A running simulated cluster.
 pub struct Cluster {
     scenario: Scenario,
@@ -68,6 +82,10 @@ pub struct Cluster {
     next_step: usize,
     /// Id of the next request a console client (etcdctl) sends.
     next_client_request: u64,
+    txn_input: Option<TxnInput>,
+    watches: Vec<ConsoleWatch>,
+    /// Output of background commands (watches) not yet shown.
+    background: String,
 }
 
 impl Cluster {
@@ -98,7 +116,17 @@ impl Cluster {
         }
         let mut script_order: Vec<usize> = (0..scenario.spec.script.len()).collect();
         script_order.sort_by_key(|&i| scenario.spec.script[i].at); // stable: ties keep file order
-        Ok(Cluster { scenario, seed, sim, script_order, next_step: 0, next_client_request: 0 })
+        Ok(Cluster {
+            scenario,
+            seed,
+            sim,
+            script_order,
+            next_step: 0,
+            next_client_request: 0,
+            txn_input: None,
+            watches: Vec::new(),
+            background: String::new(),
+        })
     }
 
     /// The scenario this cluster was built from.
@@ -163,11 +191,67 @@ impl Cluster {
             runs.push(ScriptRun { at_ms: self.now_ms(), line, output });
         }
         self.sim.run_until(target_ms)?;
+        self.drain_watches();
         Ok(runs)
+    }
+
+    /// Collects what background watches received into the background output.
+    fn drain_watches(&mut self) {
+        for watch in &self.watches {
+            for envelope in self.sim.take_client_inbox(&watch.client) {
+                if let Payload::EtcdResponse { response, .. } = envelope.payload {
+                    if let Ok(etcd::api::Reply::Watch(w)) = &response.result {
+                        if !w.created || watch.json {
+                            self.background.push_str(&etcdctl::format_watch(w, watch.json, &response.header));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Output of background commands (`etcdctl watch`) since the last call.
+    /// The shell prints it after each command; the browser console as it comes.
+    pub fn take_background_output(&mut self) -> String {
+        self.drain_watches();
+        std::mem::take(&mut self.background)
+    }
+
+    /// Whether the console is in the middle of reading an `etcdctl txn`.
+    pub fn reading_txn(&self) -> bool {
+        self.txn_input.is_some()
+    }
+
+    fn feed_txn(&mut self, line: &str) -> CommandOutput {
+        let input = self.txn_input.as_mut().expect("called while reading a txn");
+        let line = line.trim();
+        let parsed = if line.is_empty() {
+            input.section += 1;
+            Ok(())
+        } else if input.section == 0 {
+            etcdctl::parse_compare(line).map(|c| input.txn.compare.push(c))
+        } else {
+            etcdctl::parse_txn_op(line).map(|op| {
+                if input.section == 1 { input.txn.success.push(op) } else { input.txn.failure.push(op) }
+            })
+        };
+        if let Err(e) = parsed {
+            self.txn_input = None;
+            return CommandOutput { text: format!("Error: {e}\n"), ok: false };
+        }
+        if input.section < 3 {
+            return CommandOutput::ok(String::new());
+        }
+        let TxnInput { mut cmd, txn, .. } = self.txn_input.take().expect("present");
+        cmd.txn = Some(txn);
+        self.etcdctl(&cmd)
     }
 
     /// Parses and runs one command line, as typed in a shell or console.
     pub fn exec(&mut self, line: &str) -> CommandOutput {
+        if self.txn_input.is_some() {
+            return self.feed_txn(line);
+        }
         // Each tool words its errors its own way: etcdctl says "Error: ".
         let etcdctl = line.split_whitespace().next() == Some("etcdctl");
         let error = |message: &str| {
@@ -184,7 +268,15 @@ impl Cluster {
                     self.sim.record_action(line.trim());
                 }
                 if let Command::Etcdctl(cmd) = command {
-                    return self.etcdctl(&cmd);
+                    return match cmd.command {
+                        EtcdctlCommand::Txn => {
+                            let empty = etcd::api::Txn { compare: Vec::new(), success: Vec::new(), failure: Vec::new() };
+                            self.txn_input = Some(TxnInput { cmd: *cmd, section: 0, txn: empty });
+                            CommandOutput::ok(String::new())
+                        }
+                        EtcdctlCommand::Watch { .. } => self.start_watch(&cmd),
+                        _ => self.etcdctl(&cmd),
+                    };
                 }
                 match self.execute(command) {
                     Ok(text) => CommandOutput::ok(text),
@@ -226,6 +318,29 @@ impl Cluster {
                     return Ok((None, timeout_ms, runs));
                 }
             }
+        }
+    }
+
+    fn start_watch(&mut self, cmd: &Etcdctl) -> CommandOutput {
+        let client = format!("etcdctl-watch-{}", self.next_client_request);
+        let request_id = self.next_client_request;
+        self.next_client_request += 1;
+        let endpoint = cmd.endpoints.as_ref().and_then(|e| e.first().cloned()).unwrap_or_else(|| "etcd-1".into());
+        let to = self.resolve_endpoint(&endpoint);
+        self.sim.send_as_client(&client, to, Payload::EtcdRequest { request_id, request: cmd.request() });
+        self.watches.push(ConsoleWatch { client, json: cmd.write_out == WriteOut::Json });
+        CommandOutput::ok(String::new())
+    }
+
+    /// Stops every console watch, as Ctrl-C stops etcdctl watch.
+    fn interrupt(&mut self) -> String {
+        let stopped = self.watches.len();
+        self.drain_watches();
+        self.watches.clear();
+        self.txn_input = None;
+        match stopped {
+            0 => "nothing to interrupt\n".into(),
+            n => format!("stopped {n} watch{}\n", if n == 1 { "" } else { "es" }),
         }
     }
 
@@ -382,6 +497,7 @@ impl Cluster {
                 Ok(if self.sim.restart(&id) { format!("{id} started\n") } else { format!("{id} is already running\n") })
             }
             Command::Etcdctl(_) => unreachable!("etcdctl runs through Cluster::etcdctl"),
+            Command::Interrupt => Ok(self.interrupt()),
             Command::Restart(id) => {
                 self.check_component(&id)?;
                 self.sim.kill(&id);

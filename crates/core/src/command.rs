@@ -39,6 +39,9 @@ pub enum Command {
     Network(NetworkChange),
     /// `etcdctl ...`: a request to the etcd members.
     Etcdctl(Box<Etcdctl>),
+    /// `sim interrupt`: what Ctrl-C does in a terminal: stop streaming
+    /// commands (`etcdctl watch`) and abandon a txn being typed.
+    Interrupt,
 }
 
 /// Changes requested by `sim network`; `None` keeps the current value.
@@ -76,8 +79,11 @@ Commands:
   sim delay MIN..MAX          set one-way network latency (e.g. 50ms..200ms)
   sim network [--latency MIN..MAX] [--loss P] [--duplicate P] [--reorder P]
                               show or change network behaviour (P: 0.05 or 5%)
-  etcdctl put|get|del|compaction|member list|endpoint status|endpoint health ...
-                              talk to the etcd members as etcdctl v3.5 does (--endpoints etcd-2, -w table|json|fields)
+  etcdctl put|get|del|txn|watch|compaction|lease ...|member list|endpoint status|endpoint health
+                              talk to the etcd members as etcdctl v3.5 does (--endpoints etcd-2, -w table|json|fields);
+                              txn reads compares, success and failure requests from the next lines, each ended by
+                              a blank line; watch streams in the background
+  sim interrupt               what Ctrl-C does: stop watches, abandon a txn being typed
   help                        this list
 Lines starting with # are comments.";
 
@@ -257,6 +263,7 @@ impl Command {
             _ => &[],
         };
         let (flags, positional) = match sub {
+            "interrupt" => return Ok(Command::Interrupt),
             "advance" | "status" | "reset" | "partition" | "heal" | "kill" | "start" | "restart" | "network"
             | "drop" | "delay" => {
                 parse_flags(rest, known)?

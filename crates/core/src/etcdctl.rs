@@ -7,8 +7,11 @@
 //! addresses (https://10.0.0.1N:2379, or a member name such as `etcd-2`), and
 //! usage text is not printed after an error.
 
-use crate::etcd::api::{Member, Reply, Request, Response, ResponseHeader, Status};
-use crate::etcd::mvcc::{KeyRange, KeyValue};
+use crate::etcd::api::{
+    Compare, CompareResult, CompareTarget, Member, Reply, Request, Response, ResponseHeader, Status, Txn, TxnOp,
+    WatchResponse,
+};
+use crate::etcd::mvcc::{EventKind, KeyRange, KeyValue};
 use serde_json::json;
 
 /// Output format (`-w`).
@@ -35,6 +38,8 @@ pub struct Etcdctl {
     pub command_timeout_ms: u64,
     /// The sub-command.
     pub command: EtcdctlCommand,
+    /// For `txn`: the transaction read from the following lines.
+    pub txn: Option<Txn>,
 }
 
 /// The etcdctl sub-commands kscope knows.
@@ -80,6 +85,20 @@ pub enum EtcdctlCommand {
         /// Revision.
         rev: i64,
     },
+    /// `txn`: reads compares, success and failure requests from the following
+    /// console lines, each section ended by a blank line, as etcdctl reads stdin.
+    Txn,
+    /// `watch KEY [RANGE_END]`: streams events in the background.
+    Watch {
+        /// Keys to watch.
+        range: KeyRange,
+        /// `--rev`.
+        rev: i64,
+        /// `--prev-kv`.
+        prev_kv: bool,
+        /// `--progress-notify`.
+        progress_notify: bool,
+    },
     /// `lease grant TTL`.
     LeaseGrant {
         /// TTL in seconds.
@@ -121,6 +140,7 @@ pub enum EtcdctlCommand {
 /// Boolean flags take no value (`--prefix`), unless written `--prefix=false`.
 const BOOL_FLAGS: &[&str] = &[
     "prefix", "from-key", "keys-only", "count-only", "print-value-only", "prev-kv", "cluster", "hex", "debug", "keys", "once",
+    "progress-notify", "interactive",
 ];
 
 struct Flags {
@@ -269,6 +289,8 @@ impl Etcdctl {
             ("put", _) => &["prev-kv", "lease"],
             ("get", _) => &["prefix", "from-key", "keys-only", "count-only", "print-value-only", "limit", "rev", "consistency"],
             ("del", _) => &["prefix", "from-key", "prev-kv"],
+            ("watch", _) => &["prefix", "rev", "prev-kv", "progress-notify"],
+            ("txn", _) => &["interactive"],
             ("endpoint", _) => &["cluster"],
             ("lease", Some("timetolive")) => &["keys"],
             ("lease", Some("keep-alive")) => &["once"],
@@ -326,6 +348,18 @@ impl Etcdctl {
                 }
             }
             ("del", _) => EtcdctlCommand::Del { range: range_of("del", &flags)?, prev_kv: flags.bool("prev-kv")? },
+            ("txn", _) => EtcdctlCommand::Txn,
+            ("watch", _) => {
+                if flags.args.is_empty() {
+                    return Err("watch in non-interactive mode requires one or two arguments as key or prefix, with range end".into());
+                }
+                EtcdctlCommand::Watch {
+                    range: range_of("watch", &flags)?,
+                    rev: flags.int("rev")?,
+                    prev_kv: flags.bool("prev-kv")?,
+                    progress_notify: flags.bool("progress-notify")?,
+                }
+            }
             ("compaction", _) => {
                 let [rev] = flags.args.as_slice() else {
                     return Err("compaction command needs 1 argument".into());
@@ -367,7 +401,7 @@ impl Etcdctl {
             ("lease", None) => return Err("lease needs a sub-command: grant, revoke, timetolive, keep-alive or list".into()),
             (other, _) => return Err(format!("unknown command {other:?} for \"etcdctl\"\nRun 'etcdctl --help' for usage.")),
         };
-        Ok(Etcdctl { endpoints, write_out, command_timeout_ms, command })
+        Ok(Etcdctl { endpoints, write_out, command_timeout_ms, command, txn: None })
     }
 
     /// The request this command sends, for commands with one request.
@@ -382,6 +416,15 @@ impl Etcdctl {
             EtcdctlCommand::Del { range, .. } => Request::DeleteRange { range: range.clone() },
             EtcdctlCommand::Compaction { rev } => Request::Compact { revision: *rev },
             EtcdctlCommand::MemberList => Request::MemberList,
+            EtcdctlCommand::Txn => Request::Txn(
+                self.txn.clone().unwrap_or(Txn { compare: Vec::new(), success: Vec::new(), failure: Vec::new() }),
+            ),
+            EtcdctlCommand::Watch { range, rev, prev_kv, progress_notify } => Request::Watch {
+                range: range.clone(),
+                start_revision: *rev,
+                prev_kv: *prev_kv,
+                progress_notify: *progress_notify,
+            },
             EtcdctlCommand::LeaseGrant { ttl_secs } => Request::LeaseGrant { ttl_secs: *ttl_secs, id: 0 },
             EtcdctlCommand::LeaseRevoke { id } => Request::LeaseRevoke { id: *id },
             EtcdctlCommand::LeaseTimeToLive { id, keys } => Request::LeaseTimeToLive { id: *id, keys: *keys },
@@ -518,6 +561,104 @@ pub fn humanize_bytes(n: i64) -> String {
     }
 }
 
+/// Parses one compare line of `etcdctl txn`: `mod("key") > "0"`,
+/// `val("key") = "v"`, `ver(...)`, `create(...)`, `lease(...)` (etcdctl's
+/// txn_command.go `parseCompare`).
+pub fn parse_compare(line: &str) -> Result<Compare, String> {
+    let malformed = |why: &str| format!("malformed comparison: {line}{why}");
+    let Some((target, rest)) = line.split_once('(') else {
+        return Err(malformed(""));
+    };
+    let words = crate::command::split_words(rest).map_err(|e| malformed(&format!(" ({e})")))?;
+    // After shell-style splitting, `"key") > "0"` is [key), >, 0].
+    let [key_paren, op, value] = words.as_slice() else {
+        return Err(malformed(""));
+    };
+    let Some(key) = key_paren.strip_suffix(')') else {
+        return Err(malformed(""));
+    };
+    let result = match op.as_str() {
+        "=" => CompareResult::Equal,
+        "!=" => CompareResult::NotEqual,
+        "<" => CompareResult::Less,
+        ">" => CompareResult::Greater,
+        other => return Err(malformed(&format!(" (unknown op {other})"))),
+    };
+    let number = || value.parse::<i64>().map_err(|_| format!("invalid txn compare request: {line}"));
+    let target = match target.trim() {
+        "ver" | "version" => CompareTarget::Version(number()?),
+        "c" | "create" => CompareTarget::Create(number()?),
+        "m" | "mod" => CompareTarget::Mod(number()?),
+        "val" | "value" => CompareTarget::Value(value.as_bytes().to_vec()),
+        "lease" => CompareTarget::Lease(
+            i64::from_str_radix(value, 16).map_err(|_| format!("invalid txn compare request: {line}"))?,
+        ),
+        other => return Err(malformed(&format!(" (unknown target {other})"))),
+    };
+    Ok(Compare { key: key.as_bytes().to_vec(), target, result })
+}
+
+/// Parses one request line of `etcdctl txn` (`put k v`, `get k --prefix`, `del k`).
+pub fn parse_txn_op(line: &str) -> Result<TxnOp, String> {
+    let words = crate::command::split_words(line)?;
+    let invalid = || format!("invalid txn request: {line}");
+    match words.first().map(String::as_str) {
+        Some("put" | "get" | "del") => {}
+        _ => return Err(invalid()),
+    }
+    let parsed = Etcdctl::parse(&words)?;
+    Ok(match parsed.command {
+        EtcdctlCommand::Put { key, value, lease, .. } => {
+            TxnOp::Put { key: key.into_bytes(), value: value.into_bytes(), lease }
+        }
+        EtcdctlCommand::Get { range, limit, .. } => TxnOp::Range { range, limit },
+        EtcdctlCommand::Del { range, .. } => TxnOp::DeleteRange { range },
+        _ => return Err(invalid()),
+    })
+}
+
+/// Formats one watch response as etcdctl's simple printer does: the event
+/// type, the previous key-value if asked for, then the key and value.
+pub fn format_watch(w: &WatchResponse, json_out: bool, h: &ResponseHeader) -> String {
+    if json_out {
+        let events: Vec<serde_json::Value> = w
+            .events
+            .iter()
+            .map(|e| {
+                let mut v = json!({});
+                if e.kind == EventKind::Delete {
+                    v["type"] = json!(1);
+                }
+                v["kv"] = kv_json(&e.kv);
+                if let Some(prev) = &e.prev_kv {
+                    v["prev_kv"] = kv_json(prev);
+                }
+                v
+            })
+            .collect();
+        let mut v = json!({"Header": header_json(h), "Events": events, "CompactRevision": w.compact_revision});
+        v["Canceled"] = json!(w.canceled);
+        v["Created"] = json!(w.created);
+        return format!("{v}\n");
+    }
+    let mut out = String::new();
+    if w.canceled && w.compact_revision > 0 {
+        out.push_str(&format!("watch was canceled ({})\n", w.cancel_reason));
+        return out;
+    }
+    for e in &w.events {
+        out.push_str(match e.kind {
+            EventKind::Put => "PUT\n",
+            EventKind::Delete => "DELETE\n",
+        });
+        if let Some(prev) = &e.prev_kv {
+            kv_simple(&mut out, prev, false, false);
+        }
+        kv_simple(&mut out, &e.kv, false, false);
+    }
+    out
+}
+
 /// Formats a successful reply the way etcdctl prints it.
 pub fn format_reply(cmd: &Etcdctl, response: &Response, reply: &Reply) -> Result<String, String> {
     let h = &response.header;
@@ -597,6 +738,28 @@ pub fn format_reply(cmd: &Etcdctl, response: &Response, reply: &Reply) -> Result
             out = format!("{v}\n");
         }
         (EtcdctlCommand::Compaction { rev }, Reply::Compact, _) => out = format!("compacted revision {rev}\n"),
+        (_, Reply::Txn { succeeded, responses }, WriteOut::Json) => {
+            let mut v = json!({"header": header_json(h)});
+            if *succeeded {
+                v["succeeded"] = json!(true);
+            }
+            if !responses.is_empty() {
+                v["responses"] = json!(responses.len());
+            }
+            out = format!("{v}\n");
+        }
+        (_, Reply::Txn { succeeded, responses }, _) => {
+            out.push_str(if *succeeded { "SUCCESS\n" } else { "FAILURE\n" });
+            for r in responses {
+                out.push('\n');
+                match r {
+                    Reply::Put { .. } => out.push_str("OK\n"),
+                    Reply::DeleteRange { prev_kvs } => out.push_str(&format!("{}\n", prev_kvs.len())),
+                    Reply::Range(range) => range.kvs.iter().for_each(|kv| kv_simple(&mut out, kv, false, false)),
+                    _ => {}
+                }
+            }
+        }
         (EtcdctlCommand::MemberList, Reply::MemberList(members), w) => out = format_members(h, members, w),
         (_, Reply::LeaseGrant { id, ttl_secs }, WriteOut::Json) => {
             let mut v = header_json(h);
@@ -747,6 +910,22 @@ mod tests {
         for (line, want) in cases {
             assert_eq!(parse(line).unwrap_err(), want, "{line}");
         }
+    }
+
+    #[test]
+    fn txn_lines() {
+        let c = parse_compare(r#"mod("key1") > "0""#).unwrap();
+        assert_eq!((c.key.as_slice(), c.target, c.result), (&b"key1"[..], CompareTarget::Mod(0), CompareResult::Greater));
+        let c = parse_compare(r#"val("key1") = "v 1""#).unwrap();
+        assert_eq!(c.target, CompareTarget::Value(b"v 1".to_vec()));
+        assert_eq!(
+            parse_compare(r#"bogus("k") = "1""#).unwrap_err(),
+            r#"malformed comparison: bogus("k") = "1" (unknown target bogus)"#
+        );
+        assert_eq!(parse_compare(r#"ver("key1") = "x""#).unwrap_err(), r#"invalid txn compare request: ver("key1") = "x""#);
+        assert_eq!(parse_txn_op("frob a").unwrap_err(), "invalid txn request: frob a");
+        assert_eq!(parse_txn_op("put a").unwrap_err(), "put command needs 1 argument and input from stdin or 2 arguments");
+        assert!(matches!(parse_txn_op(r#"put k "v v""#).unwrap(), TxnOp::Put { value, .. } if value == b"v v"));
     }
 
     #[test]

@@ -92,6 +92,7 @@ impl Session {
             ToWorker::Exec { id, line } => {
                 let output = self.cluster.exec(&line);
                 let mut replies = vec![FromWorker::ExecResult { id, output: output.text, ok: output.ok }];
+                replies.extend(self.background());
                 replies.extend(self.batch());
                 replies
             }
@@ -118,8 +119,15 @@ impl Session {
                 }
             }
         }
+        replies.extend(self.background());
         replies.extend(self.batch());
         replies
+    }
+
+    /// Output of background commands (etcdctl watch), as an unsolicited console entry.
+    fn background(&mut self) -> Option<FromWorker> {
+        let output = self.cluster.take_background_output();
+        (!output.is_empty()).then_some(FromWorker::ExecResult { id: 0, output, ok: true })
     }
 
     /// The changes since the last batch, or `None` if nothing changed.

@@ -373,3 +373,54 @@ fn leases_survive_a_leader_change_extended_by_the_election_timeout() {
     settle(&mut c, 12);
     assert_eq!(ok(&mut c, &format!("etcdctl --endpoints={other} get owned")), "");
 }
+
+#[test]
+fn etcdctl_txn_reads_its_sections_from_the_next_lines() {
+    let mut c = cluster(3, 12);
+    settle(&mut c, 3);
+    ok(&mut c, "etcdctl put key1 v1");
+    let lines = [
+        "etcdctl txn",
+        r#"mod("key1") > "0""#,
+        r#"val("key1") = "v1""#,
+        "",
+        r#"put key1 "overwrote-key1""#,
+        "get key1",
+        "",
+        r#"put key1 "created-key1""#,
+    ];
+    for line in lines {
+        assert_eq!(ok(&mut c, line), "", "{line}: nothing is printed while the txn is typed");
+        assert!(c.reading_txn());
+    }
+    assert_eq!(ok(&mut c, ""), "SUCCESS\n\nOK\n\nkey1\noverwrote-key1\n");
+    assert!(!c.reading_txn());
+    for line in ["etcdctl txn", r#"val("nokey") = "x""#, "", "put a b", "", "put a c", "del zz"] {
+        ok(&mut c, line);
+    }
+    assert_eq!(ok(&mut c, ""), "FAILURE\n\nOK\n\n0\n");
+    ok(&mut c, "etcdctl txn");
+    let bad = run(&mut c, r#"ver("key1") = "x""#);
+    assert_eq!(bad.text, "Error: invalid txn compare request: ver(\"key1\") = \"x\"\n");
+    assert!(!c.reading_txn(), "an error ends the txn, as etcdctl exits");
+}
+
+#[test]
+fn etcdctl_watch_streams_in_the_background_until_interrupted() {
+    let mut c = cluster(3, 13);
+    settle(&mut c, 3);
+    ok(&mut c, "etcdctl put wk old");
+    assert_eq!(ok(&mut c, "etcdctl watch wk --prev-kv"), "");
+    ok(&mut c, "etcdctl put wk new");
+    ok(&mut c, "etcdctl del wk");
+    settle(&mut c, 1);
+    assert_eq!(c.take_background_output(), "PUT\nwk\nold\nwk\nnew\nDELETE\nwk\nnew\nwk\n\n");
+    assert_eq!(ok(&mut c, "sim interrupt"), "stopped 1 watch\n");
+    ok(&mut c, "etcdctl put wk again");
+    settle(&mut c, 1);
+    assert_eq!(c.take_background_output(), "", "an interrupted watch prints nothing more");
+    // A watch from an old revision replays history first.
+    ok(&mut c, "etcdctl watch wk --rev 2");
+    settle(&mut c, 1);
+    assert_eq!(c.take_background_output(), "PUT\nwk\nold\nPUT\nwk\nnew\nDELETE\nwk\n\nPUT\nwk\nagain\n");
+}
