@@ -8,6 +8,8 @@ use kscope_core::{Cluster, Scenario};
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
+mod bench;
+
 const USAGE: &str = "\
 kscope: a simulated Kubernetes control plane
 
@@ -23,6 +25,10 @@ Usage:
       Run the seeded etcd fault campaign: random client operations under random
       kills, partitions, loss and delay; checks Raft safety and linearizability.
       --seed replays one seed and prints its faults; --seeds runs 0..N (default 500).
+  kscope bench etcd [--puts N]
+      Committed-and-applied puts per second through the simulated etcd (3 and 5
+      members, 100-byte values) and through a bare raft-rs cluster on entries of
+      the same size, measured in the same run; prints both and the ratio.
   kscope help | --help | --version
 
 Without SCENARIO, the default cluster is used: 3 etcd members, 3 worker nodes
@@ -57,6 +63,7 @@ fn dispatch(args: &[String]) -> Result<ExitCode, CliError> {
         "run" => run(rest),
         "shell" => shell(rest),
         "campaign" => campaign(rest),
+        "bench" => bench_command(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -272,4 +279,30 @@ fn campaign(args: &[String]) -> Result<ExitCode, CliError> {
     } else {
         Err(format!("failing seeds: {failed:?}").into())
     }
+}
+
+fn bench_command(args: &[String]) -> Result<ExitCode, CliError> {
+    let options = parse_options(args, &["puts"], "bench")?;
+    match options.scenario.as_deref() {
+        Some("etcd") => {}
+        Some(other) => return Err(format!("unknown benchmark {other:?}: the benchmarks are: etcd").into()),
+        None => return Err("\"kscope bench\" needs the benchmark to run: etcd".into()),
+    }
+    let puts: u64 = match options.flag("puts") {
+        Some(v) => v.parse().map_err(|_| format!("invalid argument {v:?} for \"--puts\" flag: must be a whole number"))?,
+        None => 200_000,
+    };
+    println!("{:<8} {:>14} {:>16} {:>8}", "MEMBERS", "KSCOPE PUTS/S", "RAFT-RS ENTRIES/S", "RATIO");
+    for members in [3u8, 5] {
+        let simulated = bench::simulated(members, puts)?;
+        let bare = bench::bare_raft(members, puts, simulated.entry_bytes);
+        println!(
+            "{:<8} {:>14.0} {:>16.0} {:>7.2}x",
+            members,
+            simulated.per_second,
+            bare.per_second,
+            simulated.per_second / bare.per_second
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -35,6 +35,10 @@ pub const TICK_MS: u64 = 100;
 pub const ELECTION_TICKS: usize = 10;
 /// Heartbeat interval in ticks.
 pub const HEARTBEAT_TICKS: usize = 1;
+/// Largest raft message etcd sends (server/etcdserver/raft.go `maxSizePerMsg`, 1 MiB).
+pub const MAX_SIZE_PER_MSG: u64 = 1024 * 1024;
+/// Append messages in flight per follower (etcd's `maxInflightMsgs`, 4096 / 8).
+pub const MAX_INFLIGHT_MSGS: usize = 4096 / 8;
 /// The etcd version members report.
 pub const ETCD_VERSION: &str = "3.5.16";
 /// Server-side request timeout: etcd's `ReqTimeout` is 5 s plus twice the
@@ -655,6 +659,8 @@ impl Component for EtcdMember {
             pre_vote: true,
             check_quorum: true,
             applied: 0,
+            max_size_per_msg: MAX_SIZE_PER_MSG,
+            max_inflight_msgs: MAX_INFLIGHT_MSGS,
             ..Default::default()
         };
         self.store = Store::new();
