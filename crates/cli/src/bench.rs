@@ -42,7 +42,8 @@ pub fn simulated(members: u8, puts: u64) -> Result<Measurement, String> {
     let start = Instant::now();
     while done < puts {
         while sent < puts && sent - done < WINDOW as u64 {
-            let request = Request::Put { key: format!("bench/{:08}", sent % 10_000).into_bytes(), value: value.clone(), lease: 0 };
+            let key = format!("bench/{:08}", sent % 10_000).into_bytes();
+            let request = Request::Put { key, value: value.clone(), lease: 0, prev_kv: false };
             cluster.simulation_mut().send_as_client("bench", leader.clone(), Payload::EtcdRequest { request_id: sent, request });
             sent += 1;
         }

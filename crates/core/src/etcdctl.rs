@@ -407,9 +407,12 @@ impl Etcdctl {
     /// The request this command sends, for commands with one request.
     pub fn request(&self) -> Request {
         match &self.command {
-            EtcdctlCommand::Put { key, value, lease, .. } => {
-                Request::Put { key: key.as_bytes().to_vec(), value: value.as_bytes().to_vec(), lease: *lease }
-            }
+            EtcdctlCommand::Put { key, value, lease, prev_kv } => Request::Put {
+                key: key.as_bytes().to_vec(),
+                value: value.as_bytes().to_vec(),
+                lease: *lease,
+                prev_kv: *prev_kv,
+            },
             EtcdctlCommand::Get { range, rev, limit, serializable, .. } => {
                 Request::Range { range: range.clone(), revision: *rev, limit: *limit, serializable: *serializable }
             }

@@ -102,6 +102,64 @@ impl Payload {
         }
     }
 
+    /// A cheap digest of the message's content for the trace hash: enough that
+    /// a change in what components say changes the hash, without serializing
+    /// every message. (Raft entries count by index, term and size; their
+    /// contents are the client requests, which are digested when sent.)
+    pub fn fingerprint(&self) -> u64 {
+        use crate::trace::fnv1a;
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        let int = |h: &mut u64, v: u64| *h = fnv1a(*h, &v.to_le_bytes());
+        match self {
+            Payload::ApiRequest(r) => {
+                int(&mut h, r.request_id);
+                int(&mut h, r.method as u64);
+                h = fnv1a(h, r.path.as_bytes());
+                if let Some(body) = &r.body {
+                    h = fnv1a(h, body.to_string().as_bytes());
+                }
+            }
+            Payload::ApiResponse(r) => {
+                int(&mut h, r.request_id);
+                int(&mut h, u64::from(r.code));
+            }
+            Payload::Raft(m) => {
+                for v in [m.get_msg_type() as u64, m.to, m.from, m.term, m.log_term, m.index, m.commit, u64::from(m.reject)] {
+                    int(&mut h, v);
+                }
+                for e in m.entries.iter() {
+                    int(&mut h, e.index);
+                    int(&mut h, e.term);
+                    int(&mut h, e.data.len() as u64);
+                }
+            }
+            Payload::EtcdRequest { request_id, request } => {
+                int(&mut h, *request_id);
+                h = fnv1a(h, request.method().as_bytes());
+                let (key, size) = match request {
+                    etcd::api::Request::Put { key, value, lease, .. } => {
+                        int(&mut h, *lease as u64);
+                        (key.as_slice(), value.len())
+                    }
+                    etcd::api::Request::Range { range, revision, .. } => {
+                        int(&mut h, *revision as u64);
+                        (range.key.as_slice(), range.range_end.len())
+                    }
+                    etcd::api::Request::DeleteRange { range } => (range.key.as_slice(), range.range_end.len()),
+                    _ => (&[][..], 0),
+                };
+                h = fnv1a(h, key);
+                int(&mut h, size as u64);
+            }
+            Payload::EtcdResponse { request_id, response } => {
+                int(&mut h, *request_id);
+                int(&mut h, response.header.revision as u64);
+                int(&mut h, u64::from(response.result.is_ok()));
+            }
+        }
+        h
+    }
+
     /// One line describing the message, as the trace and the UI show it.
     pub fn summary(&self) -> String {
         match self {

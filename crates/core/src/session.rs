@@ -139,9 +139,18 @@ impl Session {
         let mut messages = Vec::new();
         let mut messages_omitted = 0;
         for event in self.cluster.simulation_mut().trace_mut().drain() {
-            if let TraceKind::Send { msg, from, to, kind, summary, fate, deliver_ms } = event.what {
+            if let TraceKind::Send { msg, from, to, kind, summary, fate, deliver_ms, .. } = event.what {
                 if messages.len() < Batch::MAX_MESSAGES {
-                    messages.push(MessageView { id: msg, from, to, kind, summary, sent_ms: event.at_ms, deliver_ms, fate });
+                    messages.push(MessageView {
+                        id: msg,
+                        from: from.to_string(),
+                        to: to.to_string(),
+                        kind,
+                        summary: summary.unwrap_or_default(),
+                        sent_ms: event.at_ms,
+                        deliver_ms,
+                        fate,
+                    });
                 } else {
                     messages_omitted += 1;
                 }

@@ -29,7 +29,8 @@ struct Slot {
 
 enum Event {
     Start { id: ComponentId, epoch: u64 },
-    Deliver(Envelope),
+    /// Boxed: the queue moves its elements around, so they stay small.
+    Deliver(Box<Envelope>),
     Timer { id: ComponentId, epoch: u64, token: u64 },
 }
 
@@ -173,7 +174,7 @@ impl Simulation {
         slot.up = false;
         slot.epoch += 1;
         slot.component.stop();
-        self.trace.push(self.now_ms, TraceKind::State { component: id.to_string(), change: "stopped".into() });
+        self.trace.push(self.now_ms, TraceKind::State { component: id.clone(), change: "stopped".into() });
         true
     }
 
@@ -223,7 +224,7 @@ impl Simulation {
         match next.event {
             Event::Start { id, epoch } => self.run_component(&id, Some(epoch), |c, ctx| c.start(ctx)),
             Event::Timer { id, epoch, token } => self.run_component(&id, Some(epoch), |c, ctx| c.timer(ctx, token)),
-            Event::Deliver(envelope) => self.deliver(envelope),
+            Event::Deliver(envelope) => self.deliver(*envelope),
         }
         true
     }
@@ -242,12 +243,12 @@ impl Simulation {
         if let Some(reason) = drop_reason {
             self.trace.push(
                 self.now_ms,
-                TraceKind::Drop { msg: envelope.id, to: to.to_string(), reason: reason.into() },
+                TraceKind::Drop { msg: envelope.id, to: to.clone(), reason: reason.into() },
             );
             return;
         }
         self.stats.delivered += 1;
-        self.trace.push(self.now_ms, TraceKind::Deliver { msg: envelope.id, to: to.to_string() });
+        self.trace.push(self.now_ms, TraceKind::Deliver { msg: envelope.id, to: to.clone() });
         if let ComponentId::Client(name) = &to {
             self.client_inbox.entry(name.clone()).or_default().push(envelope);
             return;
@@ -274,7 +275,7 @@ impl Simulation {
         handler(slot.component.as_mut(), &mut ctx);
         let Context { sends, timers, changes, .. } = ctx;
         for change in changes {
-            self.trace.push(self.now_ms, TraceKind::State { component: id.to_string(), change });
+            self.trace.push(self.now_ms, TraceKind::State { component: id.clone(), change });
         }
         for (delay_ms, token) in timers {
             debug_assert!(delay_ms >= 1);
@@ -302,6 +303,11 @@ impl Simulation {
         self.next_msg += 1;
         self.stats.sent += 1;
         let routes = self.network.route(&mut self.rng, self.now_ms, &from, &to);
+        let fingerprint = payload.fingerprint();
+        let kind = payload.kind();
+        let summary = self.trace.is_recording().then(|| payload.summary());
+        let copies = routes.len();
+        let mut payload = Some(payload);
         for (copy, route) in routes.into_iter().enumerate() {
             if copy > 0 {
                 self.stats.duplicated += 1;
@@ -315,18 +321,21 @@ impl Simulation {
                 self.now_ms,
                 TraceKind::Send {
                     msg,
-                    from: from.to_string(),
-                    to: to.to_string(),
-                    kind: payload.kind(),
-                    summary: payload.summary(),
+                    from: from.clone(),
+                    to: to.clone(),
+                    kind,
+                    fingerprint,
+                    summary: summary.clone(),
                     fate: route.fate,
                     deliver_ms: route.deliver_ms,
                 },
             );
             if route.fate == Fate::Delivered {
-                let envelope =
-                    Envelope { id: msg, from: from.clone(), to: to.clone(), sent_ms: self.now_ms, payload: payload.clone() };
-                self.schedule(route.deliver_ms, Event::Deliver(envelope));
+                // Move the payload into its last copy; clone only for duplicates.
+                let payload =
+                    if copy + 1 == copies { payload.take().expect("taken once") } else { payload.clone().expect("present") };
+                let envelope = Envelope { id: msg, from: from.clone(), to: to.clone(), sent_ms: self.now_ms, payload };
+                self.schedule(route.deliver_ms, Event::Deliver(Box::new(envelope)));
             }
         }
     }

@@ -1,10 +1,12 @@
 //! The event trace: every message and every state change, in order, with a stable
 //! hash.
 //!
-//! The hash is FNV-1a (64-bit) over each event's JSON form. It does not depend on
-//! the platform, so the same scenario and seed give the same hash natively and in
-//! wasm; it is what the determinism tests and share URLs compare.
+//! The hash is FNV-1a (64-bit) over each event's fields in a fixed binary form.
+//! It does not depend on the platform, so the same scenario and seed give the
+//! same hash natively and in wasm; it is what the determinism tests and share
+//! URLs compare.
 
+use crate::component_id::ComponentId;
 use kscope_protocol::{Fate, MessageKind};
 use serde::{Deserialize, Serialize};
 
@@ -30,13 +32,17 @@ pub enum TraceKind {
         /// Message id (a duplicate shares its original's id).
         msg: u64,
         /// Sender.
-        from: String,
+        from: ComponentId,
         /// Receiver.
-        to: String,
+        to: ComponentId,
         /// Family.
         kind: MessageKind,
-        /// One-line description.
-        summary: String,
+        /// Digest of the message's content (see `Payload::fingerprint`).
+        fingerprint: u64,
+        /// One-line description; only built while recording, and not hashed
+        /// (the fingerprint stands for the content).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        summary: Option<String>,
         /// What the network decided.
         fate: Fate,
         /// Arrival time (send time when dropped).
@@ -47,21 +53,21 @@ pub enum TraceKind {
         /// Message id.
         msg: u64,
         /// Receiver.
-        to: String,
+        to: ComponentId,
     },
     /// A message arrived at a component that is down, or on a link cut while it was in flight.
     Drop {
         /// Message id.
         msg: u64,
         /// Receiver.
-        to: String,
+        to: ComponentId,
         /// Why it was dropped.
         reason: String,
     },
     /// A component changed state.
     State {
         /// The component.
-        component: String,
+        component: ComponentId,
         /// What changed, in words.
         change: String,
     },
@@ -70,6 +76,51 @@ pub enum TraceKind {
         /// The command line.
         command: String,
     },
+}
+
+impl TraceKind {
+    /// Feeds the event into the hash field by field: integers as little-endian
+    /// bytes, strings length-prefixed, so the hash is the same on every
+    /// platform and independent of any serializer.
+    fn hash_into(&self, h: &mut u64) {
+        let int = |h: &mut u64, v: u64| *h = fnv1a(*h, &v.to_le_bytes());
+        let text = |h: &mut u64, s: &str| {
+            *h = fnv1a(*h, &(s.len() as u64).to_le_bytes());
+            *h = fnv1a(*h, s.as_bytes());
+        };
+        match self {
+            TraceKind::Send { msg, from, to, kind, fingerprint, fate, deliver_ms, summary: _ } => {
+                int(h, 1);
+                int(h, *msg);
+                text(h, &from.to_string());
+                text(h, &to.to_string());
+                int(h, *kind as u64);
+                int(h, *fingerprint);
+                int(h, *fate as u64);
+                int(h, *deliver_ms);
+            }
+            TraceKind::Deliver { msg, to } => {
+                int(h, 2);
+                int(h, *msg);
+                text(h, &to.to_string());
+            }
+            TraceKind::Drop { msg, to, reason } => {
+                int(h, 3);
+                int(h, *msg);
+                text(h, &to.to_string());
+                text(h, reason);
+            }
+            TraceKind::State { component, change } => {
+                int(h, 4);
+                text(h, &component.to_string());
+                text(h, change);
+            }
+            TraceKind::Action { command } => {
+                int(h, 5);
+                text(h, command);
+            }
+        }
+    }
 }
 
 /// FNV-1a 64-bit offset basis.
@@ -106,14 +157,13 @@ impl Trace {
     /// Appends an event: it always goes into the hash, and into the pending buffer
     /// while recording.
     pub fn push(&mut self, at_ms: u64, what: TraceKind) {
-        let event = TraceEvent { seq: self.len, at_ms, what };
-        let json = serde_json::to_vec(&event).expect("trace events always serialize");
-        self.hash = fnv1a(self.hash, &json);
-        self.hash = fnv1a(self.hash, b"\n");
-        self.len += 1;
+        self.hash = fnv1a(self.hash, &self.len.to_le_bytes());
+        self.hash = fnv1a(self.hash, &at_ms.to_le_bytes());
+        what.hash_into(&mut self.hash);
         if self.recording {
-            self.pending.push(event);
+            self.pending.push(TraceEvent { seq: self.len, at_ms, what });
         }
+        self.len += 1;
     }
 
     /// Number of events so far.
@@ -169,7 +219,7 @@ mod tests {
 
     #[test]
     fn hash_depends_on_every_event_and_recording_does_not_change_it() {
-        let note = |c: &str| TraceKind::State { component: "kube-apiserver".into(), change: c.into() };
+        let note = |c: &str| TraceKind::State { component: ComponentId::ApiServer, change: c.into() };
         let mut a = Trace::default();
         let mut b = Trace::default();
         b.set_recording(true);

@@ -43,7 +43,7 @@ fn partition_cuts_the_kubelet_off_and_heal_lets_it_renew_again() {
         .trace_mut()
         .drain()
         .into_iter()
-        .filter(|e| matches!(&e.what, TraceKind::Send { from, fate: Fate::Partitioned, .. } if from == "kubelet/node-1"))
+        .filter(|e| matches!(&e.what, TraceKind::Send { from, fate: Fate::Partitioned, .. } if from.to_string() == "kubelet/node-1"))
         .count();
     assert_eq!(cut, 3, "the 10s, 20s and 30s renewals are cut");
     assert!(cluster.exec("sim heal").ok);

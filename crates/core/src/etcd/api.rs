@@ -27,6 +27,8 @@ pub enum Request {
         value: Vec<u8>,
         /// Lease to attach, 0 for none.
         lease: i64,
+        /// Return the previous key-value.
+        prev_kv: bool,
     },
     /// `KV.DeleteRange`.
     DeleteRange {

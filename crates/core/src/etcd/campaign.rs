@@ -220,7 +220,8 @@ impl Run {
             (Op::Cas { expected, new }, Request::Txn(txn))
         } else if roll < 55 {
             let value = format!("{}-{}", client.name, self.next_request);
-            let request = Request::Put { key: key.clone().into_bytes(), value: value.clone().into_bytes(), lease: 0 };
+            let request =
+                Request::Put { key: key.clone().into_bytes(), value: value.clone().into_bytes(), lease: 0, prev_kv: false };
             (Op::Put(value), request)
         } else if roll < 85 {
             (Op::Get, Request::Range { range: KeyRange::single(key.as_bytes()), revision: 0, limit: 0, serializable: false })

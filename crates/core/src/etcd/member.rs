@@ -327,7 +327,7 @@ impl EtcdMember {
         for id in self.lessor.take_expired(ctx.now_ms()) {
             let proposal = Proposal { id: (self.me.id, self.boots, self.next_seq), request: Request::LeaseRevoke { id } };
             self.next_seq += 1;
-            let data = serde_json::to_vec(&proposal).expect("proposals serialize");
+            let data = bincode::serialize(&proposal).expect("proposals serialize");
             if let Some(node) = self.node.as_mut() {
                 let _ = node.propose(vec![], data);
             }
@@ -338,7 +338,7 @@ impl EtcdMember {
         for entry in entries {
             match entry.get_entry_type() {
                 EntryType::EntryNormal if !entry.data.is_empty() => {
-                    let Ok(proposal) = serde_json::from_slice::<Proposal>(&entry.data) else {
+                    let Ok(proposal) = bincode::deserialize::<Proposal>(&entry.data) else {
                         continue;
                     };
                     let result = self.apply_request(&proposal.request, ctx.now_ms());
@@ -353,15 +353,16 @@ impl EtcdMember {
 
     fn apply_request(&mut self, request: &Request, now_ms: u64) -> Result<Reply, String> {
         match request {
-            Request::Put { key, value, lease } => {
+            Request::Put { key, value, lease, prev_kv } => {
                 if *lease != 0 && self.lessor.get(*lease).is_none() {
                     return Err(ERR_LEASE_NOT_FOUND.into());
                 }
                 let mut txn = self.store.write();
-                let prev_kv = txn.put(key, value.clone(), *lease);
+                let prev = if *prev_kv { txn.get(key).cloned() } else { None };
+                let old_lease = txn.put(key, value.clone(), *lease);
                 txn.commit();
-                self.lessor.attach(key, prev_kv.as_ref().map_or(0, |p| p.lease), *lease);
-                Ok(Reply::Put { prev_kv })
+                self.lessor.attach(key, old_lease, *lease);
+                Ok(Reply::Put { prev_kv: prev })
             }
             Request::DeleteRange { range } => {
                 let mut txn = self.store.write();
@@ -408,9 +409,9 @@ impl EtcdMember {
             .map(|op| match op {
                 TxnOp::Range { range, limit } => Reply::Range(write.range(range, *limit)),
                 TxnOp::Put { key, value, lease } => {
-                    let prev_kv = write.put(key, value.clone(), *lease);
-                    attachments.push((key.clone(), prev_kv.as_ref().map_or(0, |p| p.lease), *lease));
-                    Reply::Put { prev_kv }
+                    let old_lease = write.put(key, value.clone(), *lease);
+                    attachments.push((key.clone(), old_lease, *lease));
+                    Reply::Put { prev_kv: None }
                 }
                 TxnOp::DeleteRange { range } => {
                     let prev_kvs = write.delete_range(range);
@@ -613,7 +614,7 @@ impl EtcdMember {
                     }
                     other => other,
                 };
-                let data = serde_json::to_vec(&Proposal { id, request }).expect("proposals serialize");
+                let data = bincode::serialize(&Proposal { id, request }).expect("proposals serialize");
                 let node = self.node.as_mut().expect("requests reach running members only");
                 if node.propose(vec![], data).is_err() {
                     // raft drops proposals when the member knows no leader.

@@ -121,8 +121,10 @@ pub struct RangeResult {
 pub struct Store {
     /// Each key's versions, oldest first.
     keys: BTreeMap<Vec<u8>, Vec<Version>>,
-    /// Every event since the compaction point, by revision.
-    events: BTreeMap<i64, Vec<Event>>,
+    /// Which keys changed at each revision since the compaction point, and
+    /// how. The key-values themselves are read back from `keys` when a
+    /// watcher needs them, so history is kept once.
+    events: BTreeMap<i64, Vec<(Vec<u8>, EventKind)>>,
     revision: i64,
     compacted: i64,
 }
@@ -221,18 +223,37 @@ impl Store {
         Ok(())
     }
 
-    /// Events with revision ≥ `from` on keys in `range`, in revision order.
+    /// Events with revision ≥ `from` on keys in `range`, in revision order,
+    /// each with the key-value before it.
     pub fn events_since(&self, range: &KeyRange, from: i64) -> Result<Vec<Event>, &'static str> {
         if from > 0 && from < self.compacted {
             return Err(ERR_COMPACTED);
         }
-        Ok(self
-            .events
-            .range(from.max(1)..)
-            .flat_map(|(_, events)| events.iter())
-            .filter(|e| range.contains(&e.kv.key))
-            .cloned()
-            .collect())
+        let mut out = Vec::new();
+        for (revision, changes) in self.events.range(from.max(1)..) {
+            for (key, kind) in changes.iter().filter(|(key, _)| range.contains(key)) {
+                out.push(self.event_at(key, *revision, *kind));
+            }
+        }
+        Ok(out)
+    }
+
+    fn event_at(&self, key: &[u8], revision: i64, kind: EventKind) -> Event {
+        let versions = self.keys.get(key).map(Vec::as_slice).unwrap_or_default();
+        let at = versions.iter().position(|v| v.revision == revision);
+        let prev_kv = at.and_then(|i| i.checked_sub(1)).and_then(|i| versions[i].kv.clone());
+        let kv = match (kind, at.and_then(|i| versions[i].kv.clone())) {
+            (EventKind::Put, Some(kv)) => kv,
+            _ => KeyValue {
+                key: key.to_vec(),
+                create_revision: 0,
+                mod_revision: revision,
+                version: 0,
+                value: Vec::new(),
+                lease: 0,
+            },
+        };
+        Event { kind, kv, prev_kv }
     }
 }
 
@@ -240,7 +261,7 @@ impl Store {
 pub struct WriteTxn<'a> {
     store: &'a mut Store,
     revision: i64,
-    events: Vec<Event>,
+    events: Vec<(Vec<u8>, EventKind)>,
 }
 
 impl WriteTxn<'_> {
@@ -270,25 +291,27 @@ impl WriteTxn<'_> {
         result
     }
 
-    /// Puts `value` at `key`; returns the previous value.
-    pub fn put(&mut self, key: &[u8], value: Vec<u8>, lease: i64) -> Option<KeyValue> {
-        let prev = self.get(key).cloned();
-        let kv = KeyValue {
-            key: key.to_vec(),
-            create_revision: prev.as_ref().map_or(self.revision, |p| p.create_revision),
-            mod_revision: self.revision,
-            version: prev.as_ref().map_or(1, |p| p.version + 1),
-            value,
-            lease,
+    /// Puts `value` at `key`; returns the lease the key had (0 for none).
+    pub fn put(&mut self, key: &[u8], value: Vec<u8>, lease: i64) -> i64 {
+        let (create_revision, version, old_lease) = match self.get(key) {
+            Some(p) => (p.create_revision, p.version + 1, p.lease),
+            None => (self.revision, 1, 0),
         };
-        let versions = self.store.keys.entry(key.to_vec()).or_default();
-        // Two writes to one key in one transaction: the later one replaces the earlier.
-        if versions.last().is_some_and(|v| v.revision == self.revision) {
-            versions.pop();
+        let kv = KeyValue { key: key.to_vec(), create_revision, mod_revision: self.revision, version, value, lease };
+        self.replace_this_revision(key);
+        self.store.keys.entry(key.to_vec()).or_default().push(Version { revision: self.revision, kv: Some(kv) });
+        self.events.push((key.to_vec(), EventKind::Put));
+        old_lease
+    }
+
+    /// Two writes to one key in one transaction: the later one replaces the earlier.
+    fn replace_this_revision(&mut self, key: &[u8]) {
+        if let Some(versions) = self.store.keys.get_mut(key) {
+            if versions.last().is_some_and(|v| v.revision == self.revision) {
+                versions.pop();
+                self.events.retain(|(k, _)| k != key);
+            }
         }
-        versions.push(Version { revision: self.revision, kv: Some(kv.clone()) });
-        self.events.push(Event { kind: EventKind::Put, kv, prev_kv: prev.clone() });
-        prev
     }
 
     /// Deletes every live key in `range`; returns the deleted key-values.
@@ -299,32 +322,24 @@ impl WriteTxn<'_> {
             .filter_map(|(_, versions)| versions.last().and_then(|v| v.kv.clone()))
             .collect();
         for prev in &live {
+            self.replace_this_revision(&prev.key);
             let versions = self.store.keys.get_mut(&prev.key).expect("live key exists");
-            if versions.last().is_some_and(|v| v.revision == self.revision) {
-                versions.pop();
-            }
             versions.push(Version { revision: self.revision, kv: None });
-            let tombstone = KeyValue {
-                key: prev.key.clone(),
-                create_revision: 0,
-                mod_revision: self.revision,
-                version: 0,
-                value: Vec::new(),
-                lease: 0,
-            };
-            self.events.push(Event { kind: EventKind::Delete, kv: tombstone, prev_kv: Some(prev.clone()) });
+            self.events.push((prev.key.clone(), EventKind::Delete));
         }
         live
     }
 
-    /// Ends the transaction. A transaction that wrote nothing does not take a
-    /// revision (etcd only bumps the revision for changes).
-    pub fn commit(self) -> Vec<Event> {
-        if !self.events.is_empty() {
+    /// Ends the transaction; returns how many keys it changed. A transaction
+    /// that wrote nothing does not take a revision (etcd only bumps the
+    /// revision for changes).
+    pub fn commit(self) -> usize {
+        let changed = self.events.len();
+        if changed > 0 {
             self.store.revision = self.revision;
-            self.store.events.insert(self.revision, self.events.clone());
+            self.store.events.insert(self.revision, self.events);
         }
-        self.events
+        changed
     }
 }
 
@@ -415,10 +430,19 @@ mod tests {
         let mut txn = s.write();
         txn.put(b"a", b"2".to_vec(), 0);
         txn.put(b"b", b"3".to_vec(), 0);
-        let events = txn.commit();
+        assert_eq!(txn.commit(), 2);
+        let events = s.events_since(&KeyRange::prefix(b""), 3).unwrap();
         assert_eq!(events.len(), 2);
         assert!(events.iter().all(|e| e.kv.mod_revision == 3));
         assert_eq!(events[0].prev_kv.as_ref().unwrap().value, b"1");
+        assert_eq!(events[1].prev_kv, None);
         assert_eq!(s.events_since(&KeyRange::single(b"a"), 0).unwrap().len(), 2);
+        let mut txn = s.write();
+        txn.delete_range(&KeyRange::single(b"a"));
+        txn.put(b"a", b"4".to_vec(), 0);
+        txn.commit();
+        let last = s.events_since(&KeyRange::single(b"a"), 4).unwrap();
+        assert_eq!(last.len(), 1, "the put replaced the delete in the same txn");
+        assert_eq!((last[0].kind, last[0].kv.value.as_slice()), (EventKind::Put, &b"4"[..]));
     }
 }
