@@ -344,10 +344,26 @@ impl Cluster {
         }
     }
 
+    /// The N of a new member named `etcd-N` that is not yet a component.
+    fn new_member_number(&self, name: &str) -> Result<u8, String> {
+        let n: u8 = name
+            .strip_prefix("etcd-")
+            .and_then(|n| n.parse().ok())
+            .filter(|n| *n > 0 && *n <= 9)
+            .ok_or_else(|| format!("kscope names etcd members etcd-1..etcd-9, not {name:?}"))?;
+        if self.sim.has(&ComponentId::Etcd(n)) {
+            return Err(format!("etcdserver: member {name} already runs in this simulation"));
+        }
+        Ok(n)
+    }
+
     /// The member an etcdctl endpoint names: `etcd-2`, `10.0.0.12:2379` or a URL.
     fn resolve_endpoint(&self, endpoint: &str) -> ComponentId {
         let bare = endpoint.trim_start_matches("https://").trim_start_matches("http://");
-        for n in 1..=self.scenario.spec.etcd.members {
+        for n in 1..=9u8 {
+            if !self.sim.has(&ComponentId::Etcd(n)) {
+                continue;
+            }
             let url = etcd::member::client_url(usize::from(n));
             if endpoint == format!("etcd-{n}") || bare == url.trim_start_matches("https://") {
                 return ComponentId::Etcd(n);
@@ -417,6 +433,48 @@ impl Cluster {
                     if health.iter().any(|h| !h.1) {
                         failed = Some("unhealthy cluster".into());
                     }
+                    Ok(())
+                }
+                EtcdctlCommand::MoveLeader { target } => {
+                    // Like etcdctl: ask each endpoint for its status and send the
+                    // request to the one that leads.
+                    let mut leader = None;
+                    for endpoint in &endpoints {
+                        if let (Ok(response), _) = call(self, endpoint, etcd::api::Request::Status)? {
+                            if let Ok(Reply::Status(status)) = &response.result {
+                                if status.leader == response.header.member_id {
+                                    leader = Some((endpoint.clone(), status.leader));
+                                }
+                            }
+                        }
+                    }
+                    let Some((endpoint, leader_id)) = leader else {
+                        return Err(format!("no leader endpoint given at [{}]", endpoints.join(" ")));
+                    };
+                    let (response, _) = call(self, &endpoint, cmd.request())?;
+                    response?.result?;
+                    out.push_str(&format!("Leadership transferred from {leader_id:x} to {target:x}\n"));
+                    Ok(())
+                }
+                EtcdctlCommand::MemberAdd { name, peer_urls, .. } => {
+                    let n = self.new_member_number(name)?;
+                    let expected = etcd::member::peer_url(usize::from(n));
+                    if !peer_urls.is_empty() && peer_urls != &vec![expected.clone()] {
+                        return Err(format!("kscope simulates {name} at {expected}: use --peer-urls={expected}"));
+                    }
+                    let mut cmd = cmd.clone();
+                    if let EtcdctlCommand::MemberAdd { peer_urls, .. } = &mut cmd.command {
+                        *peer_urls = vec![expected];
+                    }
+                    let (response, _) = call(self, &endpoints[0], cmd.request())?;
+                    let response = response?;
+                    let reply = response.result.clone()?;
+                    if let Reply::MemberAdd { members, .. } = &reply {
+                        let member = etcd::member::EtcdMember::joining(name, response.header.cluster_id, members.clone());
+                        self.sim.add_stopped(ComponentId::Etcd(n), Box::new(member));
+                    }
+                    out.push_str(&etcdctl::format_reply(&cmd, &response, &reply)?);
+                    out.push_str(&format!("(kscope: start the new member with: sim start {name})\n"));
                     Ok(())
                 }
                 _ => {

@@ -125,6 +125,37 @@ pub enum EtcdctlCommand {
     LeaseList,
     /// `member list`.
     MemberList,
+    /// `member add NAME --peer-urls=URLS [--learner]`.
+    MemberAdd {
+        /// Name.
+        name: String,
+        /// Peer URLs (kscope fills in the member's simulated address if omitted).
+        peer_urls: Vec<String>,
+        /// `--learner`.
+        learner: bool,
+    },
+    /// `member remove ID`.
+    MemberRemove {
+        /// Member id.
+        id: u64,
+    },
+    /// `member promote ID`.
+    MemberPromote {
+        /// Member id.
+        id: u64,
+    },
+    /// `member update ID --peer-urls=URLS`.
+    MemberUpdate {
+        /// Member id.
+        id: u64,
+        /// New peer URLs.
+        peer_urls: Vec<String>,
+    },
+    /// `move-leader ID`.
+    MoveLeader {
+        /// Target member id.
+        target: u64,
+    },
     /// `endpoint status`.
     EndpointStatus {
         /// `--cluster`.
@@ -140,7 +171,7 @@ pub enum EtcdctlCommand {
 /// Boolean flags take no value (`--prefix`), unless written `--prefix=false`.
 const BOOL_FLAGS: &[&str] = &[
     "prefix", "from-key", "keys-only", "count-only", "print-value-only", "prev-kv", "cluster", "hex", "debug", "keys", "once",
-    "progress-notify", "interactive",
+    "progress-notify", "interactive", "learner",
 ];
 
 struct Flags {
@@ -293,6 +324,8 @@ impl Etcdctl {
             ("txn", _) => &["interactive"],
             ("endpoint", _) => &["cluster"],
             ("lease", Some("timetolive")) => &["keys"],
+            ("member", Some("add")) => &["peer-urls", "learner"],
+            ("member", Some("update")) => &["peer-urls"],
             ("lease", Some("keep-alive")) => &["once"],
             _ => &[],
         };
@@ -368,6 +401,39 @@ impl Etcdctl {
                 EtcdctlCommand::Compaction { rev }
             }
             ("member", Some("list")) => EtcdctlCommand::MemberList,
+            ("member", Some("add")) => {
+                let [name] = flags.args.as_slice() else {
+                    return Err("member name not provided".into());
+                };
+                let peer_urls: Vec<String> =
+                    flags.get("peer-urls").map(|u| u.split(',').map(str::to_string).collect()).unwrap_or_default();
+                EtcdctlCommand::MemberAdd { name: name.clone(), peer_urls, learner: flags.bool("learner")? }
+            }
+            ("member", Some(sub @ ("remove" | "promote" | "update"))) => {
+                let [id] = flags.args.as_slice() else {
+                    return Err("member ID is not provided".into());
+                };
+                let id = u64::from_str_radix(id, 16).map_err(|_| {
+                    format!("bad member ID arg (strconv.ParseUint: parsing {id:?}: invalid syntax), expecting ID in Hex")
+                })?;
+                match sub {
+                    "remove" => EtcdctlCommand::MemberRemove { id },
+                    "promote" => EtcdctlCommand::MemberPromote { id },
+                    _ => match flags.get("peer-urls") {
+                        Some(urls) => EtcdctlCommand::MemberUpdate { id, peer_urls: urls.split(',').map(str::to_string).collect() },
+                        None => return Err("member peer urls not provided".into()),
+                    },
+                }
+            }
+            ("move-leader", _) => {
+                let [id] = flags.args.as_slice() else {
+                    return Err("move-leader command needs 1 argument".into());
+                };
+                let target = u64::from_str_radix(id, 16).map_err(|_| {
+                    format!("bad leader ID arg (strconv.ParseUint: parsing {id:?}: invalid syntax), expecting ID in Hex")
+                })?;
+                EtcdctlCommand::MoveLeader { target }
+            }
             ("lease", Some("grant")) => {
                 let [ttl] = flags.args.as_slice() else {
                     return Err("lease grant command needs TTL argument".into());
@@ -396,7 +462,7 @@ impl Etcdctl {
             ("member", Some(other)) | ("endpoint", Some(other)) | ("lease", Some(other)) => {
                 return Err(format!("unknown command {other:?} for \"etcdctl {name}\""))
             }
-            ("member", None) => return Err("member needs a sub-command: list".into()),
+            ("member", None) => return Err("member needs a sub-command: add, list, promote, remove or update".into()),
             ("endpoint", None) => return Err("endpoint needs a sub-command: status or health".into()),
             ("lease", None) => return Err("lease needs a sub-command: grant, revoke, timetolive, keep-alive or list".into()),
             (other, _) => return Err(format!("unknown command {other:?} for \"etcdctl\"\nRun 'etcdctl --help' for usage.")),
@@ -419,6 +485,13 @@ impl Etcdctl {
             EtcdctlCommand::Del { range, .. } => Request::DeleteRange { range: range.clone() },
             EtcdctlCommand::Compaction { rev } => Request::Compact { revision: *rev },
             EtcdctlCommand::MemberList => Request::MemberList,
+            EtcdctlCommand::MemberAdd { name, peer_urls, learner } => {
+                Request::MemberAdd { name: name.clone(), peer_urls: peer_urls.clone(), is_learner: *learner }
+            }
+            EtcdctlCommand::MemberRemove { id } => Request::MemberRemove { id: *id },
+            EtcdctlCommand::MemberPromote { id } => Request::MemberPromote { id: *id },
+            EtcdctlCommand::MemberUpdate { id, peer_urls } => Request::MemberUpdate { id: *id, peer_urls: peer_urls.clone() },
+            EtcdctlCommand::MoveLeader { target } => Request::MoveLeader { target: *target },
             EtcdctlCommand::Txn => Request::Txn(
                 self.txn.clone().unwrap_or(Txn { compare: Vec::new(), success: Vec::new(), failure: Vec::new() }),
             ),
@@ -764,6 +837,25 @@ pub fn format_reply(cmd: &Etcdctl, response: &Response, reply: &Reply) -> Result
             }
         }
         (EtcdctlCommand::MemberList, Reply::MemberList(members), w) => out = format_members(h, members, w),
+        (EtcdctlCommand::MemberAdd { name, .. }, Reply::MemberAdd { member, members }, _) => {
+            let learner = if member.is_learner { " as learner " } else { " " };
+            out = format!("Member {:16x} added{learner}to cluster {:16x}\n", member.id, h.cluster_id);
+            let conf: Vec<String> = members
+                .iter()
+                .flat_map(|m| {
+                    let n = if m.id == member.id { name.clone() } else { m.name.clone() };
+                    m.peer_urls.iter().map(move |u| format!("{n}={u}"))
+                })
+                .collect();
+            out.push_str(&format!(
+                "\nETCD_NAME={name:?}\nETCD_INITIAL_CLUSTER={:?}\nETCD_INITIAL_ADVERTISE_PEER_URLS={:?}\nETCD_INITIAL_CLUSTER_STATE=\"existing\"\n",
+                conf.join(","),
+                member.peer_urls.join(",")
+            ));
+        }
+        (EtcdctlCommand::MemberRemove { id }, _, _) => out = format!("Member {id:16x} removed from cluster {:16x}\n", h.cluster_id),
+        (EtcdctlCommand::MemberPromote { id }, _, _) => out = format!("Member {id:16x} promoted in cluster {:16x}\n", h.cluster_id),
+        (EtcdctlCommand::MemberUpdate { id, .. }, _, _) => out = format!("Member {id:16x} updated in cluster {:16x}\n", h.cluster_id),
         (_, Reply::LeaseGrant { id, ttl_secs }, WriteOut::Json) => {
             let mut v = header_json(h);
             v["ID"] = json!(id);
@@ -801,7 +893,7 @@ fn format_members(h: &ResponseHeader, members: &[Member], w: WriteOut) -> String
     let row = |m: &Member| {
         vec![
             format!("{:x}", m.id),
-            "started".to_string(),
+            if m.name.is_empty() { "unstarted" } else { "started" }.to_string(),
             m.name.clone(),
             m.peer_urls.join(","),
             m.client_urls.join(","),

@@ -218,6 +218,12 @@ fn etcd_request_summary(request: &etcd::api::Request) -> String {
         Request::LeaseRevoke { id } | Request::LeaseKeepAlive { id } | Request::LeaseTimeToLive { id, .. } => {
             format!("{} {id:016x}", request.method())
         }
+        Request::MemberAdd { name, .. } => format!("MemberAdd {name}"),
+        Request::MemberRemove { id } | Request::MemberPromote { id } | Request::MemberUpdate { id, .. } => {
+            format!("{} {id:x}", request.method())
+        }
+        Request::MemberPublish { name, .. } => format!("MemberPublish {name}"),
+        Request::MoveLeader { target } => format!("MoveLeader to {target:x}"),
         Request::Status | Request::MemberList | Request::LeaseLeases => request.method().to_string(),
     }
 }

@@ -113,6 +113,12 @@ impl Simulation {
         self.schedule(self.now_ms, Event::Start { id, epoch: 0 });
     }
 
+    /// Adds a component that is not running yet (`sim start` starts it).
+    pub fn add_stopped(&mut self, id: ComponentId, component: Box<dyn Component>) {
+        assert!(!self.components.contains_key(&id), "component {id} added twice");
+        self.components.insert(id, Slot { component, up: false, epoch: 0 });
+    }
+
     /// Simulated time now, in milliseconds.
     pub fn now_ms(&self) -> u64 {
         self.now_ms

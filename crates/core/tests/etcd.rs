@@ -424,3 +424,64 @@ fn etcdctl_watch_streams_in_the_background_until_interrupted() {
     settle(&mut c, 1);
     assert_eq!(c.take_background_output(), "PUT\nwk\nold\nPUT\nwk\nnew\nDELETE\nwk\n\nPUT\nwk\nagain\n");
 }
+
+fn member_hex(c: &mut Cluster, name: &str) -> String {
+    let list = ok(c, "etcdctl member list");
+    list.lines().find(|l| l.contains(&format!(", {name}, "))).unwrap().split(", ").next().unwrap().to_string()
+}
+
+#[test]
+fn member_add_as_learner_start_promote_and_remove() {
+    let mut c = cluster(3, 14);
+    settle(&mut c, 3);
+    for i in 0..10 {
+        ok(&mut c, &format!("etcdctl put k{i} {i}"));
+    }
+    let added = ok(&mut c, "etcdctl member add etcd-4 --peer-urls=https://10.0.0.14:2380 --learner");
+    assert!(added.contains(" added as learner to cluster "), "{added}");
+    assert!(added.contains("ETCD_INITIAL_CLUSTER_STATE=\"existing\""), "{added}");
+    assert!(ok(&mut c, "etcdctl member list").contains(", unstarted, , https://10.0.0.14:2380, , true"));
+    let id = member_hex(&mut c, "");
+    // A learner that has not caught up cannot be promoted.
+    let early = run(&mut c, &format!("etcdctl member promote {id}"));
+    assert!(!early.ok, "{}", early.text);
+    ok(&mut c, "sim start etcd-4");
+    settle(&mut c, 3);
+    assert_eq!(detail(&c, "etcd-4", "role"), "learner");
+    assert_eq!(detail(&c, "etcd-4", "revision"), detail(&c, "etcd-1", "revision"), "the learner caught up");
+    assert_eq!(run(&mut c, "etcdctl --endpoints=etcd-4 put x y").text, "Error: etcdserver: rpc not supported for learner\n");
+    // Promote through whichever member leads (etcdctl's default endpoint may not).
+    let leader = leaders(&c, 4).pop().unwrap();
+    let promoted = ok(&mut c, &format!("etcdctl --endpoints={leader} member promote {id}"));
+    assert!(promoted.starts_with(&format!("Member {id:>16} promoted in cluster ")), "{promoted}");
+    settle(&mut c, 1);
+    assert_eq!(detail(&c, "etcd-4", "role"), "follower");
+    // Remove etcd-2: it applies its own removal and shuts down; the rest go on.
+    let id2 = member_hex(&mut c, "etcd-2");
+    let removed = ok(&mut c, &format!("etcdctl --endpoints=etcd-4 member remove {id2}"));
+    assert!(removed.starts_with(&format!("Member {id2:>16} removed from cluster ")), "{removed}");
+    settle(&mut c, 3);
+    assert_eq!(detail(&c, "etcd-2", "role"), "removed");
+    assert_eq!(ok(&mut c, "etcdctl member list").lines().count(), 3);
+    assert_eq!(ok(&mut c, "etcdctl --endpoints=etcd-4 put after removal").trim(), "OK");
+    assert_eq!(run(&mut c, "etcdctl member remove zz").text, "Error: bad member ID arg (strconv.ParseUint: parsing \"zz\": invalid syntax), expecting ID in Hex\n");
+    assert_eq!(run(&mut c, &format!("etcdctl member remove {id2}")).text, "Error: etcdserver: member not found\n");
+}
+
+#[test]
+fn move_leader_hands_leadership_over() {
+    let mut c = cluster(3, 15);
+    settle(&mut c, 3);
+    let leader = leaders(&c, 3).pop().unwrap();
+    let target = (1..=3).map(|n| format!("etcd-{n}")).find(|m| *m != leader).unwrap();
+    let target_id = member_hex(&mut c, &target);
+    let leader_id = member_hex(&mut c, &leader);
+    let endpoints = "--endpoints=etcd-1,etcd-2,etcd-3";
+    let out = ok(&mut c, &format!("etcdctl {endpoints} move-leader {target_id}"));
+    assert_eq!(out, format!("Leadership transferred from {leader_id} to {target_id}\n"));
+    assert_eq!(leaders(&c, 3), vec![target.clone()]);
+    // With only a follower as endpoint, etcdctl cannot find the leader.
+    let follower = (1..=3).map(|n| format!("etcd-{n}")).find(|m| *m != target).unwrap();
+    let out = run(&mut c, &format!("etcdctl --endpoints={follower} move-leader {leader_id}"));
+    assert_eq!(out.text, format!("Error: no leader endpoint given at [{follower}]\n"));
+}

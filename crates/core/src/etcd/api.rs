@@ -90,6 +90,46 @@ pub enum Request {
     Status,
     /// `Cluster.MemberList`.
     MemberList,
+    /// `Cluster.MemberAdd`.
+    MemberAdd {
+        /// The new member's name (kscope names members `etcd-N`).
+        name: String,
+        /// Its peer URLs.
+        peer_urls: Vec<String>,
+        /// Add it as a non-voting learner.
+        is_learner: bool,
+    },
+    /// `Cluster.MemberRemove`.
+    MemberRemove {
+        /// The member.
+        id: u64,
+    },
+    /// `Cluster.MemberPromote`: a learner becomes a voter.
+    MemberPromote {
+        /// The learner.
+        id: u64,
+    },
+    /// `Cluster.MemberUpdate`: new peer URLs.
+    MemberUpdate {
+        /// The member.
+        id: u64,
+        /// Its new peer URLs.
+        peer_urls: Vec<String>,
+    },
+    /// A started member announcing its name and client URLs (etcd's publish).
+    MemberPublish {
+        /// The member.
+        id: u64,
+        /// Its name.
+        name: String,
+        /// Its client URLs.
+        client_urls: Vec<String>,
+    },
+    /// `Maintenance.MoveLeader`.
+    MoveLeader {
+        /// The member to hand leadership to.
+        target: u64,
+    },
 }
 
 /// `etcdserverpb.TxnRequest`.
@@ -215,6 +255,12 @@ impl Request {
             Request::LeaseLeases => "LeaseLeases",
             Request::Status => "Status",
             Request::MemberList => "MemberList",
+            Request::MemberAdd { .. } => "MemberAdd",
+            Request::MemberRemove { .. } => "MemberRemove",
+            Request::MemberPromote { .. } => "MemberPromote",
+            Request::MemberUpdate { .. } => "MemberUpdate",
+            Request::MemberPublish { .. } => "MemberPublish",
+            Request::MoveLeader { .. } => "MoveLeader",
         }
     }
 }
@@ -325,8 +371,18 @@ pub enum Reply {
     LeaseLeases(Vec<i64>),
     /// `StatusResponse`.
     Status(Status),
-    /// `MemberListResponse`.
+    /// `MemberListResponse`, and the answer to every membership change (the
+    /// member concerned, then the members after the change).
     MemberList(Vec<Member>),
+    /// `MemberAddResponse`: the new member and the members after the change.
+    MemberAdd {
+        /// The new member.
+        member: Member,
+        /// Every member, the new one included.
+        members: Vec<Member>,
+    },
+    /// `MoveLeaderResponse`.
+    MoveLeader,
 }
 
 /// A member's response to a [`Request`]; `Err` holds etcd's error text

@@ -23,7 +23,7 @@ use crate::etcd::lease::{Lessor, ERR_LEASE_NOT_FOUND};
 use crate::etcd::mvcc::{KeyRange, KeyValue, Store, ERR_COMPACTED};
 use crate::message::Payload;
 use kscope_protocol::ComponentKind;
-use raft::eraftpb::{ConfState, Entry, EntryType, Message as RaftMessage};
+use raft::eraftpb::{ConfChange, ConfChangeType, ConfState, Entry, EntryType, Message as RaftMessage};
 use raft::storage::MemStorage;
 use raft::{Config, RawNode, StateRole};
 use serde::{Deserialize, Serialize};
@@ -129,10 +129,40 @@ pub fn peer_url(n: usize) -> String {
     format!("https://10.0.0.{}:2380", 10 + n)
 }
 
+/// The member number a simulated peer URL belongs to (`https://10.0.0.1N:2380` → N).
+pub fn member_number(peer_url: &str) -> Option<u8> {
+    let host = peer_url.split("://").last()?.split(':').next()?;
+    let last: u8 = host.strip_prefix("10.0.0.")?.parse().ok()?;
+    last.checked_sub(10).filter(|n| *n > 0)
+}
+
+/// etcd's ErrNotLeader.
+pub const ERR_NOT_LEADER: &str = "etcdserver: not leader";
+/// etcd's ErrIDNotFound as clients see it.
+pub const ERR_MEMBER_NOT_FOUND: &str = "etcdserver: member not found";
+/// etcd's ErrLearnerNotReady.
+pub const ERR_LEARNER_NOT_READY: &str = "etcdserver: can only promote a learner member which is in sync with leader";
+/// etcd's ErrMemberNotLearner.
+pub const ERR_NOT_LEARNER: &str = "etcdserver: can only promote a learner member";
+/// etcd's ErrTooManyLearners.
+pub const ERR_TOO_MANY_LEARNERS: &str = "etcdserver: too many learner members in cluster";
+/// etcd's ErrPeerURLexists.
+pub const ERR_PEER_URL_EXISTS: &str = "etcdserver: Peer URLs already exists";
+/// etcd's ErrGRPCNotSupportedForLearner.
+pub const ERR_LEARNER_RPC: &str = "etcdserver: rpc not supported for learner";
+
+/// The context of a membership change in the log: who asked, and the member.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct ConfContext {
+    proposal: (u64, u64, u64),
+    member: Member,
+}
+
 /// One etcd member.
 pub struct EtcdMember {
     me: Peer,
-    peers: Vec<Peer>,
+    /// The cluster this member was started with (etcd's --initial-cluster).
+    initial: Vec<Member>,
     cluster_id: u64,
     // Disk.
     storage: MemStorage,
@@ -152,19 +182,54 @@ pub struct EtcdMember {
     /// time-to-live are the leader's to answer), by forwarded request id.
     forwarded: BTreeMap<u64, Waiter>,
     next_forward: u64,
+    /// Applied membership, by member id (etcd lists members in id order).
+    members: BTreeMap<u64, Member>,
+    /// This member applied its own removal and has shut down.
+    removed: bool,
+    /// Leadership transfers waiting to complete: (target, client).
+    transfers: Vec<(u64, Waiter)>,
+    last_publish_ms: Option<u64>,
     logger: slog::Logger,
 }
 
 impl EtcdMember {
-    /// Member `me` of a cluster whose initial members are `peers`.
+    /// Member `me` of a new cluster whose initial members are `peers`.
     pub fn new(me: &str, peers: Vec<Peer>) -> Self {
-        let me = peers.iter().find(|p| p.name == me).expect("member is among its peers").clone();
-        let voters: Vec<u64> = peers.iter().map(|p| p.id).collect();
-        let storage = MemStorage::new_with_conf_state(ConfState::from((voters, vec![])));
+        let initial = peers
+            .iter()
+            .map(|p| {
+                let n = match p.component {
+                    ComponentId::Etcd(n) => usize::from(n),
+                    _ => unreachable!("etcd peers are etcd components"),
+                };
+                Member {
+                    id: p.id,
+                    name: p.name.clone(),
+                    peer_urls: vec![peer_url(n)],
+                    client_urls: vec![client_url(n)],
+                    is_learner: false,
+                }
+            })
+            .collect();
+        Self::with_initial(me, cluster_id(&peers), initial)
+    }
+
+    /// A member joining an existing cluster after `etcdctl member add`:
+    /// `members` is the membership including it.
+    pub fn joining(me: &str, cluster_id: u64, members: Vec<Member>) -> Self {
+        Self::with_initial(me, cluster_id, members)
+    }
+
+    fn with_initial(me: &str, cluster_id: u64, initial: Vec<Member>) -> Self {
+        let n: u8 = me.strip_prefix("etcd-").and_then(|n| n.parse().ok()).expect("members are named etcd-N");
+        let me = Peer { id: member_id(me), name: me.to_string(), component: ComponentId::Etcd(n) };
+        let voters: Vec<u64> = initial.iter().filter(|m| !m.is_learner).map(|m| m.id).collect();
+        let learners: Vec<u64> = initial.iter().filter(|m| m.is_learner).map(|m| m.id).collect();
+        let storage = MemStorage::new_with_conf_state(ConfState::from((voters, learners)));
         EtcdMember {
-            cluster_id: cluster_id(&peers),
+            cluster_id,
             me,
-            peers,
+            initial,
             storage,
             boots: 0,
             node: None,
@@ -179,6 +244,10 @@ impl EtcdMember {
             next_lease: 0,
             forwarded: BTreeMap::new(),
             next_forward: 0,
+            members: BTreeMap::new(),
+            removed: false,
+            transfers: Vec::new(),
+            last_publish_ms: None,
             logger: slog::Logger::root(slog::Discard, slog::o!()),
         }
     }
@@ -240,7 +309,17 @@ impl EtcdMember {
     }
 
     fn component_of(&self, raft_id: u64) -> Option<ComponentId> {
-        self.peers.iter().find(|p| p.id == raft_id).map(|p| p.component.clone())
+        let member = self.members.get(&raft_id).or_else(|| self.initial.iter().find(|m| m.id == raft_id))?;
+        member.peer_urls.first().and_then(|u| member_number(u)).map(ComponentId::Etcd)
+    }
+
+    /// The cluster id.
+    pub fn cluster_id(&self) -> u64 {
+        self.cluster_id
+    }
+
+    fn is_learner(&self) -> bool {
+        self.members.get(&self.me.id).is_some_and(|m| m.is_learner)
     }
 
     /// Overrides raft-rs's unseeded election jitter after every call into raft:
@@ -309,6 +388,10 @@ impl EtcdMember {
         self.notify_watchers(ctx);
         self.serve_ready_reads(ctx);
         self.follow_leadership(ctx);
+        self.finish_transfers(ctx);
+        if self.removed {
+            self.node = None;
+        }
     }
 
     /// Promotes or demotes the lessor when leadership changes (etcd extends
@@ -346,6 +429,7 @@ impl EtcdMember {
                         self.reply(ctx, &waiter, result);
                     }
                 }
+                EntryType::EntryConfChange => self.apply_conf_change(ctx, &entry),
                 _ => {}
             }
         }
@@ -388,6 +472,21 @@ impl EtcdMember {
             }
             Request::Compact { revision } => self.store.compact(*revision).map(|_| Reply::Compact).map_err(String::from),
             Request::Txn(txn) => Ok(self.apply_txn(txn)),
+            Request::MemberUpdate { id, peer_urls } => match self.members.get_mut(id) {
+                Some(m) => {
+                    m.peer_urls = peer_urls.clone();
+                    Ok(Reply::MemberList(self.members()))
+                }
+                None => Err(ERR_MEMBER_NOT_FOUND.into()),
+            },
+            Request::MemberPublish { id, name, client_urls } => match self.members.get_mut(id) {
+                Some(m) => {
+                    m.name = name.clone();
+                    m.client_urls = client_urls.clone();
+                    Ok(Reply::MemberList(self.members()))
+                }
+                None => Err(ERR_MEMBER_NOT_FOUND.into()),
+            },
             Request::Range { .. }
             | Request::Status
             | Request::MemberList
@@ -395,7 +494,11 @@ impl EtcdMember {
             | Request::WatchCancel { .. }
             | Request::LeaseKeepAlive { .. }
             | Request::LeaseTimeToLive { .. }
-            | Request::LeaseLeases => unreachable!("only writes go through the log"),
+            | Request::LeaseLeases
+            | Request::MemberAdd { .. }
+            | Request::MemberRemove { .. }
+            | Request::MemberPromote { .. }
+            | Request::MoveLeader { .. } => unreachable!("only writes go through the log"),
         }
     }
 
@@ -504,22 +607,187 @@ impl EtcdMember {
     }
 
     fn members(&self) -> Vec<Member> {
-        self.peers
-            .iter()
-            .enumerate()
-            .map(|(i, p)| Member {
-                id: p.id,
-                name: p.name.clone(),
-                peer_urls: vec![peer_url(i + 1)],
-                client_urls: vec![client_url(i + 1)],
-                is_learner: false,
-            })
-            .collect()
+        self.members.values().cloned().collect()
+    }
+
+    /// Proposes a membership change; the answer comes when it is applied.
+    fn propose_conf_change(&mut self, ctx: &mut Context<'_>, waiter: Waiter, kind: ConfChangeType, member: Member) {
+        let proposal = (self.me.id, self.boots, self.next_seq);
+        self.next_seq += 1;
+        let mut cc = ConfChange::default();
+        cc.set_change_type(kind);
+        cc.node_id = member.id;
+        let context = bincode::serialize(&ConfContext { proposal, member }).expect("contexts serialize");
+        let node = self.node.as_mut().expect("running");
+        if node.propose_conf_change(context, cc).is_err() {
+            self.reply(ctx, &waiter, Err(ERR_NO_LEADER.into()));
+            return;
+        }
+        self.waiters.insert(proposal, waiter);
+        ctx.set_timer(REQUEST_TIMEOUT_MS, TIMER_EXPIRE);
+    }
+
+    fn apply_conf_change(&mut self, ctx: &mut Context<'_>, entry: &Entry) {
+        use protobuf::Message as _;
+        let mut cc = ConfChange::default();
+        if cc.merge_from_bytes(&entry.data).is_err() {
+            return;
+        }
+        let Ok(context) = bincode::deserialize::<ConfContext>(&entry.context) else { return };
+        let node = self.node.as_mut().expect("applying while running");
+        match node.apply_conf_change(&cc) {
+            Ok(cs) => self.storage.wl().set_conf_state(cs),
+            Err(_) => return,
+        }
+        let id = cc.node_id;
+        let existed = self.members.contains_key(&id);
+        match cc.get_change_type() {
+            ConfChangeType::AddNode | ConfChangeType::AddLearnerNode => {
+                let learner = cc.get_change_type() == ConfChangeType::AddLearnerNode;
+                let member = self.members.entry(id).or_insert(context.member.clone());
+                member.is_learner = learner;
+            }
+            ConfChangeType::RemoveNode => {
+                self.members.remove(&id);
+                if id == self.me.id {
+                    self.removed = true;
+                    ctx.record("removed from the cluster; shutting down");
+                }
+            }
+        }
+        if let Some(waiter) = self.waiters.remove(&context.proposal) {
+            let result = match cc.get_change_type() {
+                ConfChangeType::AddNode | ConfChangeType::AddLearnerNode if existed => Ok(Reply::MemberList(self.members())),
+                ConfChangeType::AddNode | ConfChangeType::AddLearnerNode => {
+                    Ok(Reply::MemberAdd { member: self.members[&id].clone(), members: self.members() })
+                }
+                ConfChangeType::RemoveNode => Ok(Reply::MemberList(self.members())),
+            };
+            self.reply(ctx, &waiter, result);
+        }
+    }
+
+    /// A member added by `member add` announces its name once it runs and
+    /// knows a leader (etcd's publish), retrying every second until applied.
+    fn publish_if_needed(&mut self, ctx: &mut Context<'_>) {
+        let published = self.members.get(&self.me.id).is_some_and(|m| !m.name.is_empty());
+        let recent = self.last_publish_ms.is_some_and(|t| ctx.now_ms() < t + 1_000);
+        if published || recent || self.leader().unwrap_or(0) == 0 {
+            return;
+        }
+        self.last_publish_ms = Some(ctx.now_ms());
+        let n = match self.me.component {
+            ComponentId::Etcd(n) => usize::from(n),
+            _ => unreachable!("etcd members are etcd components"),
+        };
+        let request = Request::MemberPublish { id: self.me.id, name: self.me.name.clone(), client_urls: vec![client_url(n)] };
+        let proposal = Proposal { id: (self.me.id, self.boots, self.next_seq), request };
+        self.next_seq += 1;
+        if let Some(node) = self.node.as_mut() {
+            let _ = node.propose(vec![], bincode::serialize(&proposal).expect("proposals serialize"));
+        }
+    }
+
+    /// Answers leadership transfers that completed.
+    fn finish_transfers(&mut self, ctx: &mut Context<'_>) {
+        let leader = self.leader().unwrap_or(0);
+        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.transfers).into_iter().partition(|(t, _)| *t == leader);
+        self.transfers = waiting;
+        for (_, waiter) in done {
+            self.reply(ctx, &waiter, Ok(Reply::MoveLeader));
+        }
+    }
+
+    /// Checks a membership request before proposing it, as etcd's server does.
+    fn check_membership(&self, request: &Request) -> Result<(), String> {
+        let known = |id: &u64| self.members.contains_key(id);
+        match request {
+            Request::MemberAdd { name, peer_urls, is_learner } => {
+                if self.members.values().any(|m| m.peer_urls.iter().any(|u| peer_urls.contains(u))) {
+                    return Err(ERR_PEER_URL_EXISTS.into());
+                }
+                if *is_learner && self.members.values().any(|m| m.is_learner) {
+                    return Err(ERR_TOO_MANY_LEARNERS.into());
+                }
+                if known(&member_id(name)) {
+                    return Err("etcdserver: member ID already exist".into());
+                }
+                Ok(())
+            }
+            Request::MemberRemove { id } | Request::MemberUpdate { id, .. } if !known(id) => Err(ERR_MEMBER_NOT_FOUND.into()),
+            Request::MemberPromote { id } => match self.members.get(id) {
+                None => Err(ERR_MEMBER_NOT_FOUND.into()),
+                Some(m) if !m.is_learner => Err(ERR_NOT_LEARNER.into()),
+                Some(_) => {
+                    // etcd promotes a learner whose log is at least 90% of the leader's.
+                    let node = self.node.as_ref().expect("running");
+                    let matched = node.raft.prs().get(*id).map_or(0, |p| p.matched);
+                    if node.raft.state != StateRole::Leader {
+                        Err(ERR_NOT_LEADER.into())
+                    } else if (matched as f64) < 0.9 * node.raft.raft_log.last_index() as f64 {
+                        Err(ERR_LEARNER_NOT_READY.into())
+                    } else {
+                        Ok(())
+                    }
+                }
+            },
+            _ => Ok(()),
+        }
     }
 
     fn handle_request(&mut self, ctx: &mut Context<'_>, from: ComponentId, request_id: u64, request: Request) {
         let waiter = Waiter { client: from, request_id, deadline_ms: ctx.now_ms() + REQUEST_TIMEOUT_MS };
+        if self.node.is_none() {
+            return; // removed: the process is gone, like a connection refused
+        }
+        let learner_may = matches!(request, Request::Status | Request::MemberList | Request::Range { serializable: true, .. });
+        if self.is_learner() && !learner_may {
+            self.reply(ctx, &waiter, Err(ERR_LEARNER_RPC.into()));
+            return;
+        }
+        if let Err(e) = self.check_membership(&request) {
+            self.reply(ctx, &waiter, Err(e));
+            return;
+        }
         match &request {
+            Request::MemberAdd { name, peer_urls, is_learner } => {
+                let member = Member {
+                    id: member_id(name),
+                    name: String::new(),
+                    peer_urls: peer_urls.clone(),
+                    client_urls: Vec::new(),
+                    is_learner: *is_learner,
+                };
+                let kind = if *is_learner { ConfChangeType::AddLearnerNode } else { ConfChangeType::AddNode };
+                self.propose_conf_change(ctx, waiter, kind, member);
+                self.handle_ready(ctx);
+                return;
+            }
+            Request::MemberRemove { id } | Request::MemberPromote { id } => {
+                let member = self.members[id].clone();
+                let kind = if matches!(request, Request::MemberRemove { .. }) {
+                    ConfChangeType::RemoveNode
+                } else {
+                    ConfChangeType::AddNode
+                };
+                self.propose_conf_change(ctx, waiter, kind, member);
+                self.handle_ready(ctx);
+                return;
+            }
+            Request::MoveLeader { target } => {
+                let node = self.node.as_mut().expect("running");
+                if node.raft.state != StateRole::Leader {
+                    self.reply(ctx, &waiter, Err(ERR_NOT_LEADER.into()));
+                } else if !self.members.contains_key(target) {
+                    self.reply(ctx, &waiter, Err("etcdserver: bad leader transferee".into()));
+                } else {
+                    node.transfer_leader(*target);
+                    self.transfers.push((*target, waiter));
+                    ctx.set_timer(REQUEST_TIMEOUT_MS, TIMER_EXPIRE);
+                    self.handle_ready(ctx);
+                }
+                return;
+            }
             Request::Status => self.reply(ctx, &waiter, Ok(Reply::Status(self.status()))),
             Request::MemberList => self.reply(ctx, &waiter, Ok(Reply::MemberList(self.members()))),
             Request::Watch { range, start_revision, prev_kv, progress_notify } => {
@@ -632,6 +900,12 @@ impl EtcdMember {
     /// Fails requests that have waited longer than etcd's request timeout.
     fn expire(&mut self, ctx: &mut Context<'_>) {
         let now = ctx.now_ms();
+        let (late, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.transfers).into_iter().partition(|(_, w)| w.deadline_ms <= now);
+        self.transfers = waiting;
+        for (_, waiter) in late {
+            self.reply(ctx, &waiter, Err("etcdserver: request timed out, leader transfer took too long".into()));
+        }
         let expired: Vec<_> = self.waiters.iter().filter(|(_, w)| w.deadline_ms <= now).map(|(k, _)| *k).collect();
         for key in expired {
             let waiter = self.waiters.remove(&key).expect("listed above");
@@ -670,6 +944,10 @@ impl Component for EtcdMember {
         self.watchers.clear();
         self.lessor = Lessor::default();
         self.forwarded.clear();
+        self.members = self.initial.iter().map(|m| (m.id, m.clone())).collect();
+        self.removed = false;
+        self.transfers.clear();
+        self.last_publish_ms = None;
         self.next_seq = 0;
         self.node = Some(RawNode::new(&config, self.storage.clone(), &self.logger).expect("valid raft config"));
         self.reseed_election_timeout(ctx);
@@ -687,6 +965,7 @@ impl Component for EtcdMember {
         self.watchers.clear();
         self.lessor = Lessor::default();
         self.forwarded.clear();
+        self.transfers.clear();
     }
 
     fn receive(&mut self, ctx: &mut Context<'_>, envelope: Envelope) {
@@ -721,6 +1000,7 @@ impl Component for EtcdMember {
                     node.tick();
                 }
                 self.revoke_expired(ctx);
+                self.publish_if_needed(ctx);
                 self.reseed_election_timeout(ctx);
                 self.handle_ready(ctx);
                 self.record_role_change(ctx, before);
@@ -746,12 +1026,16 @@ impl Component for EtcdMember {
 
     fn details(&self) -> Vec<(String, String)> {
         let Some((role, term, commit, applied)) = self.raft_state() else {
-            return vec![("role".into(), "stopped".into())];
+            return vec![("role".into(), if self.removed { "removed" } else { "stopped" }.into())];
         };
         let leader = self.node.as_ref().map_or(0, |n| n.raft.leader_id);
-        let leader_name = self.peers.iter().find(|p| p.id == leader).map_or("none".to_string(), |p| p.name.clone());
+        let leader_name = match self.component_of(leader) {
+            Some(component) => component.to_string(),
+            None => "none".to_string(),
+        };
+        let role = if self.is_learner() { "learner" } else { role_name(role) };
         vec![
-            ("role".into(), role_name(role).into()),
+            ("role".into(), role.into()),
             ("term".into(), term.to_string()),
             ("leader".into(), leader_name),
             ("commit".into(), commit.to_string()),
