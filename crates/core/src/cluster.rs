@@ -71,6 +71,14 @@ struct ConsoleWatch {
     json: bool,
 }
 
+/// The etcd members' snapshot settings from the scenario.
+fn etcd_tuning(scenario: &Scenario) -> etcd::member::Tuning {
+    etcd::member::Tuning {
+        snapshot_count: scenario.spec.etcd.snapshot_count,
+        snapshot_catch_up_entries: scenario.spec.etcd.snapshot_catch_up_entries,
+    }
+}
+
 /// A running simulated cluster.
 pub struct Cluster {
     scenario: Scenario,
@@ -107,7 +115,7 @@ impl Cluster {
             })
             .collect();
         for peer in &peers {
-            sim.add(peer.component.clone(), Box::new(EtcdMember::new(&peer.name, peers.clone())));
+            sim.add(peer.component.clone(), Box::new(EtcdMember::new(&peer.name, peers.clone(), etcd_tuning(&scenario))));
         }
         sim.add(ComponentId::Scheduler, Box::new(Dormant::new(ComponentKind::Scheduler)));
         sim.add(ComponentId::ControllerManager, Box::new(Dormant::new(ComponentKind::ControllerManager)));
@@ -470,7 +478,8 @@ impl Cluster {
                     let response = response?;
                     let reply = response.result.clone()?;
                     if let Reply::MemberAdd { members, .. } = &reply {
-                        let member = etcd::member::EtcdMember::joining(name, response.header.cluster_id, members.clone());
+                        let tuning = etcd_tuning(&self.scenario);
+                        let member = etcd::member::EtcdMember::joining(name, response.header.cluster_id, members.clone(), tuning);
                         self.sim.add_stopped(ComponentId::Etcd(n), Box::new(member));
                     }
                     out.push_str(&etcdctl::format_reply(&cmd, &response, &reply)?);

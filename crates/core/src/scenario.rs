@@ -81,6 +81,19 @@ pub struct EtcdSpec {
     /// Number of members, named etcd-1..etcd-N: 1, 3 or 5 (default 3).
     #[serde(default = "default_etcd_members")]
     pub members: u8,
+    /// Applied entries between snapshots (etcd's --snapshot-count, default 100000).
+    #[serde(default = "default_snapshot_count")]
+    pub snapshot_count: u64,
+    /// Log entries kept before a snapshot for lagging followers (default 5000).
+    #[serde(default = "default_catch_up_entries")]
+    pub snapshot_catch_up_entries: u64,
+}
+
+fn default_snapshot_count() -> u64 {
+    100_000
+}
+fn default_catch_up_entries() -> u64 {
+    5_000
 }
 
 /// One worker node.
@@ -180,7 +193,11 @@ fn default_nodes() -> Vec<NodeSpec> {
 
 impl Default for EtcdSpec {
     fn default() -> Self {
-        EtcdSpec { members: default_etcd_members() }
+        EtcdSpec {
+            members: default_etcd_members(),
+            snapshot_count: default_snapshot_count(),
+            snapshot_catch_up_entries: default_catch_up_entries(),
+        }
     }
 }
 
@@ -335,6 +352,9 @@ impl Scenario {
                 "spec.etcd.members: Unsupported value: {}: supported values: \"1\", \"3\", \"5\"",
                 spec.etcd.members
             ));
+        }
+        if spec.etcd.snapshot_count == 0 {
+            return Err("spec.etcd.snapshotCount: Invalid value: 0: must be greater than 0".into());
         }
         if spec.nodes.len() > MAX_NODES {
             return Err(format!("spec.nodes: Too many: {}: must have at most {MAX_NODES} items", spec.nodes.len()));

@@ -485,3 +485,37 @@ fn move_leader_hands_leadership_over() {
     let out = run(&mut c, &format!("etcdctl --endpoints={follower} move-leader {leader_id}"));
     assert_eq!(out.text, format!("Error: no leader endpoint given at [{follower}]\n"));
 }
+
+#[test]
+fn lagging_member_catches_up_from_a_snapshot_and_restarts_from_its_own() {
+    let text = "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {seed: 16, etcd: {members: 3, snapshotCount: 20, snapshotCatchUpEntries: 5}}\n";
+    let mut c = Cluster::new(Scenario::from_yaml(text, "t").unwrap()).unwrap();
+    c.simulation_mut().trace_mut().set_recording(true);
+    settle(&mut c, 3);
+    let leader = leaders(&c, 3).pop().unwrap();
+    let follower = (1..=3).map(|n| format!("etcd-{n}")).find(|m| *m != leader).unwrap();
+    ok(&mut c, &format!("sim kill {follower}"));
+    for i in 0..60 {
+        ok(&mut c, &format!("etcdctl --endpoints={leader} put key-{i:02} {i}"));
+    }
+    c.simulation_mut().trace_mut().drain();
+    ok(&mut c, &format!("sim start {follower}"));
+    settle(&mut c, 3);
+    let snapshots = c
+        .simulation_mut()
+        .trace_mut()
+        .drain()
+        .into_iter()
+        .filter(|e| matches!(&e.what, kscope_core::trace::TraceKind::Send { summary: Some(s), .. } if s.starts_with("MsgSnapshot")))
+        .count();
+    assert!(snapshots >= 1, "the leader's log no longer reaches back: it sent a snapshot");
+    assert_eq!(detail(&c, &follower, "revision"), detail(&c, &leader, "revision"));
+    let count = ok(&mut c, &format!("etcdctl --endpoints={follower} get key- --prefix --count-only"));
+    assert_eq!(count, "60\n");
+    // Restart the leader: it recovers from its own snapshot plus the log after it.
+    let revision = detail(&c, &leader, "revision");
+    ok(&mut c, &format!("sim restart {leader}"));
+    settle(&mut c, 3);
+    assert_eq!(detail(&c, &leader, "revision"), revision);
+    assert_eq!(ok(&mut c, &format!("etcdctl --endpoints={leader} get key-59 --print-value-only --consistency=s")), "59\n");
+}

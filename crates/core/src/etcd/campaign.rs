@@ -293,8 +293,11 @@ impl Run {
 pub fn run(seed: u64, config: &CampaignConfig) -> CampaignReport {
     let mut rng = SimRng::new(seed ^ 0x6361_6d70_6169_676e);
     let members = if rng.below(2) == 0 { 3 } else { 5 };
+    // Half the seeds snapshot often and keep little log, so restarted and
+    // partitioned members catch up from snapshots under faults too.
+    let (snapshot_count, catch_up) = if rng.below(2) == 0 { (100_000, 5_000) } else { (5 + rng.below(20), rng.below(3)) };
     let text = format!(
-        "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: etcd-campaign}}\nspec: {{seed: {seed}, etcd: {{members: {members}}}, nodes: []}}\n"
+        "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: etcd-campaign}}\nspec: {{seed: {seed}, nodes: [], etcd: {{members: {members}, snapshotCount: {snapshot_count}, snapshotCatchUpEntries: {catch_up}}}}}\n"
     );
     let scenario = Scenario::from_yaml(&text, "campaign").expect("campaign scenario is valid");
     let mut run = Run {

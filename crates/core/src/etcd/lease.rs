@@ -47,6 +47,15 @@ impl Lessor {
         &self.leases
     }
 
+    /// Replaces the applied leases (from a snapshot); deadlines are the
+    /// leader's and start afresh on promotion.
+    pub fn restore(&mut self, leases: BTreeMap<i64, Lease>) {
+        self.leases = leases;
+        self.deadlines_ms.clear();
+        self.revoking.clear();
+        self.primary = false;
+    }
+
     /// The lease with `id`, if granted.
     pub fn get(&self, id: i64) -> Option<&Lease> {
         self.leases.get(&id)

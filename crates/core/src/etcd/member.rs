@@ -9,7 +9,7 @@
 //! overrides every draw with one from the simulation's seeded RNG, so runs replay
 //! exactly.
 //!
-//! "Disk" (raft hard state, log and snapshot in a `MemStorage`, and the boot
+//! "Disk" (raft hard state, log and snapshot in a [`Disk`], and the boot
 //! counter) survives a kill; everything else is rebuilt on start, the MVCC store
 //! by re-applying the committed log, as etcd replays its WAL.
 
@@ -24,7 +24,8 @@ use crate::etcd::mvcc::{KeyRange, KeyValue, Store, ERR_COMPACTED};
 use crate::message::Payload;
 use kscope_protocol::ComponentKind;
 use raft::eraftpb::{ConfChange, ConfChangeType, ConfState, Entry, EntryType, Message as RaftMessage};
-use raft::storage::MemStorage;
+use crate::etcd::disk::Disk;
+use crate::etcd::lease::Lease;
 use raft::{Config, RawNode, StateRole};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -58,6 +59,30 @@ pub const ERR_DUPLICATE_KEY: &str = "etcdserver: duplicate key given in txn requ
 const TIMER_TICK: u64 = 1;
 const TIMER_EXPIRE: u64 = 2;
 const TIMER_PROGRESS: u64 = 3;
+
+/// How often members snapshot and how much log they keep (etcd's
+/// `--snapshot-count`, default 100000, and `SnapshotCatchUpEntries`, 5000).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tuning {
+    /// Applied entries between snapshots.
+    pub snapshot_count: u64,
+    /// Entries kept in the log before a snapshot, for lagging followers.
+    pub snapshot_catch_up_entries: u64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning { snapshot_count: 100_000, snapshot_catch_up_entries: 5_000 }
+    }
+}
+
+/// What a snapshot holds: the applied state of the member.
+#[derive(Serialize, Deserialize)]
+struct StateMachine {
+    store: Store,
+    leases: BTreeMap<i64, Lease>,
+    members: BTreeMap<u64, Member>,
+}
 
 /// A client's watch on this member.
 #[derive(Clone, Debug)]
@@ -165,10 +190,11 @@ pub struct EtcdMember {
     initial: Vec<Member>,
     cluster_id: u64,
     // Disk.
-    storage: MemStorage,
+    storage: Disk,
+    tuning: Tuning,
     boots: u64,
     // Volatile.
-    node: Option<RawNode<MemStorage>>,
+    node: Option<RawNode<Disk>>,
     store: Store,
     next_seq: u64,
     waiters: BTreeMap<(u64, u64, u64), Waiter>,
@@ -194,7 +220,7 @@ pub struct EtcdMember {
 
 impl EtcdMember {
     /// Member `me` of a new cluster whose initial members are `peers`.
-    pub fn new(me: &str, peers: Vec<Peer>) -> Self {
+    pub fn new(me: &str, peers: Vec<Peer>, tuning: Tuning) -> Self {
         let initial = peers
             .iter()
             .map(|p| {
@@ -211,26 +237,27 @@ impl EtcdMember {
                 }
             })
             .collect();
-        Self::with_initial(me, cluster_id(&peers), initial)
+        Self::with_initial(me, cluster_id(&peers), initial, tuning)
     }
 
     /// A member joining an existing cluster after `etcdctl member add`:
     /// `members` is the membership including it.
-    pub fn joining(me: &str, cluster_id: u64, members: Vec<Member>) -> Self {
-        Self::with_initial(me, cluster_id, members)
+    pub fn joining(me: &str, cluster_id: u64, members: Vec<Member>, tuning: Tuning) -> Self {
+        Self::with_initial(me, cluster_id, members, tuning)
     }
 
-    fn with_initial(me: &str, cluster_id: u64, initial: Vec<Member>) -> Self {
+    fn with_initial(me: &str, cluster_id: u64, initial: Vec<Member>, tuning: Tuning) -> Self {
         let n: u8 = me.strip_prefix("etcd-").and_then(|n| n.parse().ok()).expect("members are named etcd-N");
         let me = Peer { id: member_id(me), name: me.to_string(), component: ComponentId::Etcd(n) };
         let voters: Vec<u64> = initial.iter().filter(|m| !m.is_learner).map(|m| m.id).collect();
         let learners: Vec<u64> = initial.iter().filter(|m| m.is_learner).map(|m| m.id).collect();
-        let storage = MemStorage::new_with_conf_state(ConfState::from((voters, learners)));
+        let storage = Disk::bootstrap(ConfState::from((voters, learners)));
         EtcdMember {
             cluster_id,
             me,
             initial,
             storage,
+            tuning,
             boots: 0,
             node: None,
             store: Store::new(),
@@ -351,21 +378,22 @@ impl EtcdMember {
         let mut ready = node.ready();
         let messages = ready.take_messages();
         let storage = self.storage.clone();
-        if !ready.snapshot().is_empty() {
-            storage.wl().apply_snapshot(ready.snapshot().clone()).expect("snapshot applies to storage");
+        let snapshot = (!ready.snapshot().is_empty()).then(|| ready.snapshot().clone());
+        if let Some(snapshot) = &snapshot {
+            storage.apply_snapshot(snapshot.clone());
         }
         let committed = ready.take_committed_entries();
         if !ready.entries().is_empty() {
-            storage.wl().append(ready.entries()).expect("entries append to storage");
+            storage.append(ready.entries());
         }
         if let Some(hs) = ready.hs() {
-            storage.wl().set_hardstate(hs.clone());
+            storage.set_hard_state(hs.clone());
         }
         let read_states = ready.take_read_states();
         let persisted = ready.take_persisted_messages();
         let mut light = node.advance(ready);
         if let Some(commit) = light.commit_index() {
-            storage.wl().mut_hard_state().set_commit(commit);
+            storage.set_commit(commit);
         }
         let light_messages = light.take_messages();
         let light_committed = light.take_committed_entries();
@@ -380,11 +408,17 @@ impl EtcdMember {
                 read.read_index = Some(rs.index);
             }
         }
+        if let Some(snapshot) = snapshot {
+            // A snapshot from the leader replaces the state machine.
+            self.restore(&snapshot.data);
+            ctx.record(format!("installed snapshot at index {}", snapshot.get_metadata().index));
+        }
         self.apply(ctx, committed);
         self.apply(ctx, light_committed);
         if let Some(node) = self.node.as_mut() {
             node.advance_apply();
         }
+        self.maybe_snapshot(ctx);
         self.notify_watchers(ctx);
         self.serve_ready_reads(ctx);
         self.follow_leadership(ctx);
@@ -610,6 +644,35 @@ impl EtcdMember {
         self.members.values().cloned().collect()
     }
 
+    /// The state machine as a snapshot stores it.
+    fn state_machine(&self) -> Vec<u8> {
+        let state = StateMachine { store: self.store.clone(), leases: self.lessor.leases().clone(), members: self.members.clone() };
+        bincode::serialize(&state).expect("state machines serialize")
+    }
+
+    /// Replaces the state machine with a snapshot's.
+    fn restore(&mut self, data: &[u8]) {
+        let state: StateMachine = bincode::deserialize(data).expect("snapshots hold a state machine");
+        self.store = state.store;
+        self.lessor.restore(state.leases);
+        self.members = state.members;
+    }
+
+    /// Takes a snapshot every `snapshot_count` applied entries, and compacts the
+    /// log, keeping `catch_up_entries` for slightly lagging followers (etcd's
+    /// --snapshot-count and SnapshotCatchUpEntries).
+    fn maybe_snapshot(&mut self, ctx: &mut Context<'_>) {
+        let Some(node) = self.node.as_ref() else { return };
+        let applied = node.raft.raft_log.applied;
+        if applied < self.storage.last_snapshot_index() + self.tuning.snapshot_count {
+            return;
+        }
+        let conf_state = node.raft.prs().conf().to_conf_state();
+        let compact_to = applied.saturating_sub(self.tuning.snapshot_catch_up_entries).max(1);
+        self.storage.snapshot_and_compact(applied, self.state_machine(), conf_state, compact_to);
+        ctx.record(format!("saved snapshot at index {applied}"));
+    }
+
     /// Proposes a membership change; the answer comes when it is applied.
     fn propose_conf_change(&mut self, ctx: &mut Context<'_>, waiter: Waiter, kind: ConfChangeType, member: Member) {
         let proposal = (self.me.id, self.boots, self.next_seq);
@@ -636,7 +699,7 @@ impl EtcdMember {
         let Ok(context) = bincode::deserialize::<ConfContext>(&entry.context) else { return };
         let node = self.node.as_mut().expect("applying while running");
         match node.apply_conf_change(&cc) {
-            Ok(cs) => self.storage.wl().set_conf_state(cs),
+            Ok(cs) => self.storage.set_conf_state(cs),
             Err(_) => return,
         }
         let id = cc.node_id;
@@ -933,7 +996,7 @@ impl Component for EtcdMember {
             heartbeat_tick: HEARTBEAT_TICKS,
             pre_vote: true,
             check_quorum: true,
-            applied: 0,
+            applied: self.storage.last_snapshot_index(),
             max_size_per_msg: MAX_SIZE_PER_MSG,
             max_inflight_msgs: MAX_INFLIGHT_MSGS,
             ..Default::default()
@@ -945,6 +1008,10 @@ impl Component for EtcdMember {
         self.lessor = Lessor::default();
         self.forwarded.clear();
         self.members = self.initial.iter().map(|m| (m.id, m.clone())).collect();
+        let snapshot = self.storage.latest_snapshot();
+        if !snapshot.data.is_empty() {
+            self.restore(&snapshot.data);
+        }
         self.removed = false;
         self.transfers.clear();
         self.last_publish_ms = None;

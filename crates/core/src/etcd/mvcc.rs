@@ -99,7 +99,7 @@ impl KeyRange {
 }
 
 /// One stored version of a key: `None` is a tombstone (the key was deleted).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Version {
     revision: i64,
     kv: Option<KeyValue>,
@@ -117,7 +117,7 @@ pub struct RangeResult {
 }
 
 /// The store.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Store {
     /// Each key's versions, oldest first.
     keys: BTreeMap<Vec<u8>, Vec<Version>>,
