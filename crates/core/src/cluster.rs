@@ -18,6 +18,7 @@ use crate::network::NetworkConfig;
 use crate::scenario::Scenario;
 use crate::simulation::Simulation;
 use kscope_protocol::{ComponentKind, ComponentView, NodeView};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// What a command printed, and whether it succeeded.
@@ -71,6 +72,16 @@ struct ConsoleWatch {
     json: bool,
 }
 
+/// The cluster's initial etcd members, as the scenario defines them.
+fn etcd_peers(scenario: &Scenario) -> Vec<Peer> {
+    (1..=scenario.spec.etcd.members)
+        .map(|n| {
+            let name = format!("etcd-{n}");
+            Peer { id: member_id(&name), name, component: ComponentId::Etcd(n) }
+        })
+        .collect()
+}
+
 /// The etcd members' snapshot settings from the scenario.
 fn etcd_tuning(scenario: &Scenario) -> etcd::member::Tuning {
     etcd::member::Tuning {
@@ -94,6 +105,9 @@ pub struct Cluster {
     watches: Vec<ConsoleWatch>,
     /// Output of background commands (watches) not yet shown.
     background: String,
+    /// Files the console's commands wrote (`etcdctl snapshot save`): kscope
+    /// has no real disk, in the browser or out.
+    files: BTreeMap<String, Vec<u8>>,
 }
 
 impl Cluster {
@@ -108,12 +122,7 @@ impl Cluster {
         scenario.validate()?;
         let mut sim = Simulation::new(seed, scenario.network_config()?);
         sim.add(ComponentId::ApiServer, Box::new(KubeApiServer::new()));
-        let peers: Vec<Peer> = (1..=scenario.spec.etcd.members)
-            .map(|n| {
-                let name = format!("etcd-{n}");
-                Peer { id: member_id(&name), name, component: ComponentId::Etcd(n) }
-            })
-            .collect();
+        let peers = etcd_peers(&scenario);
         for peer in &peers {
             sim.add(peer.component.clone(), Box::new(EtcdMember::new(&peer.name, peers.clone(), etcd_tuning(&scenario))));
         }
@@ -134,6 +143,7 @@ impl Cluster {
             txn_input: None,
             watches: Vec::new(),
             background: String::new(),
+            files: BTreeMap::new(),
         })
     }
 
@@ -440,6 +450,58 @@ impl Cluster {
                     }
                     if health.iter().any(|h| !h.1) {
                         failed = Some("unhealthy cluster".into());
+                    }
+                    Ok(())
+                }
+                EtcdctlCommand::SnapshotSave { file } => {
+                    let (response, _) = call(self, &endpoints[0], cmd.request())?;
+                    if let Reply::Snapshot { data } = response?.result? {
+                        self.files.insert(file.clone(), data);
+                    }
+                    out.push_str(&format!("Snapshot saved at {file}\n"));
+                    Ok(())
+                }
+                EtcdctlCommand::SnapshotStatus { file } => {
+                    let data = self.files.get(file).ok_or_else(|| format!("stat {file}: no such file or directory"))?;
+                    let (revision, keys, _) = etcd::member::EtcdMember::snapshot_summary(data)
+                        .ok_or_else(|| format!("snapshot file {file} is not a snapshot"))?;
+                    out.push_str(&etcdctl::format_snapshot_status(data, revision, keys, cmd.write_out));
+                    Ok(())
+                }
+                EtcdctlCommand::SnapshotRestore { file } => {
+                    let data = self.files.get(file).cloned().ok_or_else(|| format!("stat {file}: no such file or directory"))?;
+                    let (revision, ..) = etcd::member::EtcdMember::snapshot_summary(&data)
+                        .ok_or_else(|| format!("snapshot file {file} is not a snapshot"))?;
+                    let peers = etcd_peers(&self.scenario);
+                    let tuning = etcd_tuning(&self.scenario);
+                    for peer in &peers {
+                        let member = etcd::member::EtcdMember::restored(&peer.name, peers.clone(), tuning, data.clone());
+                        self.sim.replace(&peer.component, Box::new(member));
+                    }
+                    let names: Vec<&str> = peers.iter().map(|p| p.name.as_str()).collect();
+                    out.push_str(&format!(
+                        "restored {} from {file} at revision {revision}; every member restarted from it as a new cluster\n",
+                        names.join(", ")
+                    ));
+                    Ok(())
+                }
+                EtcdctlCommand::Defrag { cluster } => {
+                    let mut targets = endpoints.clone();
+                    if *cluster {
+                        targets = (1..=9u8)
+                            .filter(|n| self.sim.has(&ComponentId::Etcd(*n)))
+                            .map(|n| etcd::member::client_url(usize::from(n)))
+                            .collect();
+                    }
+                    for endpoint in &targets {
+                        let (response, _) = call(self, endpoint, cmd.request())?;
+                        match response.and_then(|r| r.result) {
+                            Ok(_) => out.push_str(&format!("Finished defragmenting etcd member[{endpoint}]\n")),
+                            Err(e) => {
+                                out.push_str(&format!("Failed to defragment etcd member[{endpoint}] ({e})\n"));
+                                failed = Some(String::new());
+                            }
+                        }
                     }
                     Ok(())
                 }

@@ -151,6 +151,28 @@ pub enum EtcdctlCommand {
         /// New peer URLs.
         peer_urls: Vec<String>,
     },
+    /// `snapshot save FILE`.
+    SnapshotSave {
+        /// File name (in kscope's virtual file system).
+        file: String,
+    },
+    /// `snapshot status FILE`.
+    SnapshotStatus {
+        /// File name.
+        file: String,
+    },
+    /// `snapshot restore FILE`: kscope restores the whole etcd cluster from it.
+    SnapshotRestore {
+        /// File name.
+        file: String,
+    },
+    /// `defrag`.
+    Defrag {
+        /// `--cluster`.
+        cluster: bool,
+    },
+    /// `alarm list`.
+    AlarmList,
     /// `move-leader ID`.
     MoveLeader {
         /// Target member id.
@@ -302,7 +324,7 @@ impl Etcdctl {
         let mut rest: Vec<String> = words[..command_index].to_vec();
         rest.extend_from_slice(&words[command_index + 1..]);
         let (sub, rest) = match name {
-            "member" | "endpoint" | "lease" => {
+            "member" | "endpoint" | "lease" | "snapshot" | "alarm" => {
                 let position = rest.iter().position(|w| !w.starts_with('-'));
                 match position {
                     Some(p) => {
@@ -322,7 +344,7 @@ impl Etcdctl {
             ("del", _) => &["prefix", "from-key", "prev-kv"],
             ("watch", _) => &["prefix", "rev", "prev-kv", "progress-notify"],
             ("txn", _) => &["interactive"],
-            ("endpoint", _) => &["cluster"],
+            ("endpoint", _) | ("defrag", _) => &["cluster"],
             ("lease", Some("timetolive")) => &["keys"],
             ("member", Some("add")) => &["peer-urls", "learner"],
             ("member", Some("update")) => &["peer-urls"],
@@ -425,6 +447,19 @@ impl Etcdctl {
                     },
                 }
             }
+            ("snapshot", Some(sub @ ("save" | "status" | "restore"))) => {
+                let [file] = flags.args.as_slice() else {
+                    return Err(format!("snapshot {sub} expects one argument"));
+                };
+                let file = file.clone();
+                match sub {
+                    "save" => EtcdctlCommand::SnapshotSave { file },
+                    "status" => EtcdctlCommand::SnapshotStatus { file },
+                    _ => EtcdctlCommand::SnapshotRestore { file },
+                }
+            }
+            ("defrag", _) => EtcdctlCommand::Defrag { cluster: flags.bool("cluster")? },
+            ("alarm", Some("list")) => EtcdctlCommand::AlarmList,
             ("move-leader", _) => {
                 let [id] = flags.args.as_slice() else {
                     return Err("move-leader command needs 1 argument".into());
@@ -459,11 +494,17 @@ impl Etcdctl {
             ("lease", Some("list")) => EtcdctlCommand::LeaseList,
             ("endpoint", Some("status")) => EtcdctlCommand::EndpointStatus { cluster: flags.bool("cluster")? },
             ("endpoint", Some("health")) => EtcdctlCommand::EndpointHealth { cluster: flags.bool("cluster")? },
-            ("member", Some(other)) | ("endpoint", Some(other)) | ("lease", Some(other)) => {
+            ("member", Some(other))
+            | ("endpoint", Some(other))
+            | ("lease", Some(other))
+            | ("snapshot", Some(other))
+            | ("alarm", Some(other)) => {
                 return Err(format!("unknown command {other:?} for \"etcdctl {name}\""))
             }
             ("member", None) => return Err("member needs a sub-command: add, list, promote, remove or update".into()),
             ("endpoint", None) => return Err("endpoint needs a sub-command: status or health".into()),
+            ("snapshot", None) => return Err("snapshot needs a sub-command: save, status or restore".into()),
+            ("alarm", None) => return Err("alarm needs a sub-command: list".into()),
             ("lease", None) => return Err("lease needs a sub-command: grant, revoke, timetolive, keep-alive or list".into()),
             (other, _) => return Err(format!("unknown command {other:?} for \"etcdctl\"\nRun 'etcdctl --help' for usage.")),
         };
@@ -492,6 +533,11 @@ impl Etcdctl {
             EtcdctlCommand::MemberPromote { id } => Request::MemberPromote { id: *id },
             EtcdctlCommand::MemberUpdate { id, peer_urls } => Request::MemberUpdate { id: *id, peer_urls: peer_urls.clone() },
             EtcdctlCommand::MoveLeader { target } => Request::MoveLeader { target: *target },
+            EtcdctlCommand::SnapshotSave { .. } => Request::Snapshot,
+            EtcdctlCommand::Defrag { .. } => Request::Defragment,
+            EtcdctlCommand::AlarmList => Request::AlarmList,
+            // Local commands: they read a file and send nothing.
+            EtcdctlCommand::SnapshotStatus { .. } | EtcdctlCommand::SnapshotRestore { .. } => Request::Status,
             EtcdctlCommand::Txn => Request::Txn(
                 self.txn.clone().unwrap_or(Txn { compare: Vec::new(), success: Vec::new(), failure: Vec::new() }),
             ),
@@ -856,6 +902,11 @@ pub fn format_reply(cmd: &Etcdctl, response: &Response, reply: &Reply) -> Result
         (EtcdctlCommand::MemberRemove { id }, _, _) => out = format!("Member {id:16x} removed from cluster {:16x}\n", h.cluster_id),
         (EtcdctlCommand::MemberPromote { id }, _, _) => out = format!("Member {id:16x} promoted in cluster {:16x}\n", h.cluster_id),
         (EtcdctlCommand::MemberUpdate { id, .. }, _, _) => out = format!("Member {id:16x} updated in cluster {:16x}\n", h.cluster_id),
+        (_, Reply::AlarmList(alarms), _) => {
+            for alarm in alarms {
+                out.push_str(&format!("{alarm}\n"));
+            }
+        }
         (_, Reply::LeaseGrant { id, ttl_secs }, WriteOut::Json) => {
             let mut v = header_json(h);
             v["ID"] = json!(id);
@@ -921,6 +972,22 @@ fn format_members(h: &ResponseHeader, members: &[Member], w: WriteOut) -> String
             format!("{}\n", json!({"header": header, "members": list}))
         }
         _ => members.iter().map(|m| format!("{}\n", row(m).join(", "))).collect(),
+    }
+}
+
+/// `snapshot status` of a snapshot blob: hash, revision, total keys, size.
+pub fn format_snapshot_status(data: &[u8], revision: i64, keys: usize, w: WriteOut) -> String {
+    let hash = crate::trace::fnv1a(0xcbf2_9ce4_8422_2325, data) as u32;
+    let size = data.len() as i64;
+    match w {
+        WriteOut::Table => table(
+            &["HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE"],
+            &[vec![format!("{hash:x}"), revision.to_string(), keys.to_string(), humanize_bytes(size)]],
+        ),
+        WriteOut::Json => {
+            format!("{}\n", json!({"hash": hash, "revision": revision, "totalKey": keys, "totalSize": size}))
+        }
+        _ => format!("{hash:x}, {revision}, {keys}, {}\n", humanize_bytes(size)),
     }
 }
 

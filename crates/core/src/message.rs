@@ -224,7 +224,12 @@ fn etcd_request_summary(request: &etcd::api::Request) -> String {
         }
         Request::MemberPublish { name, .. } => format!("MemberPublish {name}"),
         Request::MoveLeader { target } => format!("MoveLeader to {target:x}"),
-        Request::Status | Request::MemberList | Request::LeaseLeases => request.method().to_string(),
+        Request::Status
+        | Request::MemberList
+        | Request::LeaseLeases
+        | Request::Snapshot
+        | Request::Defragment
+        | Request::AlarmList => request.method().to_string(),
     }
 }
 

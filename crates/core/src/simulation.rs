@@ -113,6 +113,17 @@ impl Simulation {
         self.schedule(self.now_ms, Event::Start { id, epoch: 0 });
     }
 
+    /// Replaces a component with a new one that starts now (the old one is
+    /// stopped first and its pending timers forgotten).
+    pub fn replace(&mut self, id: &ComponentId, component: Box<dyn Component>) {
+        self.kill(id);
+        let slot = self.components.get_mut(id).expect("replace: unknown component");
+        slot.component = component;
+        slot.up = true;
+        let epoch = slot.epoch;
+        self.schedule(self.now_ms, Event::Start { id: id.clone(), epoch });
+    }
+
     /// Adds a component that is not running yet (`sim start` starts it).
     pub fn add_stopped(&mut self, id: ComponentId, component: Box<dyn Component>) {
         assert!(!self.components.contains_key(&id), "component {id} added twice");

@@ -519,3 +519,30 @@ fn lagging_member_catches_up_from_a_snapshot_and_restarts_from_its_own() {
     assert_eq!(detail(&c, &leader, "revision"), revision);
     assert_eq!(ok(&mut c, &format!("etcdctl --endpoints={leader} get key-59 --print-value-only --consistency=s")), "59\n");
 }
+
+#[test]
+fn snapshot_save_status_and_restore_into_a_new_cluster() {
+    let mut c = cluster(3, 17);
+    settle(&mut c, 3);
+    ok(&mut c, "etcdctl put a 1");
+    ok(&mut c, "etcdctl put b 2");
+    assert_eq!(ok(&mut c, "etcdctl snapshot save snap.db"), "Snapshot saved at snap.db\n");
+    let status = ok(&mut c, "etcdctl snapshot status snap.db -w table");
+    assert!(status.starts_with("+----------+----------+------------+------------+\n|   HASH   | REVISION | TOTAL KEYS | TOTAL SIZE |\n"), "{status}");
+    let simple = ok(&mut c, "etcdctl snapshot status snap.db");
+    let fields: Vec<&str> = simple.trim().split(", ").collect();
+    assert_eq!((fields.len(), fields[1], fields[2]), (4, "3", "2"), "{simple}");
+    assert_eq!(run(&mut c, "etcdctl snapshot status nope.db").text, "Error: stat nope.db: no such file or directory\n");
+    assert_eq!(run(&mut c, "etcdctl snapshot save").text, "Error: snapshot save expects one argument\n");
+    ok(&mut c, "etcdctl put c 3");
+    ok(&mut c, "etcdctl del a");
+    let restored = ok(&mut c, "etcdctl snapshot restore snap.db");
+    assert!(restored.starts_with("restored etcd-1, etcd-2, etcd-3 from snap.db at revision 3"), "{restored}");
+    settle(&mut c, 3);
+    assert_eq!(leaders(&c, 3).len(), 1, "the restored cluster elects a leader");
+    assert_eq!(ok(&mut c, "etcdctl get '' --from-key"), "a\n1\nb\n2\n", "back to the snapshot's state");
+    ok(&mut c, "etcdctl put d 4");
+    assert_eq!(ok(&mut c, "etcdctl get d -w json").contains("\"mod_revision\":4"), true, "revisions go on from the snapshot's");
+    assert_eq!(ok(&mut c, "etcdctl defrag"), "Finished defragmenting etcd member[10.0.0.11:2379]\n");
+    assert_eq!(ok(&mut c, "etcdctl alarm list"), "");
+}

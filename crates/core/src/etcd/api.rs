@@ -130,6 +130,12 @@ pub enum Request {
         /// The member to hand leadership to.
         target: u64,
     },
+    /// `Maintenance.Snapshot`: the member's applied state as a blob.
+    Snapshot,
+    /// `Maintenance.Defragment`.
+    Defragment,
+    /// `Maintenance.Alarm` (list).
+    AlarmList,
 }
 
 /// `etcdserverpb.TxnRequest`.
@@ -261,6 +267,9 @@ impl Request {
             Request::MemberUpdate { .. } => "MemberUpdate",
             Request::MemberPublish { .. } => "MemberPublish",
             Request::MoveLeader { .. } => "MoveLeader",
+            Request::Snapshot => "Snapshot",
+            Request::Defragment => "Defragment",
+            Request::AlarmList => "Alarm",
         }
     }
 }
@@ -383,6 +392,15 @@ pub enum Reply {
     },
     /// `MoveLeaderResponse`.
     MoveLeader,
+    /// The snapshot blob (etcd streams the backend database).
+    Snapshot {
+        /// The serialized state machine.
+        data: Vec<u8>,
+    },
+    /// `DefragmentResponse`.
+    Defragment,
+    /// `AlarmResponse`: the active alarms (kscope raises none yet).
+    AlarmList(Vec<String>),
 }
 
 /// A member's response to a [`Request`]; `Err` holds etcd's error text

@@ -25,6 +25,7 @@ use crate::message::Payload;
 use kscope_protocol::ComponentKind;
 use raft::eraftpb::{ConfChange, ConfChangeType, ConfState, Entry, EntryType, Message as RaftMessage};
 use crate::etcd::disk::Disk;
+use raft::Storage as _;
 use crate::etcd::lease::Lease;
 use raft::{Config, RawNode, StateRole};
 use serde::{Deserialize, Serialize};
@@ -532,7 +533,10 @@ impl EtcdMember {
             | Request::MemberAdd { .. }
             | Request::MemberRemove { .. }
             | Request::MemberPromote { .. }
-            | Request::MoveLeader { .. } => unreachable!("only writes go through the log"),
+            | Request::MoveLeader { .. }
+            | Request::Snapshot
+            | Request::Defragment
+            | Request::AlarmList => unreachable!("only writes go through the log"),
         }
     }
 
@@ -648,6 +652,27 @@ impl EtcdMember {
     fn state_machine(&self) -> Vec<u8> {
         let state = StateMachine { store: self.store.clone(), leases: self.lessor.leases().clone(), members: self.members.clone() };
         bincode::serialize(&state).expect("state machines serialize")
+    }
+
+    /// A member of a new cluster restored from a snapshot blob (`etcdctl
+    /// snapshot restore`): its disk starts with that state at index 1.
+    pub fn restored(me: &str, peers: Vec<Peer>, tuning: Tuning, data: Vec<u8>) -> Self {
+        let member = EtcdMember::new(me, peers, tuning);
+        let conf_state = member.storage.initial_state().expect("fresh disk").conf_state;
+        let mut snapshot = raft::eraftpb::Snapshot::default();
+        snapshot.data = data.into();
+        snapshot.mut_metadata().index = 1;
+        snapshot.mut_metadata().term = 1;
+        snapshot.mut_metadata().set_conf_state(conf_state);
+        member.storage.apply_snapshot(snapshot);
+        member
+    }
+
+    /// Summary of a snapshot blob: (revision, total keys, bytes), or `None` if
+    /// the blob is not a snapshot.
+    pub fn snapshot_summary(data: &[u8]) -> Option<(i64, usize, usize)> {
+        let state: StateMachine = bincode::deserialize(data).ok()?;
+        Some((state.store.revision(), state.store.version_count(), data.len()))
     }
 
     /// Replaces the state machine with a snapshot's.
@@ -803,7 +828,10 @@ impl EtcdMember {
         if self.node.is_none() {
             return; // removed: the process is gone, like a connection refused
         }
-        let learner_may = matches!(request, Request::Status | Request::MemberList | Request::Range { serializable: true, .. });
+        let learner_may = matches!(
+            request,
+            Request::Status | Request::MemberList | Request::Range { serializable: true, .. } | Request::Snapshot
+        );
         if self.is_learner() && !learner_may {
             self.reply(ctx, &waiter, Err(ERR_LEARNER_RPC.into()));
             return;
@@ -813,6 +841,18 @@ impl EtcdMember {
             return;
         }
         match &request {
+            Request::Snapshot => {
+                self.reply(ctx, &waiter, Ok(Reply::Snapshot { data: self.state_machine() }));
+                return;
+            }
+            Request::Defragment => {
+                self.reply(ctx, &waiter, Ok(Reply::Defragment));
+                return;
+            }
+            Request::AlarmList => {
+                self.reply(ctx, &waiter, Ok(Reply::AlarmList(Vec::new())));
+                return;
+            }
             Request::MemberAdd { name, peer_urls, is_learner } => {
                 let member = Member {
                     id: member_id(name),

@@ -145,6 +145,12 @@ impl Store {
         self.compacted
     }
 
+    /// Number of stored key versions, tombstones included (etcd's snapshot
+    /// status counts every key of its backend).
+    pub fn version_count(&self) -> usize {
+        self.keys.values().map(Vec::len).sum()
+    }
+
     /// Number of live keys (for a rough "db size").
     pub fn key_count(&self) -> usize {
         self.keys.values().filter(|v| v.last().is_some_and(|v| v.kv.is_some())).count()
