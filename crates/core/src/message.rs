@@ -224,6 +224,7 @@ fn etcd_request_summary(request: &etcd::api::Request) -> String {
         }
         Request::MemberPublish { name, .. } => format!("MemberPublish {name}"),
         Request::MoveLeader { target } => format!("MoveLeader to {target:x}"),
+        Request::ClusterVersionSet { version } => format!("ClusterVersionSet {version}"),
         Request::Status
         | Request::MemberList
         | Request::LeaseLeases

@@ -546,3 +546,21 @@ fn snapshot_save_status_and_restore_into_a_new_cluster() {
     assert_eq!(ok(&mut c, "etcdctl defrag"), "Finished defragmenting etcd member[10.0.0.11:2379]\n");
     assert_eq!(ok(&mut c, "etcdctl alarm list"), "");
 }
+
+#[test]
+fn a_new_cluster_bootstraps_like_etcd() {
+    // etcd's log starts with one AddNode entry per member at term 1; the first
+    // election is for term 2; then the leader's empty entry, each member's
+    // publish and the cluster version: 3 + 1 + 3 + 1 = 8 for three members.
+    let mut c = cluster(3, 18);
+    settle(&mut c, 3);
+    let status = ok(&mut c, "etcdctl endpoint status --cluster");
+    for line in status.lines() {
+        let fields: Vec<&str> = line.split(", ").collect();
+        assert_eq!((fields[6], fields[7], fields[8]), ("2", "8", "8"), "{line}");
+    }
+    let mut one = cluster(1, 18);
+    settle(&mut one, 3);
+    let status = ok(&mut one, "etcdctl endpoint status");
+    assert!(status.contains(", true, false, 2, 4, 4, "), "{status}");
+}

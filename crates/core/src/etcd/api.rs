@@ -125,6 +125,12 @@ pub enum Request {
         /// Its client URLs.
         client_urls: Vec<String>,
     },
+    /// The leader setting the cluster version once all members are known
+    /// (etcd's ClusterVersionSet; "3.5.0" for v3.5 members).
+    ClusterVersionSet {
+        /// The version.
+        version: String,
+    },
     /// `Maintenance.MoveLeader`.
     MoveLeader {
         /// The member to hand leadership to.
@@ -267,6 +273,7 @@ impl Request {
             Request::MemberUpdate { .. } => "MemberUpdate",
             Request::MemberPublish { .. } => "MemberPublish",
             Request::MoveLeader { .. } => "MoveLeader",
+            Request::ClusterVersionSet { .. } => "ClusterVersionSet",
             Request::Snapshot => "Snapshot",
             Request::Defragment => "Defragment",
             Request::AlarmList => "Alarm",

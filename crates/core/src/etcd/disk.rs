@@ -46,6 +46,21 @@ impl Disk {
         disk
     }
 
+    /// A fresh disk for a member of a new cluster, as etcd bootstraps one: the
+    /// log starts with one committed AddNode entry per initial member at term
+    /// 1, so the first election is for term 2 (etcd server/etcdserver/raft.go
+    /// `startNode`).
+    pub fn bootstrap_new_cluster(conf_state: ConfState, entries: Vec<Entry>) -> Self {
+        let disk = Disk::bootstrap(conf_state);
+        {
+            let mut d = disk.0.borrow_mut();
+            d.hard_state.term = 1;
+            d.hard_state.commit = entries.len() as u64;
+            d.entries = entries;
+        }
+        disk
+    }
+
     /// Index of the last snapshot taken or received.
     pub fn last_snapshot_index(&self) -> u64 {
         self.0.borrow().snapshot.get_metadata().index

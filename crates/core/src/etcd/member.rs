@@ -37,6 +37,8 @@ pub const TICK_MS: u64 = 100;
 pub const ELECTION_TICKS: usize = 10;
 /// Heartbeat interval in ticks.
 pub const HEARTBEAT_TICKS: usize = 1;
+/// The cluster version a v3.5 leader sets.
+pub const CLUSTER_VERSION: &str = "3.5.0";
 /// Largest raft message etcd sends (server/etcdserver/raft.go `maxSizePerMsg`, 1 MiB).
 pub const MAX_SIZE_PER_MSG: u64 = 1024 * 1024;
 /// Append messages in flight per follower (etcd's `maxInflightMsgs`, 4096 / 8).
@@ -83,6 +85,7 @@ struct StateMachine {
     store: Store,
     leases: BTreeMap<i64, Lease>,
     members: BTreeMap<u64, Member>,
+    cluster_version: Option<String>,
 }
 
 /// A client's watch on this member.
@@ -213,6 +216,8 @@ pub struct EtcdMember {
     members: BTreeMap<u64, Member>,
     /// This member applied its own removal and has shut down.
     removed: bool,
+    /// The applied cluster version.
+    cluster_version: Option<String>,
     /// Leadership transfers waiting to complete: (target, client).
     transfers: Vec<(u64, Waiter)>,
     last_publish_ms: Option<u64>,
@@ -220,7 +225,9 @@ pub struct EtcdMember {
 }
 
 impl EtcdMember {
-    /// Member `me` of a new cluster whose initial members are `peers`.
+    /// Member `me` of a new cluster whose initial members are `peers`. Like
+    /// etcd, members start unpublished (no name or client URLs in the member
+    /// list) and publish them once they run.
     pub fn new(me: &str, peers: Vec<Peer>, tuning: Tuning) -> Self {
         let initial = peers
             .iter()
@@ -229,16 +236,28 @@ impl EtcdMember {
                     ComponentId::Etcd(n) => usize::from(n),
                     _ => unreachable!("etcd peers are etcd components"),
                 };
-                Member {
-                    id: p.id,
-                    name: p.name.clone(),
-                    peer_urls: vec![peer_url(n)],
-                    client_urls: vec![client_url(n)],
-                    is_learner: false,
-                }
+                Member { id: p.id, name: String::new(), peer_urls: vec![peer_url(n)], client_urls: Vec::new(), is_learner: false }
+            })
+            .collect::<Vec<_>>();
+        let mut member = Self::with_initial(me, cluster_id(&peers), initial.clone(), tuning);
+        let entries = initial
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let mut cc = ConfChange::default();
+                cc.set_change_type(ConfChangeType::AddNode);
+                cc.node_id = m.id;
+                let mut entry = Entry::default();
+                entry.set_entry_type(EntryType::EntryConfChange);
+                entry.term = 1;
+                entry.index = i as u64 + 1;
+                entry.data = protobuf::Message::write_to_bytes(&cc).expect("conf changes encode").into();
+                entry
             })
             .collect();
-        Self::with_initial(me, cluster_id(&peers), initial, tuning)
+        let conf_state = member.storage.initial_state().expect("fresh disk").conf_state;
+        member.storage = Disk::bootstrap_new_cluster(conf_state, entries);
+        member
     }
 
     /// A member joining an existing cluster after `etcdctl member add`:
@@ -274,6 +293,7 @@ impl EtcdMember {
             next_forward: 0,
             members: BTreeMap::new(),
             removed: false,
+            cluster_version: None,
             transfers: Vec::new(),
             last_publish_ms: None,
             logger: slog::Logger::root(slog::Discard, slog::o!()),
@@ -435,6 +455,14 @@ impl EtcdMember {
         let leading = self.node.as_ref().is_some_and(|n| n.raft.state == StateRole::Leader);
         if leading && !self.lessor.is_primary() {
             self.lessor.promote(ctx.now_ms(), ELECTION_TICKS as u64 * TICK_MS);
+            if self.cluster_version.is_none() {
+                let request = Request::ClusterVersionSet { version: CLUSTER_VERSION.into() };
+                let proposal = Proposal { id: (self.me.id, self.boots, self.next_seq), request };
+                self.next_seq += 1;
+                if let Some(node) = self.node.as_mut() {
+                    let _ = node.propose(vec![], bincode::serialize(&proposal).expect("proposals serialize"));
+                }
+            }
         } else if !leading && self.lessor.is_primary() {
             self.lessor.demote();
         }
@@ -514,6 +542,10 @@ impl EtcdMember {
                 }
                 None => Err(ERR_MEMBER_NOT_FOUND.into()),
             },
+            Request::ClusterVersionSet { version } => {
+                self.cluster_version = Some(version.clone());
+                Ok(Reply::MemberList(Vec::new()))
+            }
             Request::MemberPublish { id, name, client_urls } => match self.members.get_mut(id) {
                 Some(m) => {
                     m.name = name.clone();
@@ -650,18 +682,26 @@ impl EtcdMember {
 
     /// The state machine as a snapshot stores it.
     fn state_machine(&self) -> Vec<u8> {
-        let state = StateMachine { store: self.store.clone(), leases: self.lessor.leases().clone(), members: self.members.clone() };
+        let state = StateMachine {
+            store: self.store.clone(),
+            leases: self.lessor.leases().clone(),
+            members: self.members.clone(),
+            cluster_version: self.cluster_version.clone(),
+        };
         bincode::serialize(&state).expect("state machines serialize")
     }
 
     /// A member of a new cluster restored from a snapshot blob (`etcdctl
-    /// snapshot restore`): its disk starts with that state at index 1.
+    /// snapshot restore`): its disk starts with that state.
     pub fn restored(me: &str, peers: Vec<Peer>, tuning: Tuning, data: Vec<u8>) -> Self {
+        // Like etcd's restore, the snapshot stands in for the bootstrap entries
+        // (one per member, term 1): the new cluster's log continues after them.
+        let bootstrap_entries = peers.len() as u64;
         let member = EtcdMember::new(me, peers, tuning);
         let conf_state = member.storage.initial_state().expect("fresh disk").conf_state;
         let mut snapshot = raft::eraftpb::Snapshot::default();
         snapshot.data = data.into();
-        snapshot.mut_metadata().index = 1;
+        snapshot.mut_metadata().index = bootstrap_entries;
         snapshot.mut_metadata().term = 1;
         snapshot.mut_metadata().set_conf_state(conf_state);
         member.storage.apply_snapshot(snapshot);
@@ -681,6 +721,7 @@ impl EtcdMember {
         self.store = state.store;
         self.lessor.restore(state.leases);
         self.members = state.members;
+        self.cluster_version = state.cluster_version;
     }
 
     /// Takes a snapshot every `snapshot_count` applied entries, and compacts the
@@ -721,6 +762,8 @@ impl EtcdMember {
         if cc.merge_from_bytes(&entry.data).is_err() {
             return;
         }
+        // The bootstrap entries carry no context: their members are in the
+        // initial configuration already.
         let Ok(context) = bincode::deserialize::<ConfContext>(&entry.context) else { return };
         let node = self.node.as_mut().expect("applying while running");
         match node.apply_conf_change(&cc) {
@@ -1048,6 +1091,7 @@ impl Component for EtcdMember {
         self.lessor = Lessor::default();
         self.forwarded.clear();
         self.members = self.initial.iter().map(|m| (m.id, m.clone())).collect();
+        self.cluster_version = None;
         let snapshot = self.storage.latest_snapshot();
         if !snapshot.data.is_empty() {
             self.restore(&snapshot.data);
