@@ -165,6 +165,9 @@ pub fn member_number(peer_url: &str) -> Option<u8> {
     last.checked_sub(10).filter(|n| *n > 0)
 }
 
+/// etcd's ErrLeaderChanged: a linearizable read was waiting for its read
+/// index when the leader changed.
+pub const ERR_LEADER_CHANGED: &str = "etcdserver: leader changed";
 /// etcd's ErrNotLeader.
 pub const ERR_NOT_LEADER: &str = "etcdserver: not leader";
 /// etcd's ErrIDNotFound as clients see it.
@@ -218,6 +221,8 @@ pub struct EtcdMember {
     removed: bool,
     /// The applied cluster version.
     cluster_version: Option<String>,
+    /// The leader this member last knew, to notice changes.
+    known_leader: u64,
     /// Leadership transfers waiting to complete: (target, client).
     transfers: Vec<(u64, Waiter)>,
     last_publish_ms: Option<u64>,
@@ -294,6 +299,7 @@ impl EtcdMember {
             members: BTreeMap::new(),
             removed: false,
             cluster_version: None,
+            known_leader: 0,
             transfers: Vec::new(),
             last_publish_ms: None,
             logger: slog::Logger::root(slog::Discard, slog::o!()),
@@ -444,6 +450,7 @@ impl EtcdMember {
         self.serve_ready_reads(ctx);
         self.follow_leadership(ctx);
         self.finish_transfers(ctx);
+        self.fail_reads_on_leader_change(ctx);
         if self.removed {
             self.node = None;
         }
@@ -465,6 +472,25 @@ impl EtcdMember {
             }
         } else if !leading && self.lessor.is_primary() {
             self.lessor.demote();
+        }
+    }
+
+    /// Reads still waiting for a read index fail when the leader changes, as
+    /// etcd's linearizable read loop fails them.
+    fn fail_reads_on_leader_change(&mut self, ctx: &mut Context<'_>) {
+        let leader = self.leader().unwrap_or(0);
+        if leader == self.known_leader {
+            return;
+        }
+        let changed = self.known_leader != 0;
+        self.known_leader = leader;
+        if !changed {
+            return;
+        }
+        let waiting: Vec<u64> = self.reads.iter().filter(|(_, r)| r.read_index.is_none()).map(|(k, _)| *k).collect();
+        for key in waiting {
+            let read = self.reads.remove(&key).expect("listed above");
+            self.reply(ctx, &read.waiter, Err(ERR_LEADER_CHANGED.into()));
         }
     }
 
@@ -1097,6 +1123,7 @@ impl Component for EtcdMember {
             self.restore(&snapshot.data);
         }
         self.removed = false;
+        self.known_leader = 0;
         self.transfers.clear();
         self.last_publish_ms = None;
         self.next_seq = 0;
