@@ -66,6 +66,15 @@ impl<'a> Context<'a> {
         self.timers.push((delay_ms.max(1), token));
     }
 
+    /// Wakes this component with `token` at the end of the current instant,
+    /// after every event already due now: how a component batches the work
+    /// that several messages arriving at once cause (etcd's raft loop handles
+    /// one Ready for everything that arrived meanwhile). The component must
+    /// not defer again from the deferred handler without new input.
+    pub fn defer(&mut self, token: u64) {
+        self.timers.push((0, token));
+    }
+
     /// Records a state change in the trace.
     pub fn record(&mut self, change: impl Into<String>) {
         self.changes.push(change.into());

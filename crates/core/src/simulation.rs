@@ -295,7 +295,6 @@ impl Simulation {
             self.trace.push(self.now_ms, TraceKind::State { component: id.clone(), change });
         }
         for (delay_ms, token) in timers {
-            debug_assert!(delay_ms >= 1);
             let event = Event::Timer { id: id.clone(), epoch: slot_epoch, token };
             self.schedule(self.now_ms + delay_ms, event);
         }

@@ -88,12 +88,30 @@ impl TraceKind {
             *h = fnv1a(*h, &(s.len() as u64).to_le_bytes());
             *h = fnv1a(*h, s.as_bytes());
         };
+        // Component ids without building their names (this runs per event).
+        let id = |h: &mut u64, c: &ComponentId| match c {
+            ComponentId::ApiServer => int(h, 1),
+            ComponentId::Etcd(n) => {
+                int(h, 2);
+                int(h, u64::from(*n));
+            }
+            ComponentId::Scheduler => int(h, 3),
+            ComponentId::ControllerManager => int(h, 4),
+            ComponentId::Kubelet(node) => {
+                int(h, 5);
+                text(h, node);
+            }
+            ComponentId::Client(name) => {
+                int(h, 6);
+                text(h, name);
+            }
+        };
         match self {
             TraceKind::Send { msg, from, to, kind, fingerprint, fate, deliver_ms, summary: _ } => {
                 int(h, 1);
                 int(h, *msg);
-                text(h, &from.to_string());
-                text(h, &to.to_string());
+                id(h, from);
+                id(h, to);
                 int(h, *kind as u64);
                 int(h, *fingerprint);
                 int(h, *fate as u64);
@@ -102,17 +120,17 @@ impl TraceKind {
             TraceKind::Deliver { msg, to } => {
                 int(h, 2);
                 int(h, *msg);
-                text(h, &to.to_string());
+                id(h, to);
             }
             TraceKind::Drop { msg, to, reason } => {
                 int(h, 3);
                 int(h, *msg);
-                text(h, &to.to_string());
+                id(h, to);
                 text(h, reason);
             }
             TraceKind::State { component, change } => {
                 int(h, 4);
-                text(h, &component.to_string());
+                id(h, component);
                 text(h, change);
             }
             TraceKind::Action { command } => {

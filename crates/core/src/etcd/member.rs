@@ -62,6 +62,7 @@ pub const ERR_DUPLICATE_KEY: &str = "etcdserver: duplicate key given in txn requ
 const TIMER_TICK: u64 = 1;
 const TIMER_EXPIRE: u64 = 2;
 const TIMER_PROGRESS: u64 = 3;
+const TIMER_READY: u64 = 4;
 
 /// How often members snapshot and how much log they keep (etcd's
 /// `--snapshot-count`, default 100000, and `SnapshotCatchUpEntries`, 5000).
@@ -223,6 +224,8 @@ pub struct EtcdMember {
     cluster_version: Option<String>,
     /// The leader this member last knew, to notice changes.
     known_leader: u64,
+    /// A Ready round is deferred to the end of this instant.
+    ready_scheduled: bool,
     /// Leadership transfers waiting to complete: (target, client).
     transfers: Vec<(u64, Waiter)>,
     last_publish_ms: Option<u64>,
@@ -300,6 +303,7 @@ impl EtcdMember {
             removed: false,
             cluster_version: None,
             known_leader: 0,
+            ready_scheduled: false,
             transfers: Vec::new(),
             last_publish_ms: None,
             logger: slog::Logger::root(slog::Discard, slog::o!()),
@@ -472,6 +476,15 @@ impl EtcdMember {
             }
         } else if !leading && self.lessor.is_primary() {
             self.lessor.demote();
+        }
+    }
+
+    /// Runs the Ready loop once at the end of this instant, for everything
+    /// that arrives until then.
+    fn schedule_ready(&mut self, ctx: &mut Context<'_>) {
+        if !self.ready_scheduled {
+            self.ready_scheduled = true;
+            ctx.defer(TIMER_READY);
         }
     }
 
@@ -932,7 +945,7 @@ impl EtcdMember {
                 };
                 let kind = if *is_learner { ConfChangeType::AddLearnerNode } else { ConfChangeType::AddNode };
                 self.propose_conf_change(ctx, waiter, kind, member);
-                self.handle_ready(ctx);
+                self.schedule_ready(ctx);
                 return;
             }
             Request::MemberRemove { id } | Request::MemberPromote { id } => {
@@ -943,7 +956,7 @@ impl EtcdMember {
                     ConfChangeType::AddNode
                 };
                 self.propose_conf_change(ctx, waiter, kind, member);
-                self.handle_ready(ctx);
+                self.schedule_ready(ctx);
                 return;
             }
             Request::MoveLeader { target } => {
@@ -956,7 +969,7 @@ impl EtcdMember {
                     node.transfer_leader(*target);
                     self.transfers.push((*target, waiter));
                     ctx.set_timer(REQUEST_TIMEOUT_MS, TIMER_EXPIRE);
-                    self.handle_ready(ctx);
+                    self.schedule_ready(ctx);
                 }
                 return;
             }
@@ -1066,7 +1079,7 @@ impl EtcdMember {
             }
         }
         self.reseed_election_timeout(ctx);
-        self.handle_ready(ctx);
+        self.schedule_ready(ctx);
     }
 
     /// Fails requests that have waited longer than etcd's request timeout.
@@ -1124,6 +1137,7 @@ impl Component for EtcdMember {
         }
         self.removed = false;
         self.known_leader = 0;
+        self.ready_scheduled = false;
         self.transfers.clear();
         self.last_publish_ms = None;
         self.next_seq = 0;
@@ -1136,6 +1150,7 @@ impl Component for EtcdMember {
     }
 
     fn stop(&mut self) {
+        self.ready_scheduled = false;
         self.node = None;
         self.store = Store::new();
         self.waiters.clear();
@@ -1155,8 +1170,8 @@ impl Component for EtcdMember {
                     let _ = node.step(*message);
                 }
                 self.reseed_election_timeout(ctx);
-                self.handle_ready(ctx);
                 self.record_role_change(ctx, before);
+                self.schedule_ready(ctx);
             }
             Payload::EtcdRequest { request_id, request } => {
                 self.handle_request(ctx, envelope.from, request_id, request);
@@ -1183,6 +1198,12 @@ impl Component for EtcdMember {
                 self.handle_ready(ctx);
                 self.record_role_change(ctx, before);
                 ctx.set_timer(TICK_MS, TIMER_TICK);
+            }
+            TIMER_READY => {
+                self.ready_scheduled = false;
+                let before = self.raft_state();
+                self.handle_ready(ctx);
+                self.record_role_change(ctx, before);
             }
             TIMER_EXPIRE => self.expire(ctx),
             TIMER_PROGRESS => {
