@@ -479,6 +479,27 @@ impl EtcdMember {
         }
     }
 
+    /// Forgets everything that does not survive a kill: all but the disk and
+    /// the boot counter. The state machine goes back to the initial membership
+    /// with an empty store, to be rebuilt from the disk on start.
+    fn drop_volatile_state(&mut self) {
+        self.node = None;
+        self.store = Store::new();
+        self.lessor = Lessor::default();
+        self.members = self.initial.iter().map(|m| (m.id, m.clone())).collect();
+        self.cluster_version = None;
+        self.waiters.clear();
+        self.reads.clear();
+        self.watchers.clear();
+        self.forwarded.clear();
+        self.transfers.clear();
+        self.removed = false;
+        self.known_leader = 0;
+        self.ready_scheduled = false;
+        self.last_publish_ms = None;
+        self.next_seq = 0;
+    }
+
     /// Runs the Ready loop once at the end of this instant, for everything
     /// that arrives until then.
     fn schedule_ready(&mut self, ctx: &mut Context<'_>) {
@@ -1123,24 +1144,11 @@ impl Component for EtcdMember {
             max_inflight_msgs: MAX_INFLIGHT_MSGS,
             ..Default::default()
         };
-        self.store = Store::new();
-        self.waiters.clear();
-        self.reads.clear();
-        self.watchers.clear();
-        self.lessor = Lessor::default();
-        self.forwarded.clear();
-        self.members = self.initial.iter().map(|m| (m.id, m.clone())).collect();
-        self.cluster_version = None;
+        self.drop_volatile_state();
         let snapshot = self.storage.latest_snapshot();
         if !snapshot.data.is_empty() {
             self.restore(&snapshot.data);
         }
-        self.removed = false;
-        self.known_leader = 0;
-        self.ready_scheduled = false;
-        self.transfers.clear();
-        self.last_publish_ms = None;
-        self.next_seq = 0;
         self.node = Some(RawNode::new(&config, self.storage.clone(), &self.logger).expect("valid raft config"));
         self.reseed_election_timeout(ctx);
         ctx.set_timer(TICK_MS, TIMER_TICK);
@@ -1150,15 +1158,7 @@ impl Component for EtcdMember {
     }
 
     fn stop(&mut self) {
-        self.ready_scheduled = false;
-        self.node = None;
-        self.store = Store::new();
-        self.waiters.clear();
-        self.reads.clear();
-        self.watchers.clear();
-        self.lessor = Lessor::default();
-        self.forwarded.clear();
-        self.transfers.clear();
+        self.drop_volatile_state();
     }
 
     fn receive(&mut self, ctx: &mut Context<'_>, envelope: Envelope) {
