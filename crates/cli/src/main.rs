@@ -104,7 +104,7 @@ fn parse_options(args: &[String], known: &[&str], command: &str) -> Result<Optio
             };
             options.flags.push((name.to_string(), value));
         } else if arg.starts_with('-') && arg.len() > 1 {
-            return Err(format!("unknown shorthand flag: '{}' in {arg}", &arg[1..2]).into());
+            return Err(format!("unknown shorthand flag: '{}' in {arg}", arg[1..].chars().next().unwrap_or('-')).into());
         } else if options.scenario.is_none() {
             options.scenario = Some(arg.clone());
         } else {

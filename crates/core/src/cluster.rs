@@ -108,6 +108,8 @@ pub struct Cluster {
     /// Files the console's commands wrote (`etcdctl snapshot save`): kscope
     /// has no real disk, in the browser or out.
     files: BTreeMap<String, Vec<u8>>,
+    /// A script step is running: steps that fall due meanwhile wait for it.
+    in_script: bool,
 }
 
 impl Cluster {
@@ -144,6 +146,7 @@ impl Cluster {
             watches: Vec::new(),
             background: String::new(),
             files: BTreeMap::new(),
+            in_script: false,
         })
     }
 
@@ -205,7 +208,9 @@ impl Cluster {
             let (at_ms, line) = (step.at.ms, step.run.clone());
             self.sim.run_until(at_ms)?;
             self.next_step += 1;
+            let outer = std::mem::replace(&mut self.in_script, true);
             let output = self.exec(&line);
+            self.in_script = outer;
             runs.push(ScriptRun { at_ms: self.now_ms(), line, output });
         }
         self.sim.run_until(target_ms)?;
@@ -266,7 +271,23 @@ impl Cluster {
     }
 
     /// Parses and runs one command line, as typed in a shell or console.
+    /// Script steps that fell due while the command ran (an etcdctl request
+    /// takes simulated time) run right after it, and their output follows.
     pub fn exec(&mut self, line: &str) -> CommandOutput {
+        let mut output = self.exec_one(line);
+        if !self.in_script {
+            match self.advance_to(self.now_ms()) {
+                Ok(runs) => output.text.extend(runs.iter().map(ScriptRun::render)),
+                Err(e) => {
+                    output.text.push_str(&format!("error: {e}\n"));
+                    output.ok = false;
+                }
+            }
+        }
+        output
+    }
+
+    fn exec_one(&mut self, line: &str) -> CommandOutput {
         if self.txn_input.is_some() {
             return self.feed_txn(line);
         }
@@ -307,33 +328,35 @@ impl Cluster {
 
     /// Sends `request` from client `client` to `to` and runs the simulation until
     /// the answer arrives or `timeout_ms` passes. Returns the answer (or `None`
-    /// on timeout), the simulated time it took, and any script steps that ran.
+    /// on timeout) and the simulated time it took. Script steps that fall due
+    /// meanwhile run when the command is done (see [`Cluster::exec`]), so
+    /// commands never nest.
     fn call(
         &mut self,
         client: &str,
         to: ComponentId,
         request: etcd::api::Request,
         timeout_ms: u64,
-    ) -> Result<(Option<etcd::api::Response>, u64, Vec<ScriptRun>), String> {
+    ) -> Result<(Option<etcd::api::Response>, u64), String> {
         let request_id = self.next_client_request;
         self.next_client_request += 1;
         let start = self.now_ms();
         let deadline = start + timeout_ms;
         self.sim.send_as_client(client, to, Payload::EtcdRequest { request_id, request });
-        let mut runs = Vec::new();
         loop {
+            // Answers to earlier requests that timed out are dropped here.
             for envelope in self.sim.take_client_inbox(client) {
                 if let Payload::EtcdResponse { request_id: id, response } = envelope.payload {
                     if id == request_id {
-                        return Ok((Some(response), self.now_ms() - start, runs));
+                        return Ok((Some(response), self.now_ms() - start));
                     }
                 }
             }
             match self.sim.next_event_ms() {
-                Some(t) if t <= deadline => runs.extend(self.advance_to(t)?),
+                Some(t) if t <= deadline => self.sim.run_until(t)?,
                 _ => {
-                    runs.extend(self.advance_to(deadline)?);
-                    return Ok((None, timeout_ms, runs));
+                    self.sim.run_until(deadline)?;
+                    return Ok((None, timeout_ms));
                 }
             }
         }
@@ -398,11 +421,9 @@ impl Cluster {
         let mut out = String::new();
         let mut failed = None;
         let timeout = cmd.command_timeout_ms;
-        let mut runs = Vec::new();
-        let mut call = |cluster: &mut Cluster, endpoint: &str, request| -> Result<(Result<etcd::api::Response, String>, u64), String> {
+        let call = |cluster: &mut Cluster, endpoint: &str, request| -> Result<(Result<etcd::api::Response, String>, u64), String> {
             let to = cluster.resolve_endpoint(endpoint);
-            let (response, took, script) = cluster.call("etcdctl", to, request, timeout)?;
-            runs.extend(script);
+            let (response, took) = cluster.call("etcdctl", to, request, timeout)?;
             Ok((response.ok_or_else(|| "context deadline exceeded".to_string()), took))
         };
         let result: Result<(), String> = (|| {
@@ -477,6 +498,15 @@ impl Cluster {
                     for peer in &peers {
                         let member = etcd::member::EtcdMember::restored(&peer.name, peers.clone(), tuning, data.clone());
                         self.sim.replace(&peer.component, Box::new(member));
+                    }
+                    // Members added later belong to the old cluster: they stop.
+                    let initial: Vec<&ComponentId> = peers.iter().map(|p| &p.component).collect();
+                    let others: Vec<ComponentId> = (1..=9u8)
+                        .map(ComponentId::Etcd)
+                        .filter(|id| self.sim.has(id) && !initial.contains(&id))
+                        .collect();
+                    for id in others {
+                        self.sim.kill(&id);
                     }
                     let names: Vec<&str> = peers.iter().map(|p| p.name.as_str()).collect();
                     out.push_str(&format!(
@@ -562,8 +592,7 @@ impl Cluster {
                 }
             }
         })();
-        let mut text: String = runs.iter().map(ScriptRun::render).collect();
-        text.push_str(&out);
+        let text = out;
         match (result, failed) {
             (Err(e), _) => CommandOutput { text: format!("{text}Error: {e}\n"), ok: false },
             (Ok(()), Some(e)) if !e.is_empty() => CommandOutput { text: format!("{text}Error: {e}\n"), ok: false },

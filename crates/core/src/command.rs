@@ -181,7 +181,7 @@ fn parse_flags<'a>(
             };
             flags.push((*name, value));
         } else if arg.len() > 1 && arg.starts_with('-') && !arg[1..].starts_with(|c: char| c.is_ascii_digit()) {
-            return Err(format!("unknown shorthand flag: '{}' in {arg}", &arg[1..2]));
+            return Err(format!("unknown shorthand flag: '{}' in {arg}", arg[1..].chars().next().unwrap_or('-')));
         } else {
             positional.push(arg);
         }
@@ -440,6 +440,7 @@ mod tests {
         assert_eq!(err("sim status now"), "\"sim status\" accepts 0 args, received 1");
         assert_eq!(err("sim status --verbose"), "unknown flag: --verbose");
         assert_eq!(err("sim status -v"), "unknown shorthand flag: 'v' in -v");
+        assert_eq!(err("sim status -é"), "unknown shorthand flag: 'é' in -é");
         assert_eq!(err("sim reset --seed"), "flag needs an argument: --seed");
         assert!(err("sim reset --seed x").starts_with("invalid argument \"x\" for \"--seed\" flag"));
         assert_eq!(err("sim kill etcd-x"), "unknown component \"etcd-x\"");

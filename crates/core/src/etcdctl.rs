@@ -224,7 +224,8 @@ impl Flags {
                 },
                 None => {
                     let short = &word[1..];
-                    let (s, rest) = short.split_at(1.min(short.len()));
+                    let first_len = short.chars().next().map_or(0, char::len_utf8);
+                    let (s, rest) = short.split_at(first_len);
                     let long = match s {
                         "w" => "write-out",
                         _ => return Err(format!("unknown shorthand flag: '{s}' in {word}")),
@@ -473,7 +474,7 @@ impl Etcdctl {
                 let [ttl] = flags.args.as_slice() else {
                     return Err("lease grant command needs TTL argument".into());
                 };
-                let ttl_secs =
+                let ttl_secs: i64 =
                     ttl.parse().map_err(|_| format!("bad TTL (strconv.ParseInt: parsing {ttl:?}: invalid syntax)"))?;
                 EtcdctlCommand::LeaseGrant { ttl_secs }
             }
@@ -1067,6 +1068,7 @@ mod tests {
             ("compaction x", "strconv.ParseInt: parsing \"x\": invalid syntax"),
             ("put a 1 --lease xyz", "bad lease ID (strconv.ParseInt: parsing \"xyz\": invalid syntax), expecting ID in Hex"),
             ("get a -w yaml", "unsupported output format"),
+            ("get k -é", "unknown shorthand flag: 'é' in -é"),
             ("frob", "unknown command \"frob\" for \"etcdctl\"\nRun 'etcdctl --help' for usage."),
         ];
         for (line, want) in cases {

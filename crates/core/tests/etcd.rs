@@ -564,3 +564,99 @@ fn a_new_cluster_bootstraps_like_etcd() {
     let status = ok(&mut one, "etcdctl endpoint status");
     assert!(status.contains(", true, false, 2, 4, 4, "), "{status}");
 }
+
+mod review_regressions {
+    //! Sequences a review found to crash or misbehave, kept as tests.
+    use super::*;
+
+    fn scenario(text: &str) -> Cluster {
+        Cluster::new(Scenario::from_yaml(text, "t").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn many_script_steps_due_at_once_run_in_turn_without_nesting() {
+        let steps: String = (0..300).map(|i| format!("  - {{at: 3s, run: etcdctl put k v{i}}}\n")).collect();
+        let mut c = scenario(&format!("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec:\n  script:\n{steps}"));
+        let runs = c.advance(Duration::from_secs(5)).unwrap();
+        assert_eq!(runs.len(), 300);
+        assert!(runs.iter().all(|r| r.output.ok && r.output.text == "OK\n"));
+        assert_eq!(ok(&mut c, "etcdctl get k --print-value-only"), "v299\n");
+    }
+
+    #[test]
+    fn a_script_step_does_not_steal_the_console_commands_answer() {
+        let mut c = scenario("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec:\n  script:\n  - {at: 3s, run: etcdctl put a 1}\n");
+        c.advance(Duration::from_millis(2_998)).unwrap();
+        let out = ok(&mut c, "etcdctl put b 2");
+        assert!(out.starts_with("OK\n["), "the command's answer, then the step that fell due: {out}");
+        assert!(out.ends_with("$ etcdctl put a 1\nOK\n"), "{out}");
+    }
+
+    #[test]
+    fn huge_lease_ttls_and_snapshot_counts_are_handled() {
+        let mut c = cluster(3, 20);
+        settle(&mut c, 3);
+        assert_eq!(run(&mut c, "etcdctl lease grant 9223372036854775807").text, "Error: etcdserver: too large lease TTL\n");
+        assert!(ok(&mut c, "etcdctl lease grant 9000000000").contains("granted with TTL(9000000000s)"));
+        let mut c = scenario("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {etcd: {snapshotCount: 18446744073709551615}}\n");
+        settle(&mut c, 3);
+        ok(&mut c, "etcdctl snapshot save s");
+        ok(&mut c, "etcdctl snapshot restore s");
+        settle(&mut c, 3);
+        assert_eq!(ok(&mut c, "etcdctl put x y"), "OK\n");
+    }
+
+    #[test]
+    fn restore_stops_later_members_and_keeps_new_lease_ids_unique() {
+        let mut c = cluster(3, 21);
+        settle(&mut c, 3);
+        ok(&mut c, "etcdctl member add etcd-4 --peer-urls=https://10.0.0.14:2380");
+        ok(&mut c, "sim start etcd-4");
+        settle(&mut c, 3);
+        ok(&mut c, "etcdctl put k old");
+        let granted = ok(&mut c, "etcdctl lease grant 600");
+        ok(&mut c, "etcdctl snapshot save snap");
+        ok(&mut c, "etcdctl put k newer");
+        ok(&mut c, "etcdctl snapshot restore snap");
+        settle(&mut c, 5);
+        assert_eq!(detail(&c, "etcd-4", "role"), "stopped", "etcd-4 was not part of the restored cluster");
+        assert_eq!(ok(&mut c, "etcdctl get k --print-value-only"), "old\n");
+        assert_eq!(ok(&mut c, "etcdctl member list").lines().count(), 3);
+        let again = ok(&mut c, "etcdctl lease grant 600");
+        assert_ne!(lease_id(&again), lease_id(&granted));
+        assert_eq!(ok(&mut c, "etcdctl lease list").lines().count(), 3, "the restored lease and the new one");
+    }
+
+    #[test]
+    fn an_expired_lease_is_revoked_even_if_the_first_revoke_is_dropped() {
+        let mut c = cluster(3, 22);
+        settle(&mut c, 3);
+        let leader = leaders(&c, 3).pop().unwrap();
+        let other = (1..=3).map(|n| format!("etcd-{n}")).find(|m| *m != leader).unwrap();
+        let id = lease_id(&ok(&mut c, &format!("etcdctl --endpoints={leader} lease grant 2")));
+        ok(&mut c, &format!("etcdctl --endpoints={leader} put lk v --lease={id}"));
+        ok(&mut c, &format!("sim kill {other}"));
+        c.advance(Duration::from_millis(1_500)).unwrap();
+        let other_id = format!("{:x}", kscope_core::etcd::member::member_id(&other));
+        // The transfer to a dead member stalls proposals (raft drops them) around expiry.
+        let _ = run(&mut c, &format!("etcdctl --endpoints={leader} move-leader {other_id}"));
+        settle(&mut c, 30);
+        assert_eq!(ok(&mut c, &format!("etcdctl --endpoints={leader} get lk --consistency=s")), "");
+    }
+
+    #[test]
+    fn a_caught_up_watch_gets_its_events_before_a_compaction_in_the_same_batch() {
+        let mut c = cluster(3, 23);
+        settle(&mut c, 3);
+        let leader = leaders(&c, 3).pop().unwrap();
+        let watcher = (1..=3).map(|n| format!("etcd-{n}")).find(|m| *m != leader).unwrap();
+        ok(&mut c, &format!("etcdctl --endpoints={watcher} watch k"));
+        ok(&mut c, &format!("sim partition {watcher}"));
+        ok(&mut c, &format!("etcdctl --endpoints={leader} put k v1"));
+        ok(&mut c, &format!("etcdctl --endpoints={leader} put k v2"));
+        ok(&mut c, &format!("etcdctl --endpoints={leader} compaction 3"));
+        ok(&mut c, "sim heal");
+        settle(&mut c, 3);
+        assert_eq!(c.take_background_output(), "PUT\nk\nv1\nPUT\nk\nv2\n");
+    }
+}

@@ -20,6 +20,19 @@ pub const ERR_LEASE_EXISTS: &str = "etcdserver: lease already exists";
 /// up to whole seconds: 1.5 s → 2 s with the default 100 ms / 10 ticks.
 pub const MIN_TTL_SECS: i64 = 2;
 
+/// Longest TTL etcd grants (server/lease `MaxLeaseTTL`, 9,000,000,000 s).
+pub const MAX_TTL_SECS: i64 = 9_000_000_000;
+/// etcd's ErrLeaseTTLTooLarge as clients see it.
+pub const ERR_LEASE_TTL_TOO_LARGE: &str = "etcdserver: too large lease TTL";
+/// How long the leader waits before proposing a revoke again when the first
+/// proposal did not take effect.
+pub const REVOKE_RETRY_MS: u64 = 3_000;
+
+/// Milliseconds in `secs` seconds, saturating.
+fn ms(secs: i64) -> u64 {
+    (secs.max(0) as u64).saturating_mul(1000)
+}
+
 /// One granted lease (applied state).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
@@ -36,8 +49,8 @@ pub struct Lessor {
     leases: BTreeMap<i64, Lease>,
     /// Leader only: when each lease expires (simulated ms).
     deadlines_ms: BTreeMap<i64, u64>,
-    /// Leader only: leases whose revoke has been proposed.
-    revoking: BTreeSet<i64>,
+    /// Leader only: leases whose revoke has been proposed, and when.
+    revoking: BTreeMap<i64, u64>,
     primary: bool,
 }
 
@@ -69,7 +82,7 @@ impl Lessor {
         let ttl_secs = ttl_secs.max(MIN_TTL_SECS);
         self.leases.insert(id, Lease { ttl_secs, keys: BTreeSet::new() });
         if self.primary {
-            self.deadlines_ms.insert(id, now_ms + ttl_secs as u64 * 1000);
+            self.deadlines_ms.insert(id, now_ms.saturating_add(ms(ttl_secs)));
         }
         Ok(ttl_secs)
     }
@@ -95,7 +108,7 @@ impl Lessor {
     /// Leader: renews lease `id`; returns its TTL, or `None` if it is gone.
     pub fn renew(&mut self, id: i64, now_ms: u64) -> Option<i64> {
         let ttl = self.leases.get(&id)?.ttl_secs;
-        self.deadlines_ms.insert(id, now_ms + ttl as u64 * 1000);
+        self.deadlines_ms.insert(id, now_ms.saturating_add(ms(ttl)));
         Some(ttl)
     }
 
@@ -110,8 +123,11 @@ impl Lessor {
     pub fn promote(&mut self, now_ms: u64, extend_ms: u64) {
         self.primary = true;
         self.revoking.clear();
-        self.deadlines_ms =
-            self.leases.iter().map(|(id, l)| (*id, now_ms + l.ttl_secs as u64 * 1000 + extend_ms)).collect();
+        self.deadlines_ms = self
+            .leases
+            .iter()
+            .map(|(id, l)| (*id, now_ms.saturating_add(ms(l.ttl_secs)).saturating_add(extend_ms)))
+            .collect();
     }
 
     /// This member stopped leading: it forgets deadlines.
@@ -126,17 +142,21 @@ impl Lessor {
         self.primary
     }
 
-    /// Leader: leases past their deadline whose revoke is not yet proposed;
-    /// marks them as being revoked.
-    pub fn take_expired(&mut self, now_ms: u64) -> Vec<i64> {
-        let expired: Vec<i64> = self
-            .deadlines_ms
+    /// Leader: leases past their deadline whose revoke is not proposed yet,
+    /// or was proposed more than [`REVOKE_RETRY_MS`] ago without taking effect.
+    pub fn expired(&self, now_ms: u64) -> Vec<i64> {
+        self.deadlines_ms
             .iter()
-            .filter(|(id, deadline)| **deadline <= now_ms && !self.revoking.contains(id))
+            .filter(|(id, deadline)| {
+                **deadline <= now_ms && self.revoking.get(id).is_none_or(|at| now_ms >= at + REVOKE_RETRY_MS)
+            })
             .map(|(id, _)| *id)
-            .collect();
-        self.revoking.extend(expired.iter().copied());
-        expired
+            .collect()
+    }
+
+    /// Leader: a revoke of `id` was proposed at `now_ms`.
+    pub fn revoke_proposed(&mut self, id: i64, now_ms: u64) {
+        self.revoking.insert(id, now_ms);
     }
 }
 
@@ -155,11 +175,14 @@ mod tests {
         l.attach(b"b", 0, 7);
         l.attach(b"b", 7, 8);
         assert_eq!(l.remaining_secs(7, 2_500), Some(8));
-        assert_eq!(l.take_expired(2_000), vec![8]);
-        assert!(l.take_expired(2_000).is_empty(), "a revoke is proposed once");
+        assert_eq!(l.expired(2_000), vec![8]);
+        l.revoke_proposed(8, 2_000);
+        assert!(l.expired(2_000).is_empty(), "a revoke is proposed once...");
+        assert_eq!(l.expired(5_000), vec![8], "...and again if it did not take effect");
+        l.revoke(8).unwrap();
         assert_eq!(l.renew(7, 9_000), Some(10));
-        assert!(l.take_expired(12_000).is_empty());
-        assert_eq!(l.take_expired(19_000), vec![7]);
+        assert!(l.expired(12_000).is_empty());
+        assert_eq!(l.expired(19_000), vec![7]);
         assert_eq!(l.revoke(7).unwrap().into_iter().collect::<Vec<_>>(), vec![b"a".to_vec()]);
         assert_eq!(l.revoke(7), Err(ERR_LEASE_NOT_FOUND));
     }
@@ -168,10 +191,13 @@ mod tests {
     fn a_new_leader_extends_every_lease() {
         let mut l = Lessor::default();
         l.grant(1, 5, 0).unwrap();
-        assert!(l.take_expired(100_000).is_empty(), "followers never expire leases");
+        assert!(l.expired(100_000).is_empty(), "followers never expire leases");
         l.promote(100_000, 1_000);
         assert_eq!(l.remaining_secs(1, 100_000), Some(6));
         l.demote();
-        assert!(l.take_expired(1_000_000).is_empty());
+        assert!(l.expired(1_000_000).is_empty());
+        l.grant(2, i64::MAX, 0).unwrap();
+        l.promote(u64::MAX - 5, 1_000);
+        assert_eq!(l.renew(2, u64::MAX - 1), Some(i64::MAX), "no overflow");
     }
 }

@@ -124,7 +124,13 @@ struct PendingRead {
     request: Request,
     /// Set when the ReadIndex round completes.
     read_index: Option<u64>,
+    /// When the ReadIndex request was last sent into raft.
+    issued_ms: u64,
 }
+
+/// How often a read still waiting for its index asks again (raft drops
+/// ReadIndex requests while there is no leader; etcd retries every 500 ms).
+pub const READ_INDEX_RETRY_MS: u64 = 500;
 
 /// How each member of the cluster is addressed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -392,7 +398,46 @@ impl EtcdMember {
         }
     }
 
-    fn send_raft(&self, ctx: &mut Context<'_>, messages: Vec<RaftMessage>) {
+    /// A ReadIndex context unique across members and restarts: raft-rs
+    /// ignores a context that is already pending.
+    fn read_context(&self, key: u64) -> Vec<u8> {
+        [self.me.id, self.boots, key].iter().flat_map(|v| v.to_be_bytes()).collect()
+    }
+
+    /// This member's read key in a ReadIndex context, if the context is its own.
+    fn read_key(&self, context: &[u8]) -> Option<u64> {
+        let mine = self.read_context(0);
+        (context.len() == 24 && context[..16] == mine[..16])
+            .then(|| u64::from_be_bytes(context[16..].try_into().expect("eight bytes")))
+    }
+
+    /// Asks again for reads whose ReadIndex got no answer (raft drops them
+    /// while there is no leader, or before a new leader commits in its term).
+    fn retry_reads(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now_ms();
+        let stale: Vec<u64> = self
+            .reads
+            .iter()
+            .filter(|(_, r)| r.read_index.is_none() && now >= r.issued_ms + READ_INDEX_RETRY_MS)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in stale {
+            let context = self.read_context(key);
+            if let Some(read) = self.reads.get_mut(&key) {
+                read.issued_ms = now;
+            }
+            if let Some(node) = self.node.as_mut() {
+                node.read_index(context);
+            }
+        }
+    }
+
+    /// Sends raft's messages, ordered by receiver. raft-rs walks its peers in
+    /// hash-map order, which differs between 64-bit and 32-bit (wasm) builds;
+    /// sorting keeps the send order, and so the run, the same on both. The
+    /// sort is stable, so each peer's messages keep their order.
+    fn send_raft(&self, ctx: &mut Context<'_>, mut messages: Vec<RaftMessage>) {
+        messages.sort_by_key(|m| m.to);
         for m in messages {
             if let Some(to) = self.component_of(m.to) {
                 ctx.send(to, Payload::Raft(Box::new(m)));
@@ -434,9 +479,10 @@ impl EtcdMember {
         self.send_raft(ctx, persisted);
         self.send_raft(ctx, light_messages);
         for rs in read_states {
-            let key = u64::from_be_bytes(rs.request_ctx.as_slice().try_into().unwrap_or([0; 8]));
-            if let Some(read) = self.reads.get_mut(&key) {
-                read.read_index = Some(rs.index);
+            if let Some(key) = self.read_key(&rs.request_ctx) {
+                if let Some(read) = self.reads.get_mut(&key) {
+                    read.read_index = Some(rs.index);
+                }
             }
         }
         if let Some(snapshot) = snapshot {
@@ -530,12 +576,13 @@ impl EtcdMember {
 
     /// Leader: proposes a revoke for every lease past its deadline.
     fn revoke_expired(&mut self, ctx: &mut Context<'_>) {
-        for id in self.lessor.take_expired(ctx.now_ms()) {
+        for id in self.lessor.expired(ctx.now_ms()) {
             let proposal = Proposal { id: (self.me.id, self.boots, self.next_seq), request: Request::LeaseRevoke { id } };
             self.next_seq += 1;
             let data = bincode::serialize(&proposal).expect("proposals serialize");
-            if let Some(node) = self.node.as_mut() {
-                let _ = node.propose(vec![], data);
+            // A dropped proposal (during a leader transfer, say) is retried later.
+            if self.node.as_mut().is_some_and(|node| node.propose(vec![], data).is_ok()) {
+                self.lessor.revoke_proposed(id, ctx.now_ms());
             }
         }
     }
@@ -547,6 +594,11 @@ impl EtcdMember {
                     let Ok(proposal) = bincode::deserialize::<Proposal>(&entry.data) else {
                         continue;
                     };
+                    if matches!(proposal.request, Request::Compact { .. }) {
+                        // Watchers get every event before history is compacted,
+                        // as etcd notifies them after each write.
+                        self.notify_watchers(ctx);
+                    }
                     let result = self.apply_request(&proposal.request, ctx.now_ms());
                     if let Some(waiter) = self.waiters.remove(&proposal.id) {
                         self.reply(ctx, &waiter, result);
@@ -731,7 +783,7 @@ impl EtcdMember {
             raft_index: node.raft.raft_log.last_index(),
             raft_term: node.raft.term,
             raft_applied_index: node.raft.raft_log.applied,
-            is_learner: false,
+            is_learner: self.is_learner(),
             errors: Vec::new(),
         }
     }
@@ -753,11 +805,17 @@ impl EtcdMember {
 
     /// A member of a new cluster restored from a snapshot blob (`etcdctl
     /// snapshot restore`): its disk starts with that state.
-    pub fn restored(me: &str, peers: Vec<Peer>, tuning: Tuning, data: Vec<u8>) -> Self {
+    pub fn restored(me: &str, peers: Vec<Peer>, tuning: Tuning, mut data: Vec<u8>) -> Self {
         // Like etcd's restore, the snapshot stands in for the bootstrap entries
         // (one per member, term 1): the new cluster's log continues after them.
         let bootstrap_entries = peers.len() as u64;
         let member = EtcdMember::new(me, peers, tuning);
+        // The new cluster's membership is the one it is restored into, not
+        // the one the snapshot was taken from.
+        if let Ok(mut state) = bincode::deserialize::<StateMachine>(&data) {
+            state.members = member.initial.iter().map(|m| (m.id, m.clone())).collect();
+            data = bincode::serialize(&state).expect("state machines serialize");
+        }
         let conf_state = member.storage.initial_state().expect("fresh disk").conf_state;
         let mut snapshot = raft::eraftpb::Snapshot::default();
         snapshot.data = data.into();
@@ -779,6 +837,10 @@ impl EtcdMember {
     fn restore(&mut self, data: &[u8]) {
         let state: StateMachine = bincode::deserialize(data).expect("snapshots hold a state machine");
         self.store = state.store;
+        // New lease ids must not repeat restored ones (etcd's id generator
+        // mixes in time; ours continues after the highest restored counter).
+        let counter_mask = (1i64 << 40) - 1;
+        self.next_lease = state.leases.keys().map(|id| id & counter_mask).max().unwrap_or(0).max(self.next_lease);
         self.lessor.restore(state.leases);
         self.members = state.members;
         self.cluster_version = state.cluster_version;
@@ -790,7 +852,7 @@ impl EtcdMember {
     fn maybe_snapshot(&mut self, ctx: &mut Context<'_>) {
         let Some(node) = self.node.as_ref() else { return };
         let applied = node.raft.raft_log.applied;
-        if applied < self.storage.last_snapshot_index() + self.tuning.snapshot_count {
+        if applied < self.storage.last_snapshot_index().saturating_add(self.tuning.snapshot_count) {
             return;
         }
         let conf_state = node.raft.prs().conf().to_conf_state();
@@ -906,6 +968,10 @@ impl EtcdMember {
                 Ok(())
             }
             Request::MemberRemove { id } | Request::MemberUpdate { id, .. } if !known(id) => Err(ERR_MEMBER_NOT_FOUND.into()),
+            Request::MemberUpdate { id, peer_urls } => {
+                let taken = self.members.values().any(|m| m.id != *id && m.peer_urls.iter().any(|u| peer_urls.contains(u)));
+                if taken { Err(ERR_PEER_URL_EXISTS.into()) } else { Ok(()) }
+            }
             Request::MemberPromote { id } => match self.members.get(id) {
                 None => Err(ERR_MEMBER_NOT_FOUND.into()),
                 Some(m) if !m.is_learner => Err(ERR_NOT_LEARNER.into()),
@@ -1058,6 +1124,10 @@ impl EtcdMember {
                 }
                 return;
             }
+            Request::LeaseGrant { ttl_secs, .. } if *ttl_secs > crate::etcd::lease::MAX_TTL_SECS => {
+                self.reply(ctx, &waiter, Err(crate::etcd::lease::ERR_LEASE_TTL_TOO_LARGE.into()));
+                return;
+            }
             Request::Txn(txn) if has_duplicate_write(txn) => {
                 self.reply(ctx, &waiter, Err(ERR_DUPLICATE_KEY.into()));
                 return;
@@ -1069,9 +1139,10 @@ impl EtcdMember {
             Request::Range { .. } => {
                 let key = self.next_read;
                 self.next_read += 1;
-                self.reads.insert(key, PendingRead { waiter, request, read_index: None });
+                self.reads.insert(key, PendingRead { waiter, request, read_index: None, issued_ms: ctx.now_ms() });
+                let context = self.read_context(key);
                 if let Some(node) = self.node.as_mut() {
-                    node.read_index(key.to_be_bytes().to_vec());
+                    node.read_index(context);
                 }
                 ctx.set_timer(REQUEST_TIMEOUT_MS, TIMER_EXPIRE);
             }
@@ -1164,6 +1235,10 @@ impl Component for EtcdMember {
     fn receive(&mut self, ctx: &mut Context<'_>, envelope: Envelope) {
         match envelope.payload {
             Payload::Raft(message) => {
+                // etcd's transport only talks to members of its cluster.
+                if !self.members.contains_key(&message.from) {
+                    return;
+                }
                 let before = self.raft_state();
                 if let Some(node) = self.node.as_mut() {
                     // Messages from unknown peers or stale terms are dropped by raft.
@@ -1193,6 +1268,7 @@ impl Component for EtcdMember {
                     node.tick();
                 }
                 self.revoke_expired(ctx);
+                self.retry_reads(ctx);
                 self.publish_if_needed(ctx);
                 self.reseed_election_timeout(ctx);
                 self.handle_ready(ctx);
