@@ -88,6 +88,7 @@ test('with a fourth etcd member (raft walks a 4-peer map), wasm and native trace
   // width; kscope sorts what it sends so 32-bit wasm and 64-bit native agree.
   const lines = [
     'sim reset --seed 11',
+    'sim advance 3s',
     'etcdctl member add etcd-4 --peer-urls=https://10.0.0.14:2380',
     'sim start etcd-4',
     'sim advance 20s',
@@ -98,11 +99,12 @@ test('with a fourth etcd member (raft walks a 4-peer map), wasm and native trace
   const native = execFileSync(kscope, ['shell'], { input: lines.join('\n') + '\n', encoding: 'utf8' });
   const nativeHash = native.match(/Trace: +\d+ events, hash ([0-9a-f]{16})/)[1];
   await runConsole(page, lines[0], 'with seed 11');
-  await runConsole(page, lines[1], 'ETCD_INITIAL_CLUSTER_STATE');
-  await runConsole(page, lines[2], 'etcd-4 started');
-  await runConsole(page, lines[3], 'advanced 20s');
-  await runConsole(page, lines[4], 'OK');
-  const status = await runConsole(page, lines[5], 'Trace:');
+  await runConsole(page, lines[1], 'advanced 3s');
+  await runConsole(page, lines[2], 'ETCD_INITIAL_CLUSTER_STATE');
+  await runConsole(page, lines[3], 'etcd-4 started');
+  await runConsole(page, lines[4], 'advanced 20s');
+  await runConsole(page, lines[5], 'OK');
+  const status = await runConsole(page, lines[6], 'Trace:');
   assert.match(status, /etcd-4 +Running +role=follower/);
   assert.equal(status.match(/hash ([0-9a-f]{16})/)[1], nativeHash);
 });
