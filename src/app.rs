@@ -9,7 +9,7 @@ use crate::components::traffic::Traffic;
 use crate::state::{Action, Connection, State};
 use crate::worker::SimWorker;
 use gloo_events::{EventListener, EventListenerOptions};
-use gloo_timers::callback::Timeout;
+use gloo_timers::callback::{Interval, Timeout};
 use gloo_worker::{Spawnable, WorkerBridge};
 use kscope_protocol::{ComponentKind, ToWorker, PROTOCOL_VERSION};
 use wasm_bindgen::JsCast;
@@ -17,6 +17,8 @@ use yew::prelude::*;
 
 /// How long the page waits for the worker's first state before explaining.
 const WORKER_START_TIMEOUT_MS: u32 = 15_000;
+/// How often the page checks that a running simulation still answers.
+const WATCHDOG_PERIOD_MS: u32 = 4_000;
 
 /// The kscope page.
 #[function_component(App)]
@@ -36,9 +38,14 @@ pub fn app() -> Html {
                 .spawn("/worker_loader.js");
             spawned.send(ToWorker::Hello { protocol: PROTOCOL_VERSION });
             *bridge.borrow_mut() = Some(spawned);
+            let watchdog = {
+                let dispatcher = dispatcher.clone();
+                Interval::new(WATCHDOG_PERIOD_MS, move || dispatcher.dispatch(Action::WatchdogTick))
+            };
             let timeout = Timeout::new(WORKER_START_TIMEOUT_MS, move || dispatcher.dispatch(Action::WorkerTimedOut));
             move || {
                 drop(timeout);
+                drop(watchdog);
                 bridge.borrow_mut().take();
             }
         });
@@ -107,6 +114,12 @@ pub fn app() -> Html {
                     },
                     Connection::Failed(message) => html! {
                         <p class="banner error" role="alert" data-testid="worker-error">{ message }</p>
+                    },
+                    Connection::Ready if state.stalled => html! {
+                        <p class="banner" role="status" data-testid="worker-stalled">
+                            { "The simulation has not answered for a few seconds: it may be busy with a long command \
+                               (a big sim advance, say). This note goes away when it answers; if it stays, reload the page." }
+                        </p>
                     },
                     Connection::Ready => html! {},
                 }

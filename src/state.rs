@@ -61,6 +61,12 @@ pub struct State {
     pub console: VecDeque<ConsoleLine>,
     /// Id for the next console command.
     pub next_exec_id: u64,
+    /// Messages received from the worker so far.
+    pub worker_messages: u64,
+    /// `worker_messages` at the previous watchdog tick.
+    pub worker_messages_at_watchdog: u64,
+    /// The worker has not answered for a whole watchdog period while running.
+    pub stalled: bool,
 }
 
 impl Default for State {
@@ -74,6 +80,9 @@ impl Default for State {
             messages_seen: 0,
             console: VecDeque::new(),
             next_exec_id: 1,
+            worker_messages: 0,
+            worker_messages_at_watchdog: 0,
+            stalled: false,
         }
     }
 }
@@ -87,6 +96,8 @@ pub enum Action {
     ConsoleSubmitted(String),
     /// The worker did not answer in time.
     WorkerTimedOut,
+    /// The watchdog's periodic look: has the worker said anything since the last one?
+    WatchdogTick,
 }
 
 impl State {
@@ -99,7 +110,19 @@ impl State {
 
     /// Applies one action.
     pub fn apply(&mut self, action: Action) {
+        if let Action::Worker(_) = action {
+            self.worker_messages += 1;
+            self.stalled = false;
+        }
         match action {
+            Action::WatchdogTick => {
+                // A running simulation sends a batch every tick; silence for a
+                // whole period means it is busy with a long command, or stopped.
+                self.stalled = self.connection == Connection::Ready
+                    && self.meta.running
+                    && self.worker_messages == self.worker_messages_at_watchdog;
+                self.worker_messages_at_watchdog = self.worker_messages;
+            }
             Action::ConsoleSubmitted(line) => {
                 self.push_console(ConsoleKind::Input, line);
                 self.next_exec_id += 1;
@@ -228,6 +251,29 @@ mod tests {
         let mut ready = State { connection: Connection::Ready, ..State::default() };
         ready.apply(Action::WorkerTimedOut);
         assert_eq!(ready.connection, Connection::Ready);
+    }
+
+    #[test]
+    fn the_watchdog_notices_a_silent_running_worker_and_forgets_it_when_it_speaks() {
+        let mut session = Session::new(Cluster::new(Scenario::default()).unwrap());
+        let mut state = State::default();
+        for reply in session.handle(ToWorker::Hello { protocol: PROTOCOL_VERSION }) {
+            state.apply(Action::Worker(reply));
+        }
+        state.apply(Action::WatchdogTick);
+        assert!(!state.stalled, "it spoke since the start");
+        state.apply(Action::WatchdogTick);
+        assert!(state.stalled, "running, and silent for a whole period");
+        for reply in session.tick(50) {
+            state.apply(Action::Worker(reply));
+        }
+        assert!(!state.stalled);
+        for reply in session.handle(ToWorker::Pause) {
+            state.apply(Action::Worker(reply));
+        }
+        state.apply(Action::WatchdogTick);
+        state.apply(Action::WatchdogTick);
+        assert!(!state.stalled, "a paused worker is quiet on purpose");
     }
 
     #[test]
