@@ -9,6 +9,9 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PWD/.tools/node_modules/.bin:$PATH
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+step "formatting (cargo fmt --check)"
+cargo fmt --all -- --check
+
 step "native tests (cargo test --workspace)"
 cargo test --workspace --locked
 

@@ -85,17 +85,22 @@ pub fn app() -> Html {
         use_effect_with((ready, state.meta.running), move |_| {
             let document = web_sys::window().and_then(|w| w.document());
             let listener = document.map(|doc| {
-                EventListener::new_with_options(&doc, "keydown", EventListenerOptions::enable_prevent_default(), move |event| {
-                    let Some(key) = event.dyn_ref::<KeyboardEvent>() else { return };
-                    let typing = event
-                        .target()
-                        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-                        .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA" | "BUTTON"));
-                    if ready && key.key() == " " && !typing {
-                        key.prevent_default();
-                        on_toggle.emit(());
-                    }
-                })
+                EventListener::new_with_options(
+                    &doc,
+                    "keydown",
+                    EventListenerOptions::enable_prevent_default(),
+                    move |event| {
+                        let Some(key) = event.dyn_ref::<KeyboardEvent>() else { return };
+                        let typing =
+                            event.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).is_some_and(|el| {
+                                matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA" | "BUTTON")
+                            });
+                        if ready && key.key() == " " && !typing {
+                            key.prevent_default();
+                            on_toggle.emit(());
+                        }
+                    },
+                )
             });
             move || drop(listener)
         });
@@ -137,4 +142,3 @@ pub fn app() -> Html {
         </div>
     }
 }
-

@@ -44,7 +44,11 @@ pub fn simulated(members: u8, puts: u64) -> Result<Measurement, String> {
         while sent < puts && sent - done < WINDOW as u64 {
             let key = format!("bench/{:08}", sent % 10_000).into_bytes();
             let request = Request::Put { key, value: value.clone(), lease: 0, prev_kv: false };
-            cluster.simulation_mut().send_as_client("bench", leader.clone(), Payload::EtcdRequest { request_id: sent, request });
+            cluster.simulation_mut().send_as_client(
+                "bench",
+                leader.clone(),
+                Payload::EtcdRequest { request_id: sent, request },
+            );
             sent += 1;
         }
         let now = cluster.now_ms();

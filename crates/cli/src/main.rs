@@ -180,21 +180,27 @@ fn run(args: &[String]) -> Result<ExitCode, CliError> {
     }
     let trace = cluster.simulation().trace();
     let stats = cluster.simulation().stats();
-    writeln!(out, "scenario {}, seed {}, ran to {}", cluster.name(), cluster.seed(), Duration::from_millis(cluster.now_ms()))
-        .and_then(|_| {
-            writeln!(
-                out,
-                "{} trace events; messages: {} sent, {} delivered, {} lost, {} partitioned, {} duplicated",
-                trace.len(),
-                stats.sent,
-                stats.delivered,
-                stats.lost,
-                stats.partitioned,
-                stats.duplicated
-            )
-        })
-        .and_then(|_| writeln!(out, "trace hash: {}", trace.hash_hex()))
-        .map_err(|e| e.to_string())?;
+    writeln!(
+        out,
+        "scenario {}, seed {}, ran to {}",
+        cluster.name(),
+        cluster.seed(),
+        Duration::from_millis(cluster.now_ms())
+    )
+    .and_then(|_| {
+        writeln!(
+            out,
+            "{} trace events; messages: {} sent, {} delivered, {} lost, {} partitioned, {} duplicated",
+            trace.len(),
+            stats.sent,
+            stats.delivered,
+            stats.lost,
+            stats.partitioned,
+            stats.duplicated
+        )
+    })
+    .and_then(|_| writeln!(out, "trace hash: {}", trace.hash_hex()))
+    .map_err(|e| e.to_string())?;
     if failed_steps > 0 {
         return Err(format!("{failed_steps} script step(s) failed").into());
     }
@@ -245,14 +251,19 @@ fn campaign(args: &[String]) -> Result<ExitCode, CliError> {
         options
             .flag(name)
             .map(|v| {
-                v.parse::<u64>().map_err(|_| CliError(format!("invalid argument {v:?} for \"--{name}\" flag: must be a whole number")))
+                v.parse::<u64>().map_err(|_| {
+                    CliError(format!("invalid argument {v:?} for \"--{name}\" flag: must be a whole number"))
+                })
             })
             .transpose()
     };
     let config = CampaignConfig::default();
     if let Some(seed) = number("seed")? {
         let report = run(seed, &config);
-        println!("seed {seed}: {} members, {} operations ({} acknowledged)", report.members, report.operations, report.acknowledged);
+        println!(
+            "seed {seed}: {} members, {} operations ({} acknowledged)",
+            report.members, report.operations, report.acknowledged
+        );
         for fault in &report.faults {
             println!("  {fault}");
         }
@@ -289,7 +300,9 @@ fn bench_command(args: &[String]) -> Result<ExitCode, CliError> {
         None => return Err("\"kscope bench\" needs the benchmark to run: etcd".into()),
     }
     let puts: u64 = match options.flag("puts") {
-        Some(v) => v.parse().map_err(|_| format!("invalid argument {v:?} for \"--puts\" flag: must be a whole number"))?,
+        Some(v) => {
+            v.parse().map_err(|_| format!("invalid argument {v:?} for \"--puts\" flag: must be a whole number"))?
+        }
         None => 200_000,
     };
     println!("{:<8} {:>14} {:>16} {:>8}", "MEMBERS", "KSCOPE PUTS/S", "RAFT-RS ENTRIES/S", "RATIO");

@@ -90,7 +90,10 @@ fn run_plays_a_scenario_script_and_writes_the_trace() {
 fn bad_input_gets_a_clear_error_and_exit_status_1() {
     let cases: &[(&[&str], &str)] = &[
         (&["run", "/nonexistent/s.yaml"], "error: the path \"/nonexistent/s.yaml\" does not exist"),
-        (&["run", "--until", "5x"], "error: invalid argument \"5x\" for \"--until\" flag: time: unknown unit \"x\" in duration \"5x\""),
+        (
+            &["run", "--until", "5x"],
+            "error: invalid argument \"5x\" for \"--until\" flag: time: unknown unit \"x\" in duration \"5x\"",
+        ),
         (&["run", "--seed", "-3"], "error: invalid argument \"-3\" for \"--seed\" flag"),
         (&["run", "--fast"], "error: unknown flag: --fast"),
         (&["launch"], "error: unknown command \"launch\" for \"kscope\""),
@@ -100,10 +103,16 @@ fn bad_input_gets_a_clear_error_and_exit_status_1() {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert!(text(&out.stderr).starts_with(want), "{args:?}: {}", text(&out.stderr));
     }
-    let path = scenario_file("broken.yaml", "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec:\n  nodes:\n  - name: a\n    cpu: lots\n");
+    let path = scenario_file(
+        "broken.yaml",
+        "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec:\n  nodes:\n  - name: a\n    cpu: lots\n",
+    );
     let out = kscope(&["run", path.to_str().unwrap()], "");
     let stderr = text(&out.stderr);
-    assert!(stderr.starts_with(&format!("error: {}:6:5: spec.nodes[0].cpu: quantities must match", path.display())), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: {}:6:5: spec.nodes[0].cpu: quantities must match", path.display())),
+        "{stderr}"
+    );
     let out = kscope(&["shell", path.to_str().unwrap()], "sim status\n");
     assert_eq!(out.status.code(), Some(1));
 }

@@ -265,9 +265,7 @@ impl Command {
         let (flags, positional) = match sub {
             "interrupt" => return Ok(Command::Interrupt),
             "advance" | "status" | "reset" | "partition" | "heal" | "kill" | "start" | "restart" | "network"
-            | "drop" | "delay" => {
-                parse_flags(rest, known)?
-            }
+            | "drop" | "delay" => parse_flags(rest, known)?,
             "help" | "--help" | "-h" => return Ok(Command::Help),
             other => return Err(format!("unknown command {other:?} for \"sim\"\nRun 'help' for usage.")),
         };
@@ -301,7 +299,10 @@ impl Command {
                 exact_args(sub, &positional, 0)?;
                 let seed = match flags.last() {
                     Some((_, v)) => Some(v.parse::<u64>().map_err(|_| {
-                        format!("invalid argument {v:?} for \"--seed\" flag: must be a whole number from 0 to {}", u64::MAX)
+                        format!(
+                            "invalid argument {v:?} for \"--seed\" flag: must be a whole number from 0 to {}",
+                            u64::MAX
+                        )
                     })?),
                     None => None,
                 };
@@ -309,7 +310,10 @@ impl Command {
             }
             "partition" => {
                 if positional.is_empty() {
-                    return Err("\"sim partition\" requires at least 1 arg: a group of components like etcd-1 or etcd-1,etcd-2".into());
+                    return Err(
+                        "\"sim partition\" requires at least 1 arg: a group of components like etcd-1 or etcd-1,etcd-2"
+                            .into(),
+                    );
                 }
                 let joined = positional.join(" ");
                 let groups = partition_groups(&joined)
@@ -362,8 +366,7 @@ impl Command {
                 | Command::Start(_)
                 | Command::Restart(_)
                 | Command::Etcdctl(_)
-        )
-            || matches!(self, Command::Network(change) if !change.is_empty())
+        ) || matches!(self, Command::Network(change) if !change.is_empty())
     }
 }
 
@@ -406,7 +409,10 @@ mod tests {
         assert_eq!(parse("sim partition etcd-1,etcd-2/etcd-3,etcd-4,etcd-5"), Ok(five));
         assert_eq!(
             parse("sim partition kubelet/node-1 / kube-apiserver"),
-            Ok(Some(Command::Partition(vec![vec![ComponentId::Kubelet("node-1".into())], vec![ComponentId::ApiServer]])))
+            Ok(Some(Command::Partition(vec![
+                vec![ComponentId::Kubelet("node-1".into())],
+                vec![ComponentId::ApiServer]
+            ])))
         );
         assert_eq!(
             parse("sim drop 20%"),

@@ -76,11 +76,7 @@ impl Duration {
                 "h" => 3_600_000_000_000,
                 other => return Err(format!("time: unknown unit {other:?} in duration {quoted}")),
             };
-            let int_value: u128 = if int_part.is_empty() {
-                0
-            } else {
-                int_part.parse().map_err(|_| invalid())?
-            };
+            let int_value: u128 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| invalid())? };
             let mut value = int_value.checked_mul(unit_ns).ok_or_else(invalid)?;
             let mut scale = unit_ns;
             for digit in frac_part.bytes() {
@@ -187,8 +183,17 @@ mod tests {
 
     #[test]
     fn formats_like_go() {
-        let cases = [(0, "0s"), (250, "250ms"), (5_000, "5s"), (1_500, "1.5s"), (1_050, "1.05s"),
-            (90_000, "1m30s"), (120_000, "2m0s"), (3_600_000, "1h0m0s"), (3_723_400, "1h2m3.4s")];
+        let cases = [
+            (0, "0s"),
+            (250, "250ms"),
+            (5_000, "5s"),
+            (1_500, "1.5s"),
+            (1_050, "1.05s"),
+            (90_000, "1m30s"),
+            (120_000, "2m0s"),
+            (3_600_000, "1h0m0s"),
+            (3_723_400, "1h2m3.4s"),
+        ];
         for (ms, text) in cases {
             assert_eq!(Duration::from_millis(ms).to_string(), text);
             assert_eq!(Duration::parse(text), Ok(Duration::from_millis(ms)));

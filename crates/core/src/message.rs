@@ -124,7 +124,9 @@ impl Payload {
                 int(&mut h, u64::from(r.code));
             }
             Payload::Raft(m) => {
-                for v in [m.get_msg_type() as u64, m.to, m.from, m.term, m.log_term, m.index, m.commit, u64::from(m.reject)] {
+                for v in
+                    [m.get_msg_type() as u64, m.to, m.from, m.term, m.log_term, m.index, m.commit, u64::from(m.reject)]
+                {
                     int(&mut h, v);
                 }
                 for e in m.entries.iter() {
@@ -181,13 +183,9 @@ impl Payload {
 fn raft_summary(m: &RaftMessage) -> String {
     let kind = format!("{:?}", m.get_msg_type());
     match m.get_msg_type() {
-        MessageType::MsgAppend => format!(
-            "{kind} term={} index={} entries={} commit={}",
-            m.term,
-            m.index,
-            m.entries.len(),
-            m.commit
-        ),
+        MessageType::MsgAppend => {
+            format!("{kind} term={} index={} entries={} commit={}", m.term, m.index, m.entries.len(), m.commit)
+        }
         MessageType::MsgAppendResponse => {
             format!("{kind} term={} index={}{}", m.term, m.index, if m.reject { " reject" } else { "" })
         }

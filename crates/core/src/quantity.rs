@@ -95,7 +95,11 @@ impl Quantity {
     /// The value in whole units (bytes for memory), rounded up like apimachinery's `Value`.
     pub fn value(&self) -> i128 {
         let whole = self.millis.div_euclid(1000);
-        if self.millis.rem_euclid(1000) == 0 { whole } else { whole + 1 }
+        if self.millis.rem_euclid(1000) == 0 {
+            whole
+        } else {
+            whole + 1
+        }
     }
 }
 

@@ -369,18 +369,26 @@ impl Scenario {
             }
             for (field, q) in [("cpu", &node.cpu), ("memory", &node.memory)] {
                 if q.millis() < 0 {
-                    return Err(format!("spec.nodes[{i}].{field}: Invalid value: \"{q}\": must be greater than or equal to 0"));
+                    return Err(format!(
+                        "spec.nodes[{i}].{field}: Invalid value: \"{q}\": must be greater than or equal to 0"
+                    ));
                 }
             }
         }
         self.network_config().map_err(|e| format!("spec.network: Invalid value: {e}"))?;
         if spec.script.len() > MAX_SCRIPT_STEPS {
-            return Err(format!("spec.script: Too many: {}: must have at most {MAX_SCRIPT_STEPS} items", spec.script.len()));
+            return Err(format!(
+                "spec.script: Too many: {}: must have at most {MAX_SCRIPT_STEPS} items",
+                spec.script.len()
+            ));
         }
         for (i, step) in spec.script.iter().enumerate() {
             match Command::parse(&step.run) {
                 Ok(Some(command)) if !command.allowed_in_script() => {
-                    return Err(format!("spec.script[{i}].run: Invalid value: {:?}: not allowed in a script", step.run));
+                    return Err(format!(
+                        "spec.script[{i}].run: Invalid value: {:?}: not allowed in a script",
+                        step.run
+                    ));
                 }
                 Ok(Some(_)) => {}
                 Ok(None) => return Err(format!("spec.script[{i}].run: Required value")),
@@ -477,8 +485,9 @@ spec:
             .unwrap_err();
         assert_eq!(e.line, Some(5), "{e}");
         assert!(e.message.contains("quantities must match the regular expression"), "{e}");
-        let e = parse("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec:\n  script:\n  - {at: 5x, run: sim heal}\n")
-            .unwrap_err();
+        let e =
+            parse("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec:\n  script:\n  - {at: 5x, run: sim heal}\n")
+                .unwrap_err();
         assert!(e.message.contains(r#"unknown unit "x" in duration "5x""#), "{e}");
         let e = parse("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec:\n  nodes:\n  - name: a\n    cpu: lots\n")
             .unwrap_err();
@@ -491,14 +500,35 @@ spec:
         let cases = [
             ("apiVersion: v1\nkind: Scenario\n", "apiVersion: Unsupported value: \"v1\""),
             ("apiVersion: kscope.dev/v1alpha1\nkind: Pod\n", "kind: Unsupported value: \"Pod\""),
-            ("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {etcd: {members: 4}}\n", "spec.etcd.members: Unsupported value: 4"),
-            ("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {nodes: [{name: a}, {name: a}]}\n", "spec.nodes[1].name: Duplicate value: \"a\""),
-            ("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {nodes: [{name: Node_1}]}\n", "spec.nodes[0].name: Invalid value: \"Node_1\": a lowercase RFC 1123"),
-            ("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {nodes: [{name: a, cpu: \"-1\"}]}\n", "spec.nodes[0].cpu: Invalid value: \"-1\""),
-            ("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {network: {latency: {min: 0s, max: 1ms}}}\n", "spec.network: Invalid value: network latency must be at least 1ms"),
+            (
+                "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {etcd: {members: 4}}\n",
+                "spec.etcd.members: Unsupported value: 4",
+            ),
+            (
+                "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {nodes: [{name: a}, {name: a}]}\n",
+                "spec.nodes[1].name: Duplicate value: \"a\"",
+            ),
+            (
+                "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {nodes: [{name: Node_1}]}\n",
+                "spec.nodes[0].name: Invalid value: \"Node_1\": a lowercase RFC 1123",
+            ),
+            (
+                "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {nodes: [{name: a, cpu: \"-1\"}]}\n",
+                "spec.nodes[0].cpu: Invalid value: \"-1\"",
+            ),
+            (
+                "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {network: {latency: {min: 0s, max: 1ms}}}\n",
+                "spec.network: Invalid value: network latency must be at least 1ms",
+            ),
             ("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {network: {loss: 2}}\n", "invalid probability"),
-            ("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {script: [{at: 1s, run: frobnicate}]}\n", "spec.script[0].run: Invalid value: \"frobnicate\": unknown command \"frobnicate\""),
-            ("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {script: [{at: 1s, run: sim advance 5s}]}\n", "spec.script[0].run: Invalid value: \"sim advance 5s\": not allowed in a script"),
+            (
+                "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {script: [{at: 1s, run: frobnicate}]}\n",
+                "spec.script[0].run: Invalid value: \"frobnicate\": unknown command \"frobnicate\"",
+            ),
+            (
+                "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {script: [{at: 1s, run: sim advance 5s}]}\n",
+                "spec.script[0].run: Invalid value: \"sim advance 5s\": not allowed in a script",
+            ),
             ("", "the scenario is empty"),
             ("- just\n- a list\n", "invalid type: sequence, expected struct Scenario"),
         ];

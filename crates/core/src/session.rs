@@ -8,8 +8,8 @@
 use crate::cluster::Cluster;
 use crate::trace::TraceKind;
 use kscope_protocol::{
-    Batch, ClusterView, ComponentView, Delta, FromWorker, MessageView, NodeView, SimMeta, ToWorker,
-    PROTOCOL_VERSION, SPEED_PERCENT_RANGE,
+    Batch, ClusterView, ComponentView, Delta, FromWorker, MessageView, NodeView, SimMeta, ToWorker, PROTOCOL_VERSION,
+    SPEED_PERCENT_RANGE,
 };
 use std::collections::BTreeMap;
 
@@ -134,7 +134,14 @@ impl Session {
     fn batch(&mut self) -> Option<FromWorker> {
         let (components, nodes) = self.cluster.view();
         let mut deltas = Vec::new();
-        diff(&mut self.sent_components, components, |c| c.id.clone(), Delta::Component, Delta::ComponentRemoved, &mut deltas);
+        diff(
+            &mut self.sent_components,
+            components,
+            |c| c.id.clone(),
+            Delta::Component,
+            Delta::ComponentRemoved,
+            &mut deltas,
+        );
         diff(&mut self.sent_nodes, nodes, |n| n.name.clone(), Delta::Node, Delta::NodeRemoved, &mut deltas);
         let mut messages = Vec::new();
         let mut messages_omitted = 0;

@@ -28,10 +28,17 @@ struct Slot {
 }
 
 enum Event {
-    Start { id: ComponentId, epoch: u64 },
+    Start {
+        id: ComponentId,
+        epoch: u64,
+    },
     /// Boxed: the queue moves its elements around, so they stay small.
     Deliver(Box<Envelope>),
-    Timer { id: ComponentId, epoch: u64, token: u64 },
+    Timer {
+        id: ComponentId,
+        epoch: u64,
+        token: u64,
+    },
 }
 
 struct Scheduled {
@@ -258,10 +265,7 @@ impl Simulation {
             None
         };
         if let Some(reason) = drop_reason {
-            self.trace.push(
-                self.now_ms,
-                TraceKind::Drop { msg: envelope.id, to: to.clone(), reason: reason.into() },
-            );
+            self.trace.push(self.now_ms, TraceKind::Drop { msg: envelope.id, to: to.clone(), reason: reason.into() });
             return;
         }
         self.stats.delivered += 1;
@@ -348,8 +352,11 @@ impl Simulation {
             );
             if route.fate == Fate::Delivered {
                 // Move the payload into its last copy; clone only for duplicates.
-                let payload =
-                    if copy + 1 == copies { payload.take().expect("taken once") } else { payload.clone().expect("present") };
+                let payload = if copy + 1 == copies {
+                    payload.take().expect("taken once")
+                } else {
+                    payload.clone().expect("present")
+                };
                 let envelope = Envelope { id: msg, from: from.clone(), to: to.clone(), sent_ms: self.now_ms, payload };
                 self.schedule(route.deliver_ms, Event::Deliver(Box::new(envelope)));
             }
@@ -362,4 +369,3 @@ impl Simulation {
         self.queue.push(Reverse(Scheduled { at_ms, seq, event }));
     }
 }
-

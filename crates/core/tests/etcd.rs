@@ -6,7 +6,9 @@ use kscope_core::duration::Duration;
 use kscope_core::{Cluster, CommandOutput, Scenario};
 
 fn cluster(members: u8, seed: u64) -> Cluster {
-    let text = format!("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {{seed: {seed}, etcd: {{members: {members}}}}}\n");
+    let text = format!(
+        "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {{seed: {seed}, etcd: {{members: {members}}}}}\n"
+    );
     Cluster::new(Scenario::from_yaml(&text, "test").unwrap()).unwrap()
 }
 
@@ -81,11 +83,7 @@ fn two_of_three_down_writes_fail_then_succeed_after_restart_with_no_write_lost()
     let out = run(&mut c, "etcdctl put during x");
     assert!(!out.ok);
     assert!(out.text.starts_with("Error: "), "{}", out.text);
-    assert!(
-        out.text.contains("context deadline exceeded") || out.text.contains("etcdserver:"),
-        "{}",
-        out.text
-    );
+    assert!(out.text.contains("context deadline exceeded") || out.text.contains("etcdserver:"), "{}", out.text);
     ok(&mut c, "sim start etcd-2");
     ok(&mut c, "sim start etcd-3");
     settle(&mut c, 5);
@@ -155,8 +153,14 @@ fn etcdctl_answers_like_etcdctl() {
     assert_eq!(ok(&mut c, "etcdctl del foo --prev-kv"), "1\nfoo\nbaz\n");
     assert_eq!(ok(&mut c, "etcdctl del foo"), "0\n");
     assert_eq!(ok(&mut c, "etcdctl compaction 3"), "compacted revision 3\n");
-    assert_eq!(run(&mut c, "etcdctl get foo --rev 2").text, "Error: etcdserver: mvcc: required revision has been compacted\n");
-    assert_eq!(run(&mut c, "etcdctl get foo --rev 99").text, "Error: etcdserver: mvcc: required revision is a future revision\n");
+    assert_eq!(
+        run(&mut c, "etcdctl get foo --rev 2").text,
+        "Error: etcdserver: mvcc: required revision has been compacted\n"
+    );
+    assert_eq!(
+        run(&mut c, "etcdctl get foo --rev 99").text,
+        "Error: etcdserver: mvcc: required revision is a future revision\n"
+    );
     assert_eq!(run(&mut c, "etcdctl put a 1 --bogus").text, "Error: unknown flag: --bogus\n");
     let members = ok(&mut c, "etcdctl member list");
     assert_eq!(members.lines().count(), 3);
@@ -180,7 +184,11 @@ mod api {
     use kscope_core::message::Payload;
 
     fn send(c: &mut Cluster, client: &str, member: u8, request_id: u64, request: Request) {
-        c.simulation_mut().send_as_client(client, ComponentId::Etcd(member), Payload::EtcdRequest { request_id, request });
+        c.simulation_mut().send_as_client(
+            client,
+            ComponentId::Etcd(member),
+            Payload::EtcdRequest { request_id, request },
+        );
     }
 
     fn answers(c: &mut Cluster, client: &str) -> Vec<(u64, Response)> {
@@ -232,13 +240,20 @@ mod api {
         assert!(ok(&mut c, "etcdctl get k2 -w json").contains("\"mod_revision\":3"));
         // A value comparison on a missing key fails, like etcd.
         let missing = Txn {
-            compare: vec![Compare { key: "nope".into(), target: CompareTarget::Value(vec![]), result: CompareResult::Equal }],
+            compare: vec![Compare {
+                key: "nope".into(),
+                target: CompareTarget::Value(vec![]),
+                result: CompareResult::Equal,
+            }],
             success: vec![],
             failure: vec![],
         };
         assert!(matches!(call(&mut c, 1, Request::Txn(missing)).result, Ok(Reply::Txn { succeeded: false, .. })));
         let dup = Txn { compare: vec![], success: vec![put("a", "1"), put("a", "2")], failure: vec![] };
-        assert_eq!(call(&mut c, 1, Request::Txn(dup)).result, Err("etcdserver: duplicate key given in txn request".into()));
+        assert_eq!(
+            call(&mut c, 1, Request::Txn(dup)).result,
+            Err("etcdserver: duplicate key given in txn request".into())
+        );
     }
 
     #[test]
@@ -247,7 +262,8 @@ mod api {
         settle(&mut c, 3);
         let leader = leaders(&c, 3).pop().unwrap();
         let follower: u8 = (1..=3).find(|n| format!("etcd-{n}") != leader).unwrap();
-        let watch = Request::Watch { range: KeyRange::prefix(b"w/"), start_revision: 0, prev_kv: true, progress_notify: false };
+        let watch =
+            Request::Watch { range: KeyRange::prefix(b"w/"), start_revision: 0, prev_kv: true, progress_notify: false };
         send(&mut c, "watcher", follower, 1, watch);
         for i in 0..5 {
             ok(&mut c, &format!("etcdctl --endpoints=etcd-{follower} put w/{i} a{i}"));
@@ -286,7 +302,13 @@ mod api {
             ok(&mut c, &format!("etcdctl put h {i}"));
         }
         // Revisions 2..=5; watching from 3 replays 3, 4, 5.
-        send(&mut c, "w", 1, 1, Request::Watch { range: KeyRange::single(b"h"), start_revision: 3, prev_kv: false, progress_notify: false });
+        send(
+            &mut c,
+            "w",
+            1,
+            1,
+            Request::Watch { range: KeyRange::single(b"h"), start_revision: 3, prev_kv: false, progress_notify: false },
+        );
         settle(&mut c, 1);
         let revs: Vec<i64> = answers(&mut c, "w")
             .into_iter()
@@ -297,7 +319,13 @@ mod api {
             .collect();
         assert_eq!(revs, [3, 4, 5]);
         ok(&mut c, "etcdctl compaction 5");
-        send(&mut c, "w", 1, 2, Request::Watch { range: KeyRange::single(b"h"), start_revision: 2, prev_kv: false, progress_notify: false });
+        send(
+            &mut c,
+            "w",
+            1,
+            2,
+            Request::Watch { range: KeyRange::single(b"h"), start_revision: 2, prev_kv: false, progress_notify: false },
+        );
         settle(&mut c, 1);
         let canceled = answers(&mut c, "w").into_iter().find_map(|(_, r)| match r.result {
             Ok(Reply::Watch(w)) if w.canceled => Some(w),
@@ -325,7 +353,10 @@ fn lease_expiry_deletes_attached_keys_and_keep_alive_postpones_it() {
     let ttl = ok(&mut c, &format!("etcdctl lease timetolive {id} --keys"));
     assert_eq!(ttl, format!("lease {id} granted with TTL(10s), remaining(10s), attached keys([session])\n"));
     settle(&mut c, 6);
-    assert_eq!(ok(&mut c, &format!("etcdctl lease keep-alive --once {id}")), format!("lease {id} keepalived with TTL(10)\n"));
+    assert_eq!(
+        ok(&mut c, &format!("etcdctl lease keep-alive --once {id}")),
+        format!("lease {id} keepalived with TTL(10)\n")
+    );
     settle(&mut c, 6);
     assert_eq!(ok(&mut c, "etcdctl get session --print-value-only"), "alive\n", "the keep-alive postponed expiry");
     settle(&mut c, 6);
@@ -348,7 +379,10 @@ fn revoke_deletes_keys_at_once() {
     assert_eq!(ok(&mut c, "etcdctl get a --from-key --keys-only"), "c\n\n");
     let out = run(&mut c, &format!("etcdctl lease revoke {id}"));
     assert_eq!(out.text, "Error: failed to revoke lease (etcdserver: requested lease not found)\n");
-    assert_eq!(run(&mut c, "etcdctl lease revoke zz").text, "Error: bad lease ID arg (strconv.ParseInt: parsing \"zz\": invalid syntax), expecting ID in Hex\n");
+    assert_eq!(
+        run(&mut c, "etcdctl lease revoke zz").text,
+        "Error: bad lease ID arg (strconv.ParseInt: parsing \"zz\": invalid syntax), expecting ID in Hex\n"
+    );
     assert_eq!(run(&mut c, "etcdctl lease grant").text, "Error: lease grant command needs TTL argument\n");
 }
 
@@ -449,7 +483,10 @@ fn member_add_as_learner_start_promote_and_remove() {
     settle(&mut c, 3);
     assert_eq!(detail(&c, "etcd-4", "role"), "learner");
     assert_eq!(detail(&c, "etcd-4", "revision"), detail(&c, "etcd-1", "revision"), "the learner caught up");
-    assert_eq!(run(&mut c, "etcdctl --endpoints=etcd-4 put x y").text, "Error: etcdserver: rpc not supported for learner\n");
+    assert_eq!(
+        run(&mut c, "etcdctl --endpoints=etcd-4 put x y").text,
+        "Error: etcdserver: rpc not supported for learner\n"
+    );
     // Promote through whichever member leads (etcdctl's default endpoint may not).
     let leader = leaders(&c, 4).pop().unwrap();
     let promoted = ok(&mut c, &format!("etcdctl --endpoints={leader} member promote {id}"));
@@ -464,7 +501,10 @@ fn member_add_as_learner_start_promote_and_remove() {
     assert_eq!(detail(&c, "etcd-2", "role"), "removed");
     assert_eq!(ok(&mut c, "etcdctl member list").lines().count(), 3);
     assert_eq!(ok(&mut c, "etcdctl --endpoints=etcd-4 put after removal").trim(), "OK");
-    assert_eq!(run(&mut c, "etcdctl member remove zz").text, "Error: bad member ID arg (strconv.ParseUint: parsing \"zz\": invalid syntax), expecting ID in Hex\n");
+    assert_eq!(
+        run(&mut c, "etcdctl member remove zz").text,
+        "Error: bad member ID arg (strconv.ParseUint: parsing \"zz\": invalid syntax), expecting ID in Hex\n"
+    );
     assert_eq!(run(&mut c, &format!("etcdctl member remove {id2}")).text, "Error: etcdserver: member not found\n");
 }
 
@@ -517,7 +557,10 @@ fn lagging_member_catches_up_from_a_snapshot_and_restarts_from_its_own() {
     ok(&mut c, &format!("sim restart {leader}"));
     settle(&mut c, 3);
     assert_eq!(detail(&c, &leader, "revision"), revision);
-    assert_eq!(ok(&mut c, &format!("etcdctl --endpoints={leader} get key-59 --print-value-only --consistency=s")), "59\n");
+    assert_eq!(
+        ok(&mut c, &format!("etcdctl --endpoints={leader} get key-59 --print-value-only --consistency=s")),
+        "59\n"
+    );
 }
 
 #[test]
@@ -528,7 +571,12 @@ fn snapshot_save_status_and_restore_into_a_new_cluster() {
     ok(&mut c, "etcdctl put b 2");
     assert_eq!(ok(&mut c, "etcdctl snapshot save snap.db"), "Snapshot saved at snap.db\n");
     let status = ok(&mut c, "etcdctl snapshot status snap.db -w table");
-    assert!(status.starts_with("+----------+----------+------------+------------+\n|   HASH   | REVISION | TOTAL KEYS | TOTAL SIZE |\n"), "{status}");
+    assert!(
+        status.starts_with(
+            "+----------+----------+------------+------------+\n|   HASH   | REVISION | TOTAL KEYS | TOTAL SIZE |\n"
+        ),
+        "{status}"
+    );
     let simple = ok(&mut c, "etcdctl snapshot status snap.db");
     let fields: Vec<&str> = simple.trim().split(", ").collect();
     assert_eq!((fields.len(), fields[1], fields[2]), (4, "3", "2"), "{simple}");
@@ -542,7 +590,11 @@ fn snapshot_save_status_and_restore_into_a_new_cluster() {
     assert_eq!(leaders(&c, 3).len(), 1, "the restored cluster elects a leader");
     assert_eq!(ok(&mut c, "etcdctl get '' --from-key"), "a\n1\nb\n2\n", "back to the snapshot's state");
     ok(&mut c, "etcdctl put d 4");
-    assert_eq!(ok(&mut c, "etcdctl get d -w json").contains("\"mod_revision\":4"), true, "revisions go on from the snapshot's");
+    assert_eq!(
+        ok(&mut c, "etcdctl get d -w json").contains("\"mod_revision\":4"),
+        true,
+        "revisions go on from the snapshot's"
+    );
     assert_eq!(ok(&mut c, "etcdctl defrag"), "Finished defragmenting etcd member[10.0.0.11:2379]\n");
     assert_eq!(ok(&mut c, "etcdctl alarm list"), "");
 }
@@ -585,7 +637,9 @@ mod review_regressions {
 
     #[test]
     fn a_script_step_does_not_steal_the_console_commands_answer() {
-        let mut c = scenario("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec:\n  script:\n  - {at: 3s, run: etcdctl put a 1}\n");
+        let mut c = scenario(
+            "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec:\n  script:\n  - {at: 3s, run: etcdctl put a 1}\n",
+        );
         c.advance(Duration::from_millis(2_998)).unwrap();
         let out = ok(&mut c, "etcdctl put b 2");
         assert!(out.starts_with("OK\n["), "the command's answer, then the step that fell due: {out}");
@@ -596,9 +650,14 @@ mod review_regressions {
     fn huge_lease_ttls_and_snapshot_counts_are_handled() {
         let mut c = cluster(3, 20);
         settle(&mut c, 3);
-        assert_eq!(run(&mut c, "etcdctl lease grant 9223372036854775807").text, "Error: etcdserver: too large lease TTL\n");
+        assert_eq!(
+            run(&mut c, "etcdctl lease grant 9223372036854775807").text,
+            "Error: etcdserver: too large lease TTL\n"
+        );
         assert!(ok(&mut c, "etcdctl lease grant 9000000000").contains("granted with TTL(9000000000s)"));
-        let mut c = scenario("apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {etcd: {snapshotCount: 18446744073709551615}}\n");
+        let mut c = scenario(
+            "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {etcd: {snapshotCount: 18446744073709551615}}\n",
+        );
         settle(&mut c, 3);
         ok(&mut c, "etcdctl snapshot save s");
         ok(&mut c, "etcdctl snapshot restore s");

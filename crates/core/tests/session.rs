@@ -58,8 +58,7 @@ fn ticks_advance_time_at_speed_and_pause_stops_it() {
 
 #[test]
 fn batches_carry_messages_capped_and_component_deltas() {
-    let text = "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec:\n  nodes:\n"
-        .to_string()
+    let text = "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec:\n  nodes:\n".to_string()
         + &(0..400).map(|i| format!("  - {{name: n{i}}}\n")).collect::<String>();
     let mut s = Session::new(Cluster::new(Scenario::from_yaml(&text, "t").unwrap()).unwrap());
     s.handle(ToWorker::Hello { protocol: PROTOCOL_VERSION });
@@ -85,5 +84,7 @@ fn exec_replies_with_output_and_then_the_changes() {
     let batch = batches(&replies)[0];
     assert!(batch.deltas.iter().any(|d| matches!(d, Delta::Component(c) if c.id == "kubelet/node-3" && !c.up)));
     let replies = s.handle(ToWorker::Exec { id: 9, line: "bogus".into() });
-    assert!(matches!(&replies[0], FromWorker::ExecResult { id: 9, ok: false, output } if output.starts_with("error: unknown command \"bogus\"")));
+    assert!(
+        matches!(&replies[0], FromWorker::ExecResult { id: 9, ok: false, output } if output.starts_with("error: unknown command \"bogus\""))
+    );
 }

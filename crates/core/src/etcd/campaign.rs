@@ -135,7 +135,8 @@ impl Run {
                 for (index, term, data) in b.log(upto) {
                     if let Some((t, d)) = la.get(&index) {
                         if (*t, d) != (term, &data) {
-                            found = Some(format!("committed entry {index} differs between {:x} and {:x}", a.id(), b.id()));
+                            found =
+                                Some(format!("committed entry {index} differs between {:x} and {:x}", a.id(), b.id()));
                         }
                     }
                 }
@@ -176,7 +177,11 @@ impl Run {
                 let mut left = Vec::new();
                 let mut right = Vec::new();
                 for n in 1..=self.members {
-                    if self.rng.below(2) == 0 { left.push(n) } else { right.push(n) }
+                    if self.rng.below(2) == 0 {
+                        left.push(n)
+                    } else {
+                        right.push(n)
+                    }
                 }
                 if left.is_empty() || right.is_empty() {
                     return;
@@ -220,11 +225,18 @@ impl Run {
             (Op::Cas { expected, new }, Request::Txn(txn))
         } else if roll < 55 {
             let value = format!("{}-{}", client.name, self.next_request);
-            let request =
-                Request::Put { key: key.clone().into_bytes(), value: value.clone().into_bytes(), lease: 0, prev_kv: false };
+            let request = Request::Put {
+                key: key.clone().into_bytes(),
+                value: value.clone().into_bytes(),
+                lease: 0,
+                prev_kv: false,
+            };
             (Op::Put(value), request)
         } else if roll < 85 {
-            (Op::Get, Request::Range { range: KeyRange::single(key.as_bytes()), revision: 0, limit: 0, serializable: false })
+            (
+                Op::Get,
+                Request::Range { range: KeyRange::single(key.as_bytes()), revision: 0, limit: 0, serializable: false },
+            )
         } else {
             (Op::Delete, Request::DeleteRange { range: KeyRange::single(key.as_bytes()) })
         };
@@ -295,7 +307,8 @@ pub fn run(seed: u64, config: &CampaignConfig) -> CampaignReport {
     let members = if rng.below(2) == 0 { 3 } else { 5 };
     // Half the seeds snapshot often and keep little log, so restarted and
     // partitioned members catch up from snapshots under faults too.
-    let (snapshot_count, catch_up) = if rng.below(2) == 0 { (100_000, 5_000) } else { (5 + rng.below(20), rng.below(3)) };
+    let (snapshot_count, catch_up) =
+        if rng.below(2) == 0 { (100_000, 5_000) } else { (5 + rng.below(20), rng.below(3)) };
     let text = format!(
         "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: etcd-campaign}}\nspec: {{seed: {seed}, nodes: [], etcd: {{members: {members}, snapshotCount: {snapshot_count}, snapshotCatchUpEntries: {catch_up}}}}}\n"
     );
@@ -360,10 +373,17 @@ pub fn run(seed: u64, config: &CampaignConfig) -> CampaignReport {
             let request_id = run.next_request;
             run.next_request += 1;
             let invoked = run.tick();
-            run.history.push(Operation { key: key.clone(), op: Op::Get, invoked, completed: u64::MAX, outcome: Outcome::Unknown });
+            run.history.push(Operation {
+                key: key.clone(),
+                op: Op::Get,
+                invoked,
+                completed: u64::MAX,
+                outcome: Outcome::Unknown,
+            });
             let deadline = run.cluster.now_ms() + config.client_timeout_ms;
             reader.in_flight = Some((request_id, run.history.len() - 1, deadline));
-            let request = Request::Range { range: KeyRange::single(key.as_bytes()), revision: 0, limit: 0, serializable: false };
+            let request =
+                Request::Range { range: KeyRange::single(key.as_bytes()), revision: 0, limit: 0, serializable: false };
             let to = ComponentId::Etcd(1 + (k % usize::from(members)) as u8);
             run.cluster.simulation_mut().send_as_client("reader", to, Payload::EtcdRequest { request_id, request });
             while reader.in_flight.is_some() {

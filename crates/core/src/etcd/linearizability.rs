@@ -79,16 +79,19 @@ pub fn check(history: &[Operation]) -> Result<(), (String, Vec<Operation>)> {
 /// Checks the operations on one key, starting from an absent key.
 pub fn check_key(ops: &[Operation]) -> bool {
     assert!(ops.len() <= MAX_OPS_PER_KEY, "too many operations on one key: {}", ops.len());
-    let required: u128 = ops
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| o.outcome != Outcome::Unknown)
-        .fold(0, |acc, (i, _)| acc | (1 << i));
+    let required: u128 =
+        ops.iter().enumerate().filter(|(_, o)| o.outcome != Outcome::Unknown).fold(0, |acc, (i, _)| acc | (1 << i));
     let mut seen = BTreeSet::new();
     search(ops, 0, &None, required, &mut seen)
 }
 
-fn search(ops: &[Operation], done: u128, value: &Option<String>, required: u128, seen: &mut BTreeSet<(u128, Option<String>)>) -> bool {
+fn search(
+    ops: &[Operation],
+    done: u128,
+    value: &Option<String>,
+    required: u128,
+    seen: &mut BTreeSet<(u128, Option<String>)>,
+) -> bool {
     if done & required == required {
         return true;
     }
@@ -118,7 +121,11 @@ fn search(ops: &[Operation], done: u128, value: &Option<String>, required: u128,
             (Op::Cas { expected, .. }, Outcome::Swapped(false)) if expected != value => value.clone(),
             (Op::Cas { .. }, Outcome::Swapped(_)) => continue,
             (Op::Cas { expected, new }, _) => {
-                if expected == value { Some(new.clone()) } else { value.clone() }
+                if expected == value {
+                    Some(new.clone())
+                } else {
+                    value.clone()
+                }
             }
         };
         if search(ops, done | (1 << i), &next, required, seen) {

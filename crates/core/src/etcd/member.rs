@@ -19,14 +19,14 @@ use crate::etcd::api::{
     Compare, CompareResult, CompareTarget, Member, Reply, Request, Response, ResponseHeader, Status, Txn, TxnOp,
     WatchResponse,
 };
+use crate::etcd::disk::Disk;
+use crate::etcd::lease::Lease;
 use crate::etcd::lease::{Lessor, ERR_LEASE_NOT_FOUND};
 use crate::etcd::mvcc::{KeyRange, KeyValue, Store, ERR_COMPACTED};
 use crate::message::Payload;
 use kscope_protocol::ComponentKind;
 use raft::eraftpb::{ConfChange, ConfChangeType, ConfState, Entry, EntryType, Message as RaftMessage};
-use crate::etcd::disk::Disk;
 use raft::Storage as _;
-use crate::etcd::lease::Lease;
 use raft::{Config, RawNode, StateRole};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -250,7 +250,13 @@ impl EtcdMember {
                     ComponentId::Etcd(n) => usize::from(n),
                     _ => unreachable!("etcd peers are etcd components"),
                 };
-                Member { id: p.id, name: String::new(), peer_urls: vec![peer_url(n)], client_urls: Vec::new(), is_learner: false }
+                Member {
+                    id: p.id,
+                    name: String::new(),
+                    peer_urls: vec![peer_url(n)],
+                    client_urls: Vec::new(),
+                    is_learner: false,
+                }
             })
             .collect::<Vec<_>>();
         let mut member = Self::with_initial(me, cluster_id(&peers), initial.clone(), tuning);
@@ -577,7 +583,8 @@ impl EtcdMember {
     /// Leader: proposes a revoke for every lease past its deadline.
     fn revoke_expired(&mut self, ctx: &mut Context<'_>) {
         for id in self.lessor.expired(ctx.now_ms()) {
-            let proposal = Proposal { id: (self.me.id, self.boots, self.next_seq), request: Request::LeaseRevoke { id } };
+            let proposal =
+                Proposal { id: (self.me.id, self.boots, self.next_seq), request: Request::LeaseRevoke { id } };
             self.next_seq += 1;
             let data = bincode::serialize(&proposal).expect("proposals serialize");
             // A dropped proposal (during a leader transfer, say) is retried later.
@@ -645,7 +652,9 @@ impl EtcdMember {
                 txn.commit();
                 Ok(Reply::LeaseRevoke)
             }
-            Request::Compact { revision } => self.store.compact(*revision).map(|_| Reply::Compact).map_err(String::from),
+            Request::Compact { revision } => {
+                self.store.compact(*revision).map(|_| Reply::Compact).map_err(String::from)
+            }
             Request::Txn(txn) => Ok(self.apply_txn(txn)),
             Request::MemberUpdate { id, peer_urls } => match self.members.get_mut(id) {
                 Some(m) => {
@@ -910,7 +919,9 @@ impl EtcdMember {
         }
         if let Some(waiter) = self.waiters.remove(&context.proposal) {
             let result = match cc.get_change_type() {
-                ConfChangeType::AddNode | ConfChangeType::AddLearnerNode if existed => Ok(Reply::MemberList(self.members())),
+                ConfChangeType::AddNode | ConfChangeType::AddLearnerNode if existed => {
+                    Ok(Reply::MemberList(self.members()))
+                }
                 ConfChangeType::AddNode | ConfChangeType::AddLearnerNode => {
                     Ok(Reply::MemberAdd { member: self.members[&id].clone(), members: self.members() })
                 }
@@ -933,7 +944,8 @@ impl EtcdMember {
             ComponentId::Etcd(n) => usize::from(n),
             _ => unreachable!("etcd members are etcd components"),
         };
-        let request = Request::MemberPublish { id: self.me.id, name: self.me.name.clone(), client_urls: vec![client_url(n)] };
+        let request =
+            Request::MemberPublish { id: self.me.id, name: self.me.name.clone(), client_urls: vec![client_url(n)] };
         let proposal = Proposal { id: (self.me.id, self.boots, self.next_seq), request };
         self.next_seq += 1;
         if let Some(node) = self.node.as_mut() {
@@ -944,7 +956,8 @@ impl EtcdMember {
     /// Answers leadership transfers that completed.
     fn finish_transfers(&mut self, ctx: &mut Context<'_>) {
         let leader = self.leader().unwrap_or(0);
-        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.transfers).into_iter().partition(|(t, _)| *t == leader);
+        let (done, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.transfers).into_iter().partition(|(t, _)| *t == leader);
         self.transfers = waiting;
         for (_, waiter) in done {
             self.reply(ctx, &waiter, Ok(Reply::MoveLeader));
@@ -967,10 +980,17 @@ impl EtcdMember {
                 }
                 Ok(())
             }
-            Request::MemberRemove { id } | Request::MemberUpdate { id, .. } if !known(id) => Err(ERR_MEMBER_NOT_FOUND.into()),
+            Request::MemberRemove { id } | Request::MemberUpdate { id, .. } if !known(id) => {
+                Err(ERR_MEMBER_NOT_FOUND.into())
+            }
             Request::MemberUpdate { id, peer_urls } => {
-                let taken = self.members.values().any(|m| m.id != *id && m.peer_urls.iter().any(|u| peer_urls.contains(u)));
-                if taken { Err(ERR_PEER_URL_EXISTS.into()) } else { Ok(()) }
+                let taken =
+                    self.members.values().any(|m| m.id != *id && m.peer_urls.iter().any(|u| peer_urls.contains(u)));
+                if taken {
+                    Err(ERR_PEER_URL_EXISTS.into())
+                } else {
+                    Ok(())
+                }
             }
             Request::MemberPromote { id } => match self.members.get(id) {
                 None => Err(ERR_MEMBER_NOT_FOUND.into()),
@@ -1154,7 +1174,8 @@ impl EtcdMember {
                     // its member id's low bits, its boot and a counter.
                     Request::LeaseGrant { ttl_secs, id: 0 } => {
                         self.next_lease += 1;
-                        let lease = ((self.me.id & 0x7fff) << 48) as i64 | ((self.boots & 0xff) << 40) as i64 | self.next_lease;
+                        let lease =
+                            ((self.me.id & 0x7fff) << 48) as i64 | ((self.boots & 0xff) << 40) as i64 | self.next_lease;
                         Request::LeaseGrant { ttl_secs, id: lease }
                     }
                     other => other,

@@ -322,11 +322,8 @@ impl WriteTxn<'_> {
 
     /// Deletes every live key in `range`; returns the deleted key-values.
     pub fn delete_range(&mut self, range: &KeyRange) -> Vec<KeyValue> {
-        let live: Vec<KeyValue> = self
-            .store
-            .keys_in(range)
-            .filter_map(|(_, versions)| versions.last().and_then(|v| v.kv.clone()))
-            .collect();
+        let live: Vec<KeyValue> =
+            self.store.keys_in(range).filter_map(|(_, versions)| versions.last().and_then(|v| v.kv.clone())).collect();
         for prev in &live {
             self.replace_this_revision(&prev.key);
             let versions = self.store.keys.get_mut(&prev.key).expect("live key exists");

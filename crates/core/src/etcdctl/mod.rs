@@ -7,6 +7,10 @@
 //! addresses (https://10.0.0.1N:2379, or a member name such as `etcd-2`), and
 //! usage text is not printed after an error.
 
+mod run;
+
+pub(crate) use run::{ConsoleWatch, TxnInput};
+
 use crate::etcd::api::{
     Compare, CompareResult, CompareTarget, Member, Reply, Request, Response, ResponseHeader, Status, Txn, TxnOp,
     WatchResponse,
@@ -192,8 +196,20 @@ pub enum EtcdctlCommand {
 
 /// Boolean flags take no value (`--prefix`), unless written `--prefix=false`.
 const BOOL_FLAGS: &[&str] = &[
-    "prefix", "from-key", "keys-only", "count-only", "print-value-only", "prev-kv", "cluster", "hex", "debug", "keys", "once",
-    "progress-notify", "interactive", "learner",
+    "prefix",
+    "from-key",
+    "keys-only",
+    "count-only",
+    "print-value-only",
+    "prev-kv",
+    "cluster",
+    "hex",
+    "debug",
+    "keys",
+    "once",
+    "progress-notify",
+    "interactive",
+    "learner",
 ];
 
 struct Flags {
@@ -263,7 +279,9 @@ impl Flags {
             None => Ok(false),
             Some("true") => Ok(true),
             Some("false") => Ok(false),
-            Some(v) => Err(format!("invalid argument {v:?} for \"--{name}\" flag: strconv.ParseBool: parsing {v:?}: invalid syntax")),
+            Some(v) => Err(format!(
+                "invalid argument {v:?} for \"--{name}\" flag: strconv.ParseBool: parsing {v:?}: invalid syntax"
+            )),
         }
     }
 
@@ -319,7 +337,9 @@ impl Etcdctl {
         }
         // Global flags may come before the command; everything is parsed together.
         let Some(command_index) = command_index else {
-            return Err("etcdctl needs a command: put, get, del, compaction, member list, endpoint status|health".into());
+            return Err(
+                "etcdctl needs a command: put, get, del, compaction, member list, endpoint status|health".into()
+            );
         };
         let name = words[command_index].as_str();
         let mut rest: Vec<String> = words[..command_index].to_vec();
@@ -341,7 +361,9 @@ impl Etcdctl {
         };
         let local: &[&str] = match (name, sub.as_deref()) {
             ("put", _) => &["prev-kv", "lease"],
-            ("get", _) => &["prefix", "from-key", "keys-only", "count-only", "print-value-only", "limit", "rev", "consistency"],
+            ("get", _) => {
+                &["prefix", "from-key", "keys-only", "count-only", "print-value-only", "limit", "rev", "consistency"]
+            }
             ("del", _) => &["prefix", "from-key", "prev-kv"],
             ("watch", _) => &["prefix", "rev", "prev-kv", "progress-notify"],
             ("txn", _) => &["interactive"],
@@ -363,9 +385,11 @@ impl Etcdctl {
             _ => return Err("unsupported output format".into()),
         };
         let command_timeout_ms = match flags.get("command-timeout") {
-            Some(v) => crate::duration::Duration::parse(v)
-                .map_err(|e| format!("invalid argument {v:?} for \"--command-timeout\" flag: {e}"))?
-                .ms,
+            Some(v) => {
+                crate::duration::Duration::parse(v)
+                    .map_err(|e| format!("invalid argument {v:?} for \"--command-timeout\" flag: {e}"))?
+                    .ms
+            }
             None => 5_000,
         };
         let endpoints = flags.get("endpoints").map(|e| e.split(',').map(str::to_string).collect());
@@ -407,7 +431,10 @@ impl Etcdctl {
             ("txn", _) => EtcdctlCommand::Txn,
             ("watch", _) => {
                 if flags.args.is_empty() {
-                    return Err("watch in non-interactive mode requires one or two arguments as key or prefix, with range end".into());
+                    return Err(
+                        "watch in non-interactive mode requires one or two arguments as key or prefix, with range end"
+                            .into(),
+                    );
                 }
                 EtcdctlCommand::Watch {
                     range: range_of("watch", &flags)?,
@@ -437,13 +464,18 @@ impl Etcdctl {
                     return Err("member ID is not provided".into());
                 };
                 let id = u64::from_str_radix(id, 16).map_err(|_| {
-                    format!("bad member ID arg (strconv.ParseUint: parsing {id:?}: invalid syntax), expecting ID in Hex")
+                    format!(
+                        "bad member ID arg (strconv.ParseUint: parsing {id:?}: invalid syntax), expecting ID in Hex"
+                    )
                 })?;
                 match sub {
                     "remove" => EtcdctlCommand::MemberRemove { id },
                     "promote" => EtcdctlCommand::MemberPromote { id },
                     _ => match flags.get("peer-urls") {
-                        Some(urls) => EtcdctlCommand::MemberUpdate { id, peer_urls: urls.split(',').map(str::to_string).collect() },
+                        Some(urls) => EtcdctlCommand::MemberUpdate {
+                            id,
+                            peer_urls: urls.split(',').map(str::to_string).collect(),
+                        },
                         None => return Err("member peer urls not provided".into()),
                     },
                 }
@@ -466,7 +498,9 @@ impl Etcdctl {
                     return Err("move-leader command needs 1 argument".into());
                 };
                 let target = u64::from_str_radix(id, 16).map_err(|_| {
-                    format!("bad leader ID arg (strconv.ParseUint: parsing {id:?}: invalid syntax), expecting ID in Hex")
+                    format!(
+                        "bad leader ID arg (strconv.ParseUint: parsing {id:?}: invalid syntax), expecting ID in Hex"
+                    )
                 })?;
                 EtcdctlCommand::MoveLeader { target }
             }
@@ -489,7 +523,11 @@ impl Etcdctl {
                     "revoke" => EtcdctlCommand::LeaseRevoke { id },
                     "timetolive" => EtcdctlCommand::LeaseTimeToLive { id, keys: flags.bool("keys")? },
                     _ if flags.bool("once")? => EtcdctlCommand::LeaseKeepAlive { id },
-                    _ => return Err("kscope's etcdctl runs lease keep-alive with --once only (one renewal per command)".into()),
+                    _ => {
+                        return Err(
+                            "kscope's etcdctl runs lease keep-alive with --once only (one renewal per command)".into()
+                        )
+                    }
                 }
             }
             ("lease", Some("list")) => EtcdctlCommand::LeaseList,
@@ -499,15 +537,17 @@ impl Etcdctl {
             | ("endpoint", Some(other))
             | ("lease", Some(other))
             | ("snapshot", Some(other))
-            | ("alarm", Some(other)) => {
-                return Err(format!("unknown command {other:?} for \"etcdctl {name}\""))
-            }
+            | ("alarm", Some(other)) => return Err(format!("unknown command {other:?} for \"etcdctl {name}\"")),
             ("member", None) => return Err("member needs a sub-command: add, list, promote, remove or update".into()),
             ("endpoint", None) => return Err("endpoint needs a sub-command: status or health".into()),
             ("snapshot", None) => return Err("snapshot needs a sub-command: save, status or restore".into()),
             ("alarm", None) => return Err("alarm needs a sub-command: list".into()),
-            ("lease", None) => return Err("lease needs a sub-command: grant, revoke, timetolive, keep-alive or list".into()),
-            (other, _) => return Err(format!("unknown command {other:?} for \"etcdctl\"\nRun 'etcdctl --help' for usage.")),
+            ("lease", None) => {
+                return Err("lease needs a sub-command: grant, revoke, timetolive, keep-alive or list".into())
+            }
+            (other, _) => {
+                return Err(format!("unknown command {other:?} for \"etcdctl\"\nRun 'etcdctl --help' for usage."))
+            }
         };
         Ok(Etcdctl { endpoints, write_out, command_timeout_ms, command, txn: None })
     }
@@ -532,16 +572,20 @@ impl Etcdctl {
             }
             EtcdctlCommand::MemberRemove { id } => Request::MemberRemove { id: *id },
             EtcdctlCommand::MemberPromote { id } => Request::MemberPromote { id: *id },
-            EtcdctlCommand::MemberUpdate { id, peer_urls } => Request::MemberUpdate { id: *id, peer_urls: peer_urls.clone() },
+            EtcdctlCommand::MemberUpdate { id, peer_urls } => {
+                Request::MemberUpdate { id: *id, peer_urls: peer_urls.clone() }
+            }
             EtcdctlCommand::MoveLeader { target } => Request::MoveLeader { target: *target },
             EtcdctlCommand::SnapshotSave { .. } => Request::Snapshot,
             EtcdctlCommand::Defrag { .. } => Request::Defragment,
             EtcdctlCommand::AlarmList => Request::AlarmList,
             // Local commands: they read a file and send nothing.
             EtcdctlCommand::SnapshotStatus { .. } | EtcdctlCommand::SnapshotRestore { .. } => Request::Status,
-            EtcdctlCommand::Txn => Request::Txn(
-                self.txn.clone().unwrap_or(Txn { compare: Vec::new(), success: Vec::new(), failure: Vec::new() }),
-            ),
+            EtcdctlCommand::Txn => Request::Txn(self.txn.clone().unwrap_or(Txn {
+                compare: Vec::new(),
+                success: Vec::new(),
+                failure: Vec::new(),
+            })),
             EtcdctlCommand::Watch { range, rev, prev_kv, progress_notify } => Request::Watch {
                 range: range.clone(),
                 start_revision: *rev,
@@ -900,9 +944,15 @@ pub fn format_reply(cmd: &Etcdctl, response: &Response, reply: &Reply) -> Result
                 member.peer_urls.join(",")
             ));
         }
-        (EtcdctlCommand::MemberRemove { id }, _, _) => out = format!("Member {id:16x} removed from cluster {:16x}\n", h.cluster_id),
-        (EtcdctlCommand::MemberPromote { id }, _, _) => out = format!("Member {id:16x} promoted in cluster {:16x}\n", h.cluster_id),
-        (EtcdctlCommand::MemberUpdate { id, .. }, _, _) => out = format!("Member {id:16x} updated in cluster {:16x}\n", h.cluster_id),
+        (EtcdctlCommand::MemberRemove { id }, _, _) => {
+            out = format!("Member {id:16x} removed from cluster {:16x}\n", h.cluster_id)
+        }
+        (EtcdctlCommand::MemberPromote { id }, _, _) => {
+            out = format!("Member {id:16x} promoted in cluster {:16x}\n", h.cluster_id)
+        }
+        (EtcdctlCommand::MemberUpdate { id, .. }, _, _) => {
+            out = format!("Member {id:16x} updated in cluster {:16x}\n", h.cluster_id)
+        }
         (_, Reply::AlarmList(alarms), _) => {
             for alarm in alarms {
                 out.push_str(&format!("{alarm}\n"));
@@ -917,9 +967,15 @@ pub fn format_reply(cmd: &Etcdctl, response: &Response, reply: &Reply) -> Result
         }
         (_, Reply::LeaseGrant { id, ttl_secs }, _) => out = format!("lease {id:016x} granted with TTL({ttl_secs}s)\n"),
         (EtcdctlCommand::LeaseRevoke { id }, Reply::LeaseRevoke, _) => out = format!("lease {id:016x} revoked\n"),
-        (_, Reply::LeaseKeepAlive { id, ttl_secs }, _) => out = format!("lease {id:016x} keepalived with TTL({ttl_secs})\n"),
+        (_, Reply::LeaseKeepAlive { id, ttl_secs }, _) => {
+            out = format!("lease {id:016x} keepalived with TTL({ttl_secs})\n")
+        }
         (_, Reply::LeaseTimeToLive { id, ttl_secs: -1, .. }, _) => out = format!("lease {id:016x} already expired\n"),
-        (EtcdctlCommand::LeaseTimeToLive { keys: show_keys, .. }, Reply::LeaseTimeToLive { id, ttl_secs, granted_ttl_secs, keys }, _) => {
+        (
+            EtcdctlCommand::LeaseTimeToLive { keys: show_keys, .. },
+            Reply::LeaseTimeToLive { id, ttl_secs, granted_ttl_secs, keys },
+            _,
+        ) => {
             out = format!("lease {id:016x} granted with TTL({granted_ttl_secs}s), remaining({ttl_secs}s)");
             if *show_keys {
                 let names: Vec<String> = keys.iter().map(|k| text(k)).collect();
@@ -961,7 +1017,8 @@ fn format_members(h: &ResponseHeader, members: &[Member], w: WriteOut) -> String
             let list: Vec<serde_json::Value> = members
                 .iter()
                 .map(|m| {
-                    let mut v = json!({"ID": m.id, "name": m.name, "peerURLs": m.peer_urls, "clientURLs": m.client_urls});
+                    let mut v =
+                        json!({"ID": m.id, "name": m.name, "peerURLs": m.peer_urls, "clientURLs": m.client_urls});
                     if m.is_learner {
                         v["isLearner"] = json!(true);
                     }
@@ -1012,7 +1069,18 @@ pub fn status_row(endpoint: &str, h: &ResponseHeader, s: &Status) -> Vec<String>
 pub fn format_status(rows: &[(String, ResponseHeader, Status)], w: WriteOut) -> String {
     match w {
         WriteOut::Table => table(
-            &["ENDPOINT", "ID", "VERSION", "DB SIZE", "IS LEADER", "IS LEARNER", "RAFT TERM", "RAFT INDEX", "RAFT APPLIED INDEX", "ERRORS"],
+            &[
+                "ENDPOINT",
+                "ID",
+                "VERSION",
+                "DB SIZE",
+                "IS LEADER",
+                "IS LEARNER",
+                "RAFT TERM",
+                "RAFT INDEX",
+                "RAFT APPLIED INDEX",
+                "ERRORS",
+            ],
             &rows.iter().map(|(e, h, s)| status_row(e, h, s)).collect::<Vec<_>>(),
         ),
         WriteOut::Json => {
@@ -1044,14 +1112,21 @@ mod tests {
     fn parses_like_etcdctl() {
         let c = parse("get foo --prefix --limit 2 -w json").unwrap();
         assert_eq!(c.write_out, WriteOut::Json);
-        assert!(matches!(c.command, EtcdctlCommand::Get { ref range, limit: 2, .. } if *range == KeyRange::prefix(b"foo")));
+        assert!(
+            matches!(c.command, EtcdctlCommand::Get { ref range, limit: 2, .. } if *range == KeyRange::prefix(b"foo"))
+        );
         let c = parse("--endpoints=etcd-2 put k v --prev-kv").unwrap();
         assert_eq!(c.endpoints, Some(vec!["etcd-2".to_string()]));
         assert!(matches!(c.command, EtcdctlCommand::Put { prev_kv: true, .. }));
         assert_eq!(parse("member list -w table").unwrap().command, EtcdctlCommand::MemberList);
-        assert_eq!(parse("endpoint status --cluster").unwrap().command, EtcdctlCommand::EndpointStatus { cluster: true });
+        assert_eq!(
+            parse("endpoint status --cluster").unwrap().command,
+            EtcdctlCommand::EndpointStatus { cluster: true }
+        );
         assert!(matches!(parse("put k v --lease 1f").unwrap().command, EtcdctlCommand::Put { lease: 31, .. }));
-        assert!(matches!(parse("put -- k -v").unwrap().command, EtcdctlCommand::Put { ref value, .. } if value == "-v"));
+        assert!(
+            matches!(parse("put -- k -v").unwrap().command, EtcdctlCommand::Put { ref value, .. } if value == "-v")
+        );
     }
 
     #[test]
@@ -1062,11 +1137,20 @@ mod tests {
             ("get", "get command needs one argument as key and an optional argument as range_end"),
             ("del", "del command needs one argument as key and an optional argument as range_end"),
             ("get a --prefix --from-key", "`--prefix` and `--from-key` cannot be set at the same time, choose one"),
-            ("get a --rev x", "invalid argument \"x\" for \"--rev\" flag: strconv.ParseInt: parsing \"x\": invalid syntax"),
-            ("get a --limit x", "invalid argument \"x\" for \"--limit\" flag: strconv.ParseInt: parsing \"x\": invalid syntax"),
+            (
+                "get a --rev x",
+                "invalid argument \"x\" for \"--rev\" flag: strconv.ParseInt: parsing \"x\": invalid syntax",
+            ),
+            (
+                "get a --limit x",
+                "invalid argument \"x\" for \"--limit\" flag: strconv.ParseInt: parsing \"x\": invalid syntax",
+            ),
             ("compaction", "compaction command needs 1 argument"),
             ("compaction x", "strconv.ParseInt: parsing \"x\": invalid syntax"),
-            ("put a 1 --lease xyz", "bad lease ID (strconv.ParseInt: parsing \"xyz\": invalid syntax), expecting ID in Hex"),
+            (
+                "put a 1 --lease xyz",
+                "bad lease ID (strconv.ParseInt: parsing \"xyz\": invalid syntax), expecting ID in Hex",
+            ),
             ("get a -w yaml", "unsupported output format"),
             ("get k -é", "unknown shorthand flag: 'é' in -é"),
             ("frob", "unknown command \"frob\" for \"etcdctl\"\nRun 'etcdctl --help' for usage."),
@@ -1079,16 +1163,25 @@ mod tests {
     #[test]
     fn txn_lines() {
         let c = parse_compare(r#"mod("key1") > "0""#).unwrap();
-        assert_eq!((c.key.as_slice(), c.target, c.result), (&b"key1"[..], CompareTarget::Mod(0), CompareResult::Greater));
+        assert_eq!(
+            (c.key.as_slice(), c.target, c.result),
+            (&b"key1"[..], CompareTarget::Mod(0), CompareResult::Greater)
+        );
         let c = parse_compare(r#"val("key1") = "v 1""#).unwrap();
         assert_eq!(c.target, CompareTarget::Value(b"v 1".to_vec()));
         assert_eq!(
             parse_compare(r#"bogus("k") = "1""#).unwrap_err(),
             r#"malformed comparison: bogus("k") = "1" (unknown target bogus)"#
         );
-        assert_eq!(parse_compare(r#"ver("key1") = "x""#).unwrap_err(), r#"invalid txn compare request: ver("key1") = "x""#);
+        assert_eq!(
+            parse_compare(r#"ver("key1") = "x""#).unwrap_err(),
+            r#"invalid txn compare request: ver("key1") = "x""#
+        );
         assert_eq!(parse_txn_op("frob a").unwrap_err(), "invalid txn request: frob a");
-        assert_eq!(parse_txn_op("put a").unwrap_err(), "put command needs 1 argument and input from stdin or 2 arguments");
+        assert_eq!(
+            parse_txn_op("put a").unwrap_err(),
+            "put command needs 1 argument and input from stdin or 2 arguments"
+        );
         assert!(matches!(parse_txn_op(r#"put k "v v""#).unwrap(), TxnOp::Put { value, .. } if value == b"v v"));
     }
 
