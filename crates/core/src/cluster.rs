@@ -20,6 +20,10 @@ use kscope_protocol::{ComponentKind, ComponentView, NodeView};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+/// Longest `sim advance` one console line may ask for: a day of simulated
+/// time keeps the browser responsive; `kscope run --until` has no such limit.
+pub const MAX_ADVANCE: Duration = Duration::from_secs(24 * 3600);
+
 /// What a command printed, and whether it succeeded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommandOutput {
@@ -274,6 +278,11 @@ impl Cluster {
             Command::Help => Ok(format!("{HELP}\n")),
             Command::Status => Ok(self.status()),
             Command::Advance(by) => {
+                if by > MAX_ADVANCE {
+                    return Err(format!(
+                        "sim advance takes at most {MAX_ADVANCE} at a time (asked for {by}); use kscope run --until for longer runs"
+                    ));
+                }
                 let runs = self.advance(by)?;
                 let mut out: String = runs.iter().map(ScriptRun::render).collect();
                 writeln!(out, "advanced {by} to {}", Duration::from_millis(self.now_ms())).unwrap();

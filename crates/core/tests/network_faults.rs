@@ -91,6 +91,9 @@ fn unknown_components_and_bad_settings_are_refused_without_side_effects() {
     assert!(!out.ok && out.text.contains("above the maximum"), "{}", out.text);
     assert_eq!(cluster.simulation().network().config(), &before);
     assert!(cluster.exec("sim network --latency 2ms..9ms --loss 5%").text.contains("latency 2ms..9ms, loss 5%"));
+    let out = cluster.exec("sim advance 1000h");
+    assert!(!out.ok && out.text.starts_with("error: sim advance takes at most 24h0m0s at a time"), "{}", out.text);
+    assert_eq!(cluster.now_ms(), 1_000, "nothing ran");
 }
 
 #[test]
