@@ -719,3 +719,21 @@ mod review_regressions {
         assert_eq!(c.take_background_output(), "PUT\nk\nv1\nPUT\nk\nv2\n");
     }
 }
+
+#[test]
+fn a_write_to_a_member_without_a_leader_waits_and_is_abandoned_when_it_times_out() {
+    let mut c = cluster(3, 24);
+    settle(&mut c, 3);
+    // etcd-1 alone: it loses its leader and cannot elect one.
+    ok(&mut c, "sim partition etcd-1");
+    settle(&mut c, 3);
+    assert_eq!(detail(&c, "etcd-1", "leader"), "none");
+    let out = run(&mut c, "etcdctl --endpoints=etcd-1 put orphan x");
+    assert_eq!(out.text, "Error: context deadline exceeded\n", "etcdctl gives up after --command-timeout");
+    // The member's own request timeout passes too; the abandoned proposal is
+    // never proposed, even once the partition heals.
+    settle(&mut c, 5);
+    ok(&mut c, "sim heal");
+    settle(&mut c, 5);
+    assert_eq!(ok(&mut c, "etcdctl --endpoints=etcd-1 get orphan"), "");
+}

@@ -20,7 +20,7 @@
 use crate::component_id::ComponentId;
 use crate::etcd::api::{Compare, CompareResult, CompareTarget, Reply, Request, Txn, TxnOp};
 use crate::etcd::linearizability::{self, Op, Operation, Outcome};
-use crate::etcd::member::{EtcdMember, ERR_NO_LEADER};
+use crate::etcd::member::EtcdMember;
 use crate::etcd::mvcc::KeyRange;
 use crate::message::Payload;
 use crate::rng::SimRng;
@@ -274,8 +274,6 @@ impl Run {
                     op.outcome = Outcome::Ok(None);
                     op.completed = completed;
                 }
-                // raft dropped the proposal: it was never in the log.
-                Err(e) if e == ERR_NO_LEADER => op.key.clear(),
                 // A failed read says nothing; a timed-out write may still apply.
                 Err(_) if op.op == Op::Get => op.key.clear(),
                 Err(_) => {}

@@ -190,6 +190,19 @@ pub const ERR_PEER_URL_EXISTS: &str = "etcdserver: Peer URLs already exists";
 /// etcd's ErrGRPCNotSupportedForLearner.
 pub const ERR_LEARNER_RPC: &str = "etcdserver: rpc not supported for learner";
 
+/// A proposal waiting for a leader, with the id its client waits under.
+struct Held {
+    id: (u64, u64, u64),
+    proposal: HeldProposal,
+}
+
+enum HeldProposal {
+    /// A normal entry (a serialized [`Proposal`]).
+    Entry(Vec<u8>),
+    /// A membership change with its context.
+    ConfChange(Vec<u8>, ConfChange),
+}
+
 /// The context of a membership change in the log: who asked, and the member.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct ConfContext {
@@ -232,6 +245,8 @@ pub struct EtcdMember {
     known_leader: u64,
     /// A Ready round is deferred to the end of this instant.
     ready_scheduled: bool,
+    /// Proposals waiting for a leader (volatile; their clients time out).
+    held: Vec<Held>,
     /// Leadership transfers waiting to complete: (target, client).
     transfers: Vec<(u64, Waiter)>,
     last_publish_ms: Option<u64>,
@@ -316,6 +331,7 @@ impl EtcdMember {
             cluster_version: None,
             known_leader: 0,
             ready_scheduled: false,
+            held: Vec::new(),
             transfers: Vec::new(),
             last_publish_ms: None,
             logger: slog::Logger::root(slog::Discard, slog::o!()),
@@ -548,6 +564,7 @@ impl EtcdMember {
         self.removed = false;
         self.known_leader = 0;
         self.ready_scheduled = false;
+        self.held.clear();
         self.last_publish_ms = None;
         self.next_seq = 0;
     }
@@ -878,13 +895,42 @@ impl EtcdMember {
         cc.set_change_type(kind);
         cc.node_id = member.id;
         let context = bincode::serialize(&ConfContext { proposal, member }).expect("contexts serialize");
-        let node = self.node.as_mut().expect("running");
-        if node.propose_conf_change(context, cc).is_err() {
-            self.reply(ctx, &waiter, Err(ERR_NO_LEADER.into()));
-            return;
-        }
         self.waiters.insert(proposal, waiter);
         ctx.set_timer(REQUEST_TIMEOUT_MS, TIMER_EXPIRE);
+        self.propose_or_hold(Held { id: proposal, proposal: HeldProposal::ConfChange(context, cc) });
+    }
+
+    /// Proposes, or holds the proposal until a leader is known. etcd's raft
+    /// node only takes proposals while there is a leader, so a request to a
+    /// member without one waits; if its client gives up first (the request
+    /// timeout), the proposal is abandoned, never proposed.
+    fn propose_or_hold(&mut self, held: Held) {
+        let Some(node) = self.node.as_mut() else { return };
+        if node.raft.leader_id == 0 {
+            self.held.push(held);
+            return;
+        }
+        let accepted = match &held.proposal {
+            HeldProposal::Entry(data) => node.propose(vec![], data.clone()).is_ok(),
+            HeldProposal::ConfChange(context, cc) => node.propose_conf_change(context.clone(), cc.clone()).is_ok(),
+        };
+        if !accepted {
+            // Dropped anyway (a leader transfer in progress): try again later.
+            self.held.push(held);
+        }
+    }
+
+    /// Proposes what was held back, once a leader is known; drops what its
+    /// client no longer waits for.
+    fn release_held(&mut self) {
+        let waiting = &self.waiters;
+        self.held.retain(|h| waiting.contains_key(&h.id));
+        if self.held.is_empty() || self.leader().unwrap_or(0) == 0 {
+            return;
+        }
+        for held in std::mem::take(&mut self.held) {
+            self.propose_or_hold(held);
+        }
     }
 
     fn apply_conf_change(&mut self, ctx: &mut Context<'_>, entry: &Entry) {
@@ -1181,14 +1227,9 @@ impl EtcdMember {
                     other => other,
                 };
                 let data = bincode::serialize(&Proposal { id, request }).expect("proposals serialize");
-                let node = self.node.as_mut().expect("requests reach running members only");
-                if node.propose(vec![], data).is_err() {
-                    // raft drops proposals when the member knows no leader.
-                    self.reply(ctx, &waiter, Err(ERR_NO_LEADER.into()));
-                    return;
-                }
                 self.waiters.insert(id, waiter);
                 ctx.set_timer(REQUEST_TIMEOUT_MS, TIMER_EXPIRE);
+                self.propose_or_hold(Held { id, proposal: HeldProposal::Entry(data) });
             }
         }
         self.reseed_election_timeout(ctx);
@@ -1289,6 +1330,7 @@ impl Component for EtcdMember {
                     node.tick();
                 }
                 self.revoke_expired(ctx);
+                self.release_held();
                 self.retry_reads(ctx);
                 self.publish_if_needed(ctx);
                 self.reseed_election_timeout(ctx);
