@@ -156,6 +156,34 @@ impl Run {
         self.faults.push(format!("[{}ms] {line}", self.cluster.now_ms()));
     }
 
+    /// Runs a command that may fail (membership changes under faults often do).
+    fn try_exec(&mut self, line: &str) -> bool {
+        let ok = self.cluster.exec(line).ok;
+        self.faults.push(format!("[{}ms] {line}{}", self.cluster.now_ms(), if ok { "" } else { "  (failed)" }));
+        ok
+    }
+
+    /// Adds a member (and starts it) or removes one, through etcdctl on a
+    /// random member, as an operator would.
+    fn change_membership(&mut self) {
+        let via = self.random_member();
+        if self.members < 7 && self.rng.below(2) == 0 {
+            let n = self.members + 1;
+            let add = format!(
+                "etcdctl --endpoints=etcd-{via} --command-timeout=2s member add etcd-{n} --peer-urls=https://10.0.0.{}:2380",
+                10 + u32::from(n)
+            );
+            if self.try_exec(&add) {
+                self.members = n;
+                self.exec(&format!("sim start etcd-{n}"));
+            }
+        } else if self.members > 3 {
+            let victim = self.random_member();
+            let id = super::member::member_id(&format!("etcd-{victim}"));
+            self.try_exec(&format!("etcdctl --endpoints=etcd-{via} --command-timeout=2s member remove {id:x}"));
+        }
+    }
+
     fn random_member(&mut self) -> u8 {
         1 + self.rng.below(u64::from(self.members)) as u8
     }
@@ -164,7 +192,8 @@ impl Run {
         let down: Vec<u8> = (1..=self.members)
             .filter(|n| !self.cluster.simulation().components().any(|(id, _, up)| *id == ComponentId::Etcd(*n) && up))
             .collect();
-        match self.rng.below(6) {
+        match self.rng.below(7) {
+            6 => self.change_membership(),
             0 | 1 => {
                 let n = self.random_member();
                 if down.contains(&n) {
@@ -350,7 +379,7 @@ pub fn run(seed: u64, config: &CampaignConfig) -> CampaignReport {
     // Heal everything, let the cluster settle, and read every key back.
     run.exec("sim heal");
     run.exec("sim network --loss 0 --latency 1ms..5ms");
-    for n in 1..=members {
+    for n in 1..=run.members {
         if !run.cluster.simulation().components().any(|(id, _, up)| *id == ComponentId::Etcd(n) && up) {
             run.exec(&format!("sim start etcd-{n}"));
         }
