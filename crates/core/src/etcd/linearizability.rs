@@ -57,10 +57,6 @@ pub struct Operation {
     pub outcome: Outcome,
 }
 
-/// Most operations on one key the search accepts (a bitset bound, and a bound
-/// on the search's work).
-pub const MAX_OPS_PER_KEY: usize = 128;
-
 /// Checks a whole history. On failure, returns the key whose sub-history has no
 /// linearization, with that sub-history.
 pub fn check(history: &[Operation]) -> Result<(), (String, Vec<Operation>)> {
@@ -76,38 +72,57 @@ pub fn check(history: &[Operation]) -> Result<(), (String, Vec<Operation>)> {
     Ok(())
 }
 
+/// A set of operation indexes.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(len: usize) -> Self {
+        Bits(vec![0; len.div_ceil(64)])
+    }
+    fn has(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+    fn with(&self, i: usize) -> Self {
+        let mut next = self.clone();
+        next.0[i / 64] |= 1 << (i % 64);
+        next
+    }
+    fn covers(&self, other: &Bits) -> bool {
+        self.0.iter().zip(&other.0).all(|(a, b)| a & b == *b)
+    }
+}
+
 /// Checks the operations on one key, starting from an absent key.
 pub fn check_key(ops: &[Operation]) -> bool {
-    assert!(ops.len() <= MAX_OPS_PER_KEY, "too many operations on one key: {}", ops.len());
-    let required: u128 =
-        ops.iter().enumerate().filter(|(_, o)| o.outcome != Outcome::Unknown).fold(0, |acc, (i, _)| acc | (1 << i));
+    let mut required = Bits::new(ops.len());
+    for (i, o) in ops.iter().enumerate() {
+        if o.outcome != Outcome::Unknown {
+            required = required.with(i);
+        }
+    }
     let mut seen = BTreeSet::new();
-    search(ops, 0, &None, required, &mut seen)
+    search(ops, Bits::new(ops.len()), &None, &required, &mut seen)
 }
 
 fn search(
     ops: &[Operation],
-    done: u128,
+    done: Bits,
     value: &Option<String>,
-    required: u128,
-    seen: &mut BTreeSet<(u128, Option<String>)>,
+    required: &Bits,
+    seen: &mut BTreeSet<(Bits, Option<String>)>,
 ) -> bool {
-    if done & required == required {
+    if done.covers(required) {
         return true;
     }
-    if !seen.insert((done, value.clone())) {
+    if !seen.insert((done.clone(), value.clone())) {
         return false;
     }
     // Nothing may go before an operation that completed before it was invoked.
-    let horizon = ops
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| done & (1 << i) == 0)
-        .map(|(_, o)| o.completed)
-        .min()
-        .unwrap_or(u64::MAX);
+    let horizon =
+        ops.iter().enumerate().filter(|(i, _)| !done.has(*i)).map(|(_, o)| o.completed).min().unwrap_or(u64::MAX);
     for (i, o) in ops.iter().enumerate() {
-        if done & (1 << i) != 0 || o.invoked > horizon {
+        if done.has(i) || o.invoked > horizon {
             continue;
         }
         let next = match (&o.op, &o.outcome) {
@@ -128,7 +143,7 @@ fn search(
                 }
             }
         };
-        if search(ops, done | (1 << i), &next, required, seen) {
+        if search(ops, done.with(i), &next, required, seen) {
             return true;
         }
     }
@@ -185,6 +200,18 @@ mod tests {
         assert!(check_key(&[put("0", 0, 1), cas(Some("0"), "1", 2, 3, true), cas(Some("0"), "2", 4, 5, false)]));
         // Two concurrent CAS from the same value cannot both win.
         assert!(!check_key(&[put("0", 0, 1), cas(Some("0"), "a", 2, 5, true), cas(Some("0"), "b", 3, 6, true)]));
+    }
+
+    #[test]
+    fn long_histories_are_checked_too() {
+        // More operations on one key than fit in a machine word or two.
+        let ops: Vec<Operation> = (0..300)
+            .map(|i| if i % 2 == 0 { put(&i.to_string(), i, i + 1) } else { get(Some(&(i - 1).to_string()), i, i + 1) })
+            .collect();
+        assert!(check_key(&ops));
+        let mut bad = ops.clone();
+        bad[299] = get(Some("0"), 299, 300);
+        assert!(!check_key(&bad));
     }
 
     #[test]
