@@ -30,8 +30,12 @@ pub fn console(props: &ConsoleProps) -> Html {
             }
         });
     }
-    let history: Vec<String> =
-        props.lines.iter().filter(|l| l.kind == ConsoleKind::Input).map(|l| l.text.clone()).collect();
+    let history: Vec<String> = props
+        .lines
+        .iter()
+        .filter(|l| l.kind == ConsoleKind::Input && !l.text.trim().is_empty())
+        .map(|l| l.text.clone())
+        .collect();
     let onkeydown = {
         let input = input.clone();
         let on_submit = props.on_submit.clone();
@@ -46,10 +50,9 @@ pub fn console(props: &ConsoleProps) -> Html {
                     el.set_value("");
                 }
                 "Enter" => {
-                    let line = el.value();
-                    if !line.trim().is_empty() {
-                        on_submit.emit(line);
-                    }
+                    // Blank lines go through too, as in a terminal: they end the
+                    // sections of an `etcdctl txn`.
+                    on_submit.emit(el.value());
                     el.set_value("");
                     *pos = None;
                 }

@@ -127,6 +127,32 @@ test('etcd elects a leader, and killing it from the console elects another', asy
   await screenshot(page, 'etcd-failover.png');
 });
 
+test('etcdctl watch streams into the console and Ctrl-C stops it', async () => {
+  await runConsole(page, 'etcdctl watch greeting --prev-kv', '$ etcdctl watch');
+  await runConsole(page, 'etcdctl --endpoints=etcd-3 put greeting bonjour', 'OK');
+  // The event arrives as the simulation runs (it is playing).
+  const events = await page.waitForFunction(
+    () => [...document.querySelectorAll('[data-testid=console-output] pre')].some((p) => p.textContent.startsWith('PUT\ngreeting\nhello\ngreeting\nbonjour')),
+    null,
+    { timeout: 10_000 },
+  );
+  assert.ok(events);
+  await page.focus('[data-testid=console-input]');
+  await page.keyboard.press('Control+c');
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=console-output] pre')].some((p) => p.textContent === 'stopped 1 watch'));
+});
+
+test('etcdctl txn reads its sections from the following console lines', async () => {
+  for (const line of ['etcdctl txn', 'val("greeting") = "bonjour"', '', 'put greeting hola', '', 'put greeting nope']) {
+    await page.fill('[data-testid=console-input]', line);
+    await page.press('[data-testid=console-input]', 'Enter');
+  }
+  const out = await runConsole(page, '', 'SUCCESS');
+  assert.match(out, /SUCCESS\n\nOK/);
+  const get = await runConsole(page, 'etcdctl get greeting --print-value-only', 'hola');
+  assert.match(get, /^hola$/m);
+});
+
 test('no errors in the page', () => {
   assert.deepEqual(errors, []);
 });
