@@ -737,3 +737,16 @@ fn a_write_to_a_member_without_a_leader_waits_and_is_abandoned_when_it_times_out
     settle(&mut c, 5);
     assert_eq!(ok(&mut c, "etcdctl --endpoints=etcd-1 get orphan"), "");
 }
+
+#[test]
+fn etcdctl_with_several_endpoints_uses_one_that_accepts_connections() {
+    let mut c = cluster(3, 25);
+    settle(&mut c, 3);
+    ok(&mut c, "sim kill etcd-1");
+    settle(&mut c, 3);
+    assert_eq!(run(&mut c, "etcdctl put a 1").text, "Error: context deadline exceeded\n", "etcd-1 alone is down");
+    assert_eq!(ok(&mut c, "etcdctl --endpoints=etcd-1,etcd-2,etcd-3 put a 1"), "OK\n");
+    let json = ok(&mut c, "etcdctl --endpoints=etcd-1,etcd-2,etcd-3 get a -w json");
+    let expected = format!("\"member_id\":{}", kscope_core::etcd::member::member_id("etcd-2"));
+    assert!(json.contains(&expected), "answered by etcd-2, the first running endpoint: {json}");
+}

@@ -157,6 +157,17 @@ impl Cluster {
         Ok(n)
     }
 
+    /// Which of `--endpoints` a one-request command goes to: like clientv3's
+    /// balancer, the first endpoint that accepts connections (a stopped member
+    /// refuses them at once); if none does, the first, which times out.
+    fn pick_endpoint(&self, endpoints: &[String]) -> String {
+        let running = |e: &&String| {
+            let id = self.resolve_endpoint(e);
+            self.sim.components().any(|(c, _, up)| *c == id && up)
+        };
+        endpoints.iter().find(running).unwrap_or(&endpoints[0]).clone()
+    }
+
     /// The member an etcdctl endpoint names: `etcd-2`, `10.0.0.12:2379` or a URL.
     fn resolve_endpoint(&self, endpoint: &str) -> ComponentId {
         let bare = endpoint.trim_start_matches("https://").trim_start_matches("http://");
@@ -193,7 +204,8 @@ impl Cluster {
                 EtcdctlCommand::EndpointStatus { cluster } | EtcdctlCommand::EndpointHealth { cluster } => {
                     let mut targets = endpoints.clone();
                     if *cluster {
-                        let (response, _) = call(self, &endpoints[0], etcd::api::Request::MemberList)?;
+                        let (response, _) =
+                            call(self, &self.pick_endpoint(&endpoints), etcd::api::Request::MemberList)?;
                         let response = response?;
                         if let Ok(Reply::MemberList(members)) = response.result {
                             targets = members.iter().flat_map(|m| m.client_urls.clone()).collect();
@@ -244,7 +256,7 @@ impl Cluster {
                     Ok(())
                 }
                 EtcdctlCommand::SnapshotSave { file } => {
-                    let (response, _) = call(self, &endpoints[0], cmd.request())?;
+                    let (response, _) = call(self, &self.pick_endpoint(&endpoints), cmd.request())?;
                     if let Reply::Snapshot { data } = response?.result? {
                         self.files.insert(file.clone(), data);
                     }
@@ -340,7 +352,7 @@ impl Cluster {
                     if let EtcdctlCommand::MemberAdd { peer_urls, .. } = &mut cmd.command {
                         *peer_urls = vec![expected];
                     }
-                    let (response, _) = call(self, &endpoints[0], cmd.request())?;
+                    let (response, _) = call(self, &self.pick_endpoint(&endpoints), cmd.request())?;
                     let response = response?;
                     let reply = response.result.clone()?;
                     if let Reply::MemberAdd { members, .. } = &reply {
@@ -358,7 +370,7 @@ impl Cluster {
                     Ok(())
                 }
                 _ => {
-                    let (response, _) = call(self, &endpoints[0], cmd.request())?;
+                    let (response, _) = call(self, &self.pick_endpoint(&endpoints), cmd.request())?;
                     let response = response?;
                     match (&response.result, &cmd.command) {
                         (Ok(reply), _) => {
