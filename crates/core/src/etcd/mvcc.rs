@@ -105,6 +105,14 @@ struct Version {
     kv: Option<KeyValue>,
 }
 
+/// One key's change at one revision, in the store's change log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Change {
+    revision: i64,
+    key: Vec<u8>,
+    kind: EventKind,
+}
+
 /// Result of a range read.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RangeResult {
@@ -124,7 +132,7 @@ pub struct Store {
     /// Which keys changed at each revision since the compaction point, and
     /// how. The key-values themselves are read back from `keys` when a
     /// watcher needs them, so history is kept once.
-    events: BTreeMap<i64, Vec<(Vec<u8>, EventKind)>>,
+    events: Vec<Change>,
     revision: i64,
     compacted: i64,
 }
@@ -225,7 +233,8 @@ impl Store {
             // that has nothing newer, is gone entirely.
             !(versions.len() == 1 && versions[0].kv.is_none() && versions[0].revision <= rev)
         });
-        self.events = self.events.split_off(&rev);
+        let keep_from = self.events.partition_point(|c| c.revision < rev);
+        self.events.drain(..keep_from);
         Ok(())
     }
 
@@ -236,10 +245,9 @@ impl Store {
             return Err(ERR_COMPACTED);
         }
         let mut out = Vec::new();
-        for (revision, changes) in self.events.range(from.max(1)..) {
-            for (key, kind) in changes.iter().filter(|(key, _)| range.contains(key)) {
-                out.push(self.event_at(key, *revision, *kind));
-            }
+        let start = self.events.partition_point(|c| c.revision < from.max(1));
+        for change in self.events[start..].iter().filter(|c| range.contains(&c.key)) {
+            out.push(self.event_at(&change.key, change.revision, change.kind));
         }
         Ok(out)
     }
@@ -299,13 +307,18 @@ impl WriteTxn<'_> {
 
     /// Puts `value` at `key`; returns the lease the key had (0 for none).
     pub fn put(&mut self, key: &[u8], value: Vec<u8>, lease: i64) -> i64 {
-        let (create_revision, version, old_lease) = match self.get(key) {
-            Some(p) => (p.create_revision, p.version + 1, p.lease),
-            None => (self.revision, 1, 0),
-        };
-        let kv = KeyValue { key: key.to_vec(), create_revision, mod_revision: self.revision, version, value, lease };
         self.replace_this_revision(key);
-        self.store.keys.entry(key.to_vec()).or_default().push(Version { revision: self.revision, kv: Some(kv) });
+        let revision = self.revision;
+        let versions = match self.store.keys.get_mut(key) {
+            Some(versions) => versions,
+            None => self.store.keys.entry(key.to_vec()).or_default(),
+        };
+        let (create_revision, version, old_lease) = match versions.last().and_then(|v| v.kv.as_ref()) {
+            Some(p) => (p.create_revision, p.version + 1, p.lease),
+            None => (revision, 1, 0),
+        };
+        let kv = KeyValue { key: key.to_vec(), create_revision, mod_revision: revision, version, value, lease };
+        versions.push(Version { revision, kv: Some(kv) });
         self.events.push((key.to_vec(), EventKind::Put));
         old_lease
     }
@@ -340,7 +353,8 @@ impl WriteTxn<'_> {
         let changed = self.events.len();
         if changed > 0 {
             self.store.revision = self.revision;
-            self.store.events.insert(self.revision, self.events);
+            let revision = self.revision;
+            self.store.events.extend(self.events.into_iter().map(|(key, kind)| Change { revision, key, kind }));
         }
         changed
     }
