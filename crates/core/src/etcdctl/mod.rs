@@ -295,6 +295,13 @@ impl Flags {
     }
 }
 
+/// A member id as etcdctl reads it (hex), with its error for `what` ("member", "leader").
+fn hex_id(text: &str, what: &str) -> Result<u64, String> {
+    u64::from_str_radix(text, 16).map_err(|_| {
+        format!("bad {what} ID arg (strconv.ParseUint: parsing {text:?}: invalid syntax), expecting ID in Hex")
+    })
+}
+
 const GLOBAL_FLAGS: [&str; 5] = ["endpoints", "write-out", "command-timeout", "hex", "debug"];
 
 fn range_of(command: &str, flags: &Flags) -> Result<KeyRange, String> {
@@ -463,11 +470,7 @@ impl Etcdctl {
                 let [id] = flags.args.as_slice() else {
                     return Err("member ID is not provided".into());
                 };
-                let id = u64::from_str_radix(id, 16).map_err(|_| {
-                    format!(
-                        "bad member ID arg (strconv.ParseUint: parsing {id:?}: invalid syntax), expecting ID in Hex"
-                    )
-                })?;
+                let id = hex_id(id, "member")?;
                 match sub {
                     "remove" => EtcdctlCommand::MemberRemove { id },
                     "promote" => EtcdctlCommand::MemberPromote { id },
@@ -497,11 +500,7 @@ impl Etcdctl {
                 let [id] = flags.args.as_slice() else {
                     return Err("move-leader command needs 1 argument".into());
                 };
-                let target = u64::from_str_radix(id, 16).map_err(|_| {
-                    format!(
-                        "bad leader ID arg (strconv.ParseUint: parsing {id:?}: invalid syntax), expecting ID in Hex"
-                    )
-                })?;
+                let target = hex_id(id, "leader")?;
                 EtcdctlCommand::MoveLeader { target }
             }
             ("lease", Some("grant")) => {
