@@ -210,6 +210,8 @@ impl Cluster {
         Ok(runs)
     }
 
+    /// Parses and runs one command line, as typed in a shell or console.
+    /// Script steps that fell due while the command ran (an etcdctl request
     /// takes simulated time) run right after it, and their output follows.
     pub fn exec(&mut self, line: &str) -> CommandOutput {
         let mut output = self.exec_one(line);
@@ -226,7 +228,8 @@ impl Cluster {
     }
 
     fn exec_one(&mut self, line: &str) -> CommandOutput {
-        if self.txn_input.is_some() {
+        // A txn being typed takes the console's next lines, not a script's.
+        if self.txn_input.is_some() && !self.in_script {
             return self.feed_txn(line);
         }
         // Each tool words its errors its own way: etcdctl says "Error: ".

@@ -353,7 +353,8 @@ impl Command {
     /// Whether a scenario script may use this command. Scripts run inside the
     /// advance of time, so they may not advance or reset it themselves.
     pub fn allowed_in_script(&self) -> bool {
-        !matches!(self, Command::Advance(_) | Command::Reset { .. })
+        let reads_more_lines = matches!(self, Command::Etcdctl(e) if e.command == crate::etcdctl::EtcdctlCommand::Txn);
+        !matches!(self, Command::Advance(_) | Command::Reset { .. } | Command::Interrupt) && !reads_more_lines
     }
 
     /// Whether running the command changes the simulation (and so is recorded in the trace).
@@ -463,6 +464,8 @@ mod tests {
         assert!(!parse("sim advance 1s").unwrap().unwrap().allowed_in_script());
         assert!(!parse("sim reset").unwrap().unwrap().allowed_in_script());
         assert!(parse("sim heal").unwrap().unwrap().allowed_in_script());
+        assert!(!parse("etcdctl txn").unwrap().unwrap().allowed_in_script(), "a script cannot type its sections");
+        assert!(parse("etcdctl put a b").unwrap().unwrap().allowed_in_script());
         assert!(parse("sim kill etcd-1").unwrap().unwrap().changes_simulation());
         assert!(!parse("sim network").unwrap().unwrap().changes_simulation());
         assert!(!parse("sim status").unwrap().unwrap().changes_simulation());

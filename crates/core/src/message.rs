@@ -223,6 +223,7 @@ fn etcd_request_summary(request: &etcd::api::Request) -> String {
         Request::MemberPublish { name, .. } => format!("MemberPublish {name}"),
         Request::MoveLeader { target } => format!("MoveLeader to {target:x}"),
         Request::ClusterVersionSet { version } => format!("ClusterVersionSet {version}"),
+        Request::Cancel { request_id } => format!("Cancel request {request_id}"),
         Request::Status
         | Request::MemberList
         | Request::LeaseLeases

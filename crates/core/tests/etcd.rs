@@ -750,3 +750,78 @@ fn etcdctl_with_several_endpoints_uses_one_that_accepts_connections() {
     let expected = format!("\"member_id\":{}", kscope_core::etcd::member::member_id("etcd-2"));
     assert!(json.contains(&expected), "answered by etcd-2, the first running endpoint: {json}");
 }
+
+mod second_review {
+    //! Sequences a second review found, kept as tests.
+    use super::*;
+
+    #[test]
+    fn a_member_add_the_client_gave_up_on_is_not_proposed_later() {
+        let mut c = cluster(3, 26);
+        settle(&mut c, 3);
+        ok(&mut c, "sim kill etcd-2");
+        ok(&mut c, "sim kill etcd-3");
+        settle(&mut c, 3);
+        let out = run(
+            &mut c,
+            "etcdctl --endpoints=etcd-1 --command-timeout=2s member add etcd-4 --peer-urls=https://10.0.0.14:2380",
+        );
+        assert_eq!(out.text, "Error: context deadline exceeded\n");
+        ok(&mut c, "sim start etcd-2");
+        settle(&mut c, 4);
+        assert_eq!(ok(&mut c, "etcdctl member list").lines().count(), 3, "the abandoned add never happened");
+    }
+
+    #[test]
+    fn script_steps_run_while_the_console_types_a_txn_and_txn_is_not_a_script_step() {
+        let text =
+            "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec:\n  script:\n  - {at: 5s, run: sim kill etcd-2}\n";
+        let mut c = Cluster::new(Scenario::from_yaml(text, "t").unwrap()).unwrap();
+        settle(&mut c, 3);
+        ok(&mut c, "etcdctl put k v");
+        ok(&mut c, "etcdctl txn");
+        let runs = c.advance(Duration::from_secs(3)).unwrap();
+        assert!(runs[0].output.ok, "{:?}", runs[0]);
+        assert_eq!(detail(&c, "etcd-2", "role"), "stopped");
+        for line in [r#"val("k") = "v""#, "", "put k w", ""] {
+            ok(&mut c, line);
+        }
+        assert_eq!(ok(&mut c, ""), "SUCCESS\n\nOK\n", "the txn typed around the step still runs");
+        let bad = "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec:\n  script:\n  - {at: 5s, run: etcdctl txn}\n";
+        let e = Scenario::from_yaml(bad, "t").unwrap_err().to_string();
+        assert!(e.contains("not allowed in a script"), "{e}");
+    }
+
+    #[test]
+    fn endpoints_that_refuse_connections_are_skipped_for_watch_and_after_removal() {
+        let mut c = cluster(3, 27);
+        settle(&mut c, 3);
+        ok(&mut c, "sim kill etcd-2");
+        settle(&mut c, 2);
+        ok(&mut c, "etcdctl --endpoints=etcd-2,etcd-3 watch a");
+        ok(&mut c, "etcdctl --endpoints=etcd-3 put a 1");
+        settle(&mut c, 1);
+        assert_eq!(c.take_background_output(), "PUT\na\n1\n");
+        ok(&mut c, "sim interrupt");
+        ok(&mut c, "sim start etcd-2");
+        settle(&mut c, 3);
+        let id1 = format!("{:x}", kscope_core::etcd::member::member_id("etcd-1"));
+        ok(&mut c, &format!("etcdctl --endpoints=etcd-2 member remove {id1}"));
+        settle(&mut c, 2);
+        assert_eq!(ok(&mut c, "etcdctl --endpoints=etcd-1,etcd-2 put b 2"), "OK\n");
+    }
+
+    #[test]
+    fn command_timeouts_are_capped_at_a_day() {
+        let mut c = cluster(3, 28);
+        let out = run(&mut c, "etcdctl --command-timeout=100000h get a");
+        assert!(
+            out.text.starts_with(
+                "Error: invalid argument \"100000h\" for \"--command-timeout\" flag: kscope waits at most 24h0m0s"
+            ),
+            "{}",
+            out.text
+        );
+        assert_eq!(c.now_ms(), 0);
+    }
+}

@@ -136,6 +136,12 @@ pub enum Request {
         /// The member to hand leadership to.
         target: u64,
     },
+    /// The client gave up on request `request_id` (gRPC cancellation): a
+    /// proposal still waiting for a leader is abandoned. No answer.
+    Cancel {
+        /// The abandoned request's id.
+        request_id: u64,
+    },
     /// `Maintenance.Snapshot`: the member's applied state as a blob.
     Snapshot,
     /// `Maintenance.Defragment`.
@@ -275,6 +281,7 @@ impl Request {
             Request::MoveLeader { .. } => "MoveLeader",
             Request::ClusterVersionSet { .. } => "ClusterVersionSet",
             Request::Snapshot => "Snapshot",
+            Request::Cancel { .. } => "Cancel",
             Request::Defragment => "Defragment",
             Request::AlarmList => "Alarm",
         }

@@ -76,7 +76,10 @@ struct Client {
 struct Run {
     cluster: Cluster,
     rng: SimRng,
+    /// Highest member number created so far (etcd-1..etcd-N exist as components).
     members: u8,
+    /// Member numbers currently in the cluster (added ones in, removed ones out).
+    live: Vec<u8>,
     history: Vec<Operation>,
     /// Global order of invocations and completions.
     clock: u64,
@@ -175,17 +178,22 @@ impl Run {
             );
             if self.try_exec(&add) {
                 self.members = n;
+                self.live.push(n);
                 self.exec(&format!("sim start etcd-{n}"));
             }
-        } else if self.members > 3 {
+        } else if self.live.len() > 3 {
             let victim = self.random_member();
             let id = super::member::member_id(&format!("etcd-{victim}"));
-            self.try_exec(&format!("etcdctl --endpoints=etcd-{via} --command-timeout=2s member remove {id:x}"));
+            let remove = format!("etcdctl --endpoints=etcd-{via} --command-timeout=2s member remove {id:x}");
+            if self.try_exec(&remove) {
+                self.live.retain(|m| *m != victim);
+            }
         }
     }
 
+    /// A member currently in the cluster.
     fn random_member(&mut self) -> u8 {
-        1 + self.rng.below(u64::from(self.members)) as u8
+        self.live[self.rng.below(self.live.len() as u64) as usize]
     }
 
     fn inject_fault(&mut self) {
@@ -344,6 +352,7 @@ pub fn run(seed: u64, config: &CampaignConfig) -> CampaignReport {
         cluster: Cluster::new(scenario).expect("campaign cluster builds"),
         rng,
         members,
+        live: (1..=members).collect(),
         history: Vec::new(),
         clock: 0,
         next_request: 0,
@@ -411,7 +420,7 @@ pub fn run(seed: u64, config: &CampaignConfig) -> CampaignReport {
             reader.in_flight = Some((request_id, run.history.len() - 1, deadline));
             let request =
                 Request::Range { range: KeyRange::single(key.as_bytes()), revision: 0, limit: 0, serializable: false };
-            let to = ComponentId::Etcd(1 + (k % usize::from(members)) as u8);
+            let to = ComponentId::Etcd(run.live[k % run.live.len()]);
             run.cluster.simulation_mut().send_as_client("reader", to, Payload::EtcdRequest { request_id, request });
             while reader.in_flight.is_some() {
                 let now = run.cluster.now_ms();

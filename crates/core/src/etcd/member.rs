@@ -705,6 +705,7 @@ impl EtcdMember {
             | Request::MemberPromote { .. }
             | Request::MoveLeader { .. }
             | Request::Snapshot
+            | Request::Cancel { .. }
             | Request::Defragment
             | Request::AlarmList => unreachable!("only writes go through the log"),
         }
@@ -1065,7 +1066,11 @@ impl EtcdMember {
         }
         let learner_may = matches!(
             request,
-            Request::Status | Request::MemberList | Request::Range { serializable: true, .. } | Request::Snapshot
+            Request::Status
+                | Request::MemberList
+                | Request::Range { serializable: true, .. }
+                | Request::Snapshot
+                | Request::Cancel { .. }
         );
         if self.is_learner() && !learner_may {
             self.reply(ctx, &waiter, Err(ERR_LEARNER_RPC.into()));
@@ -1076,6 +1081,14 @@ impl EtcdMember {
             return;
         }
         match &request {
+            Request::Cancel { request_id } => {
+                let client = waiter.client;
+                self.waiters.retain(|_, w| !(w.client == client && w.request_id == *request_id));
+                self.reads.retain(|_, r| !(r.waiter.client == client && r.waiter.request_id == *request_id));
+                let waiting = &self.waiters;
+                self.held.retain(|h| waiting.contains_key(&h.id));
+                return;
+            }
             Request::Snapshot => {
                 self.reply(ctx, &waiter, Ok(Reply::Snapshot { data: self.state_machine() }));
                 return;

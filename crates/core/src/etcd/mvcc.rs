@@ -307,15 +307,18 @@ impl WriteTxn<'_> {
 
     /// Puts `value` at `key`; returns the lease the key had (0 for none).
     pub fn put(&mut self, key: &[u8], value: Vec<u8>, lease: i64) -> i64 {
+        // The previous version is read before this transaction's own earlier
+        // write of the key is replaced: after a delete in the same txn, the put
+        // starts a new life of the key (version 1), as in etcd.
+        let (create_revision, version, old_lease) = match self.get(key) {
+            Some(p) => (p.create_revision, p.version + 1, p.lease),
+            None => (self.revision, 1, 0),
+        };
         self.replace_this_revision(key);
         let revision = self.revision;
         let versions = match self.store.keys.get_mut(key) {
             Some(versions) => versions,
             None => self.store.keys.entry(key.to_vec()).or_default(),
-        };
-        let (create_revision, version, old_lease) = match versions.last().and_then(|v| v.kv.as_ref()) {
-            Some(p) => (p.create_revision, p.version + 1, p.lease),
-            None => (revision, 1, 0),
         };
         let kv = KeyValue { key: key.to_vec(), create_revision, mod_revision: revision, version, value, lease };
         versions.push(Version { revision, kv: Some(kv) });
@@ -461,5 +464,6 @@ mod tests {
         let last = s.events_since(&KeyRange::single(b"a"), 4).unwrap();
         assert_eq!(last.len(), 1, "the put replaced the delete in the same txn");
         assert_eq!((last[0].kind, last[0].kv.value.as_slice()), (EventKind::Put, &b"4"[..]));
+        assert_eq!((last[0].kv.create_revision, last[0].kv.version), (4, 1), "a new life of the key, as in etcd");
     }
 }

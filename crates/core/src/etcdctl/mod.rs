@@ -393,9 +393,16 @@ impl Etcdctl {
         };
         let command_timeout_ms = match flags.get("command-timeout") {
             Some(v) => {
-                crate::duration::Duration::parse(v)
-                    .map_err(|e| format!("invalid argument {v:?} for \"--command-timeout\" flag: {e}"))?
-                    .ms
+                let timeout = crate::duration::Duration::parse(v)
+                    .map_err(|e| format!("invalid argument {v:?} for \"--command-timeout\" flag: {e}"))?;
+                // kscope waits in simulated time; a day is the most one line may run.
+                if timeout > crate::cluster::MAX_ADVANCE {
+                    return Err(format!(
+                        "invalid argument {v:?} for \"--command-timeout\" flag: kscope waits at most {}",
+                        crate::cluster::MAX_ADVANCE
+                    ));
+                }
+                timeout.ms
             }
             None => 5_000,
         };

@@ -82,9 +82,6 @@ impl Cluster {
         self.etcdctl(&cmd)
     }
 
-    /// Parses and runs one command line, as typed in a shell or console.
-    /// Script steps that fell due while the command ran (an etcdctl request
-
     /// Sends `request` from client `client` to `to` and runs the simulation until
     /// the answer arrives or `timeout_ms` passes. Returns the answer (or `None`
     /// on timeout) and the simulated time it took. Script steps that fall due
@@ -101,7 +98,7 @@ impl Cluster {
         self.next_client_request += 1;
         let start = self.now_ms();
         let deadline = start + timeout_ms;
-        self.sim.send_as_client(client, to, Payload::EtcdRequest { request_id, request });
+        self.sim.send_as_client(client, to.clone(), Payload::EtcdRequest { request_id, request });
         loop {
             // Answers to earlier requests that timed out are dropped here.
             for envelope in self.sim.take_client_inbox(client) {
@@ -115,6 +112,16 @@ impl Cluster {
                 Some(t) if t <= deadline => self.sim.run_until(t)?,
                 _ => {
                     self.sim.run_until(deadline)?;
+                    // The client gives up, and gRPC tells the server: a request
+                    // still waiting for a leader there is abandoned.
+                    let cancel = etcd::api::Request::Cancel { request_id };
+                    let cancel_id = self.next_client_request;
+                    self.next_client_request += 1;
+                    self.sim.send_as_client(
+                        client,
+                        to,
+                        Payload::EtcdRequest { request_id: cancel_id, request: cancel },
+                    );
                     return Ok((None, timeout_ms));
                 }
             }
@@ -125,8 +132,8 @@ impl Cluster {
         let client = format!("etcdctl-watch-{}", self.next_client_request);
         let request_id = self.next_client_request;
         self.next_client_request += 1;
-        let endpoint = cmd.endpoints.as_ref().and_then(|e| e.first().cloned()).unwrap_or_else(|| "etcd-1".into());
-        let to = self.resolve_endpoint(&endpoint);
+        let endpoints = cmd.endpoints.clone().unwrap_or_else(|| vec!["etcd-1".into()]);
+        let to = self.resolve_endpoint(&self.pick_endpoint(&endpoints));
         self.sim.send_as_client(&client, to, Payload::EtcdRequest { request_id, request: cmd.request() });
         self.watches.push(ConsoleWatch { client, json: cmd.write_out == WriteOut::Json });
         CommandOutput::ok(String::new())
@@ -161,9 +168,16 @@ impl Cluster {
     /// balancer, the first endpoint that accepts connections (a stopped member
     /// refuses them at once); if none does, the first, which times out.
     fn pick_endpoint(&self, endpoints: &[String]) -> String {
+        // A member that applied its own removal is up but has shut its server.
         let running = |e: &&String| {
             let id = self.resolve_endpoint(e);
-            self.sim.components().any(|(c, _, up)| *c == id && up)
+            self.sim.components().any(|(c, component, up)| {
+                let removed = component
+                    .as_any()
+                    .downcast_ref::<etcd::member::EtcdMember>()
+                    .is_some_and(|m| m.raft_state().is_none());
+                *c == id && up && !removed
+            })
         };
         endpoints.iter().find(running).unwrap_or(&endpoints[0]).clone()
     }
