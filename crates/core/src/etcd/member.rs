@@ -535,12 +535,7 @@ impl EtcdMember {
         if leading && !self.lessor.is_primary() {
             self.lessor.promote(ctx.now_ms(), ELECTION_TICKS as u64 * TICK_MS);
             if self.cluster_version.is_none() {
-                let request = Request::ClusterVersionSet { version: CLUSTER_VERSION.into() };
-                let proposal = Proposal { id: (self.me.id, self.boots, self.next_seq), request };
-                self.next_seq += 1;
-                if let Some(node) = self.node.as_mut() {
-                    let _ = node.propose(vec![], bincode::serialize(&proposal).expect("proposals serialize"));
-                }
+                self.propose_internal(Request::ClusterVersionSet { version: CLUSTER_VERSION.into() });
             }
         } else if !leading && self.lessor.is_primary() {
             self.lessor.demote();
@@ -600,12 +595,8 @@ impl EtcdMember {
     /// Leader: proposes a revoke for every lease past its deadline.
     fn revoke_expired(&mut self, ctx: &mut Context<'_>) {
         for id in self.lessor.expired(ctx.now_ms()) {
-            let proposal =
-                Proposal { id: (self.me.id, self.boots, self.next_seq), request: Request::LeaseRevoke { id } };
-            self.next_seq += 1;
-            let data = bincode::serialize(&proposal).expect("proposals serialize");
             // A dropped proposal (during a leader transfer, say) is retried later.
-            if self.node.as_mut().is_some_and(|node| node.propose(vec![], data).is_ok()) {
+            if self.propose_internal(Request::LeaseRevoke { id }) {
                 self.lessor.revoke_proposed(id, ctx.now_ms());
             }
         }
@@ -890,8 +881,7 @@ impl EtcdMember {
 
     /// Proposes a membership change; the answer comes when it is applied.
     fn propose_conf_change(&mut self, ctx: &mut Context<'_>, waiter: Waiter, kind: ConfChangeType, member: Member) {
-        let proposal = (self.me.id, self.boots, self.next_seq);
-        self.next_seq += 1;
+        let proposal = self.next_proposal_id();
         let mut cc = ConfChange::default();
         cc.set_change_type(kind);
         cc.node_id = member.id;
@@ -991,13 +981,25 @@ impl EtcdMember {
             ComponentId::Etcd(n) => usize::from(n),
             _ => unreachable!("etcd members are etcd components"),
         };
-        let request =
-            Request::MemberPublish { id: self.me.id, name: self.me.name.clone(), client_urls: vec![client_url(n)] };
-        let proposal = Proposal { id: (self.me.id, self.boots, self.next_seq), request };
+        self.propose_internal(Request::MemberPublish {
+            id: self.me.id,
+            name: self.me.name.clone(),
+            client_urls: vec![client_url(n)],
+        });
+    }
+
+    /// The id of this member's next proposal: unique across members and restarts.
+    fn next_proposal_id(&mut self) -> (u64, u64, u64) {
         self.next_seq += 1;
-        if let Some(node) = self.node.as_mut() {
-            let _ = node.propose(vec![], bincode::serialize(&proposal).expect("proposals serialize"));
-        }
+        (self.me.id, self.boots, self.next_seq - 1)
+    }
+
+    /// Proposes a request of the member's own (no client waits for it).
+    /// Returns whether raft took it.
+    fn propose_internal(&mut self, request: Request) -> bool {
+        let proposal = Proposal { id: self.next_proposal_id(), request };
+        let data = bincode::serialize(&proposal).expect("proposals serialize");
+        self.node.as_mut().is_some_and(|node| node.propose(vec![], data).is_ok())
     }
 
     /// Answers leadership transfers that completed.
@@ -1226,8 +1228,7 @@ impl EtcdMember {
                 ctx.set_timer(REQUEST_TIMEOUT_MS, TIMER_EXPIRE);
             }
             _ => {
-                let id = (self.me.id, self.boots, self.next_seq);
-                self.next_seq += 1;
+                let id = self.next_proposal_id();
                 let request = match request {
                     // Like etcd, the member that takes the request picks the id:
                     // its member id's low bits, its boot and a counter.
