@@ -112,7 +112,11 @@ impl Cluster {
     pub fn with_seed(scenario: Scenario, seed: u64) -> Result<Cluster, String> {
         scenario.validate()?;
         let mut sim = Simulation::new(seed, scenario.network_config()?);
-        sim.add(ComponentId::ApiServer, Box::new(KubeApiServer::new()));
+        let kubernetes = scenario.spec.kubernetes;
+        if kubernetes {
+            let endpoints = etcd_peers(&scenario).into_iter().map(|p| p.component).collect();
+            sim.add(ComponentId::ApiServer, Box::new(KubeApiServer::new(endpoints)));
+        }
         let peers = etcd_peers(&scenario);
         for peer in &peers {
             sim.add(
@@ -120,10 +124,15 @@ impl Cluster {
                 Box::new(EtcdMember::new(&peer.name, peers.clone(), etcd_tuning(&scenario))),
             );
         }
-        sim.add(ComponentId::Scheduler, Box::new(Dormant::new(ComponentKind::Scheduler)));
-        sim.add(ComponentId::ControllerManager, Box::new(Dormant::new(ComponentKind::ControllerManager)));
-        for node in &scenario.spec.nodes {
-            sim.add(ComponentId::Kubelet(node.name.clone()), Box::new(Kubelet::new(&node.name)));
+        if kubernetes {
+            sim.add(ComponentId::Scheduler, Box::new(Dormant::new(ComponentKind::Scheduler)));
+            sim.add(ComponentId::ControllerManager, Box::new(Dormant::new(ComponentKind::ControllerManager)));
+        }
+        let nodes = if kubernetes { scenario.spec.nodes.as_slice() } else { &[] };
+        for (i, node) in nodes.iter().enumerate() {
+            // Nodes sit on a kind-like 172.18.0.0/16 network after the control plane (.2).
+            let address = format!("172.18.{}.{}", (i + 3) / 256, (i + 3) % 256);
+            sim.add(ComponentId::Kubelet(node.name.clone()), Box::new(Kubelet::new(node, &address)));
         }
         let mut script_order: Vec<usize> = (0..scenario.spec.script.len()).collect();
         script_order.sort_by_key(|&i| scenario.spec.script[i].at); // stable: ties keep file order

@@ -9,11 +9,13 @@
 //! message is simply retried at the next sync. Pods and the container runtime
 //! arrive with issue 7.
 
+use crate::apimachinery::time::{rfc3339, rfc3339_micro};
 use crate::component::{Component, Context, Envelope};
 use crate::component_id::ComponentId;
 use crate::duration::Duration;
 use crate::kube_apiserver::{NODES_PATH, NODE_LEASES_PATH};
 use crate::message::{ApiRequest, Method, Payload};
+use crate::scenario::NodeSpec;
 use kscope_protocol::ComponentKind;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -32,10 +34,15 @@ enum Call {
     RenewLease,
 }
 
+/// The kubelet version kscope's nodes report.
+pub const KUBELET_VERSION: &str = "v1.32.0";
+
 /// The kubelet component.
 #[derive(Debug)]
 pub struct Kubelet {
     node: String,
+    spec: NodeSpec,
+    address: String,
     registered: bool,
     lease_exists: bool,
     renewals: u64,
@@ -45,10 +52,12 @@ pub struct Kubelet {
 }
 
 impl Kubelet {
-    /// The kubelet of node `node`.
-    pub fn new(node: &str) -> Self {
+    /// The kubelet of the node `spec`, at IP `address`.
+    pub fn new(spec: &NodeSpec, address: &str) -> Self {
         Kubelet {
-            node: node.to_string(),
+            node: spec.name.clone(),
+            spec: spec.clone(),
+            address: address.to_string(),
             registered: false,
             lease_exists: false,
             renewals: 0,
@@ -58,28 +67,93 @@ impl Kubelet {
         }
     }
 
+    /// The Node object the kubelet registers (pkg/kubelet/kubelet_node_status.go
+    /// `initialNode` and the status setters): well-known labels, capacity,
+    /// conditions, addresses and node info.
+    fn node_object(&self, now_ms: u64) -> serde_json::Value {
+        let mut labels = serde_json::Map::new();
+        for (k, v) in [
+            ("beta.kubernetes.io/arch", "amd64"),
+            ("beta.kubernetes.io/os", "linux"),
+            ("kubernetes.io/arch", "amd64"),
+            ("kubernetes.io/hostname", self.node.as_str()),
+            ("kubernetes.io/os", "linux"),
+        ] {
+            labels.insert(k.into(), json!(v));
+        }
+        for (k, v) in &self.spec.labels {
+            labels.insert(k.clone(), json!(v));
+        }
+        let resources = json!({
+            "cpu": self.spec.cpu.to_string(),
+            "memory": self.spec.memory.to_string(),
+            "pods": "110",
+            "ephemeral-storage": "100Gi",
+        });
+        let now = rfc3339(now_ms);
+        let condition = |kind: &str, status: &str, reason: &str, message: &str| {
+            json!({"type": kind, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": now,
+                "reason": reason, "message": message})
+        };
+        json!({
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": self.node,
+                "labels": labels,
+                "annotations": {"node.alpha.kubernetes.io/ttl": "0", "volumes.kubernetes.io/controller-managed-attach-detach": "true"},
+            },
+            "spec": {},
+            "status": {
+                "capacity": resources,
+                "allocatable": resources,
+                "conditions": [
+                    condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                    condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                    condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                    condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+                ],
+                "addresses": [{"type": "InternalIP", "address": self.address}, {"type": "Hostname", "address": self.node}],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                "nodeInfo": {
+                    "architecture": "amd64",
+                    "bootID": "",
+                    "containerRuntimeVersion": "containerd://1.7.24",
+                    "kernelVersion": "6.1.0-kscope",
+                    "kubeProxyVersion": KUBELET_VERSION,
+                    "kubeletVersion": KUBELET_VERSION,
+                    "machineID": "",
+                    "operatingSystem": "linux",
+                    "osImage": "Debian GNU/Linux 12 (bookworm)",
+                    "systemUUID": "",
+                },
+            },
+        })
+    }
+
     fn call(&mut self, ctx: &mut Context<'_>, call: Call) {
+        let now_ms = ctx.now_ms();
         let lease = || {
             json!({
                 "apiVersion": "coordination.k8s.io/v1",
                 "kind": "Lease",
                 "metadata": {"name": self.node, "namespace": "kube-node-lease"},
-                "spec": {"holderIdentity": self.node, "leaseDurationSeconds": NODE_LEASE_DURATION.ms / 1000},
+                "spec": {
+                    "holderIdentity": self.node,
+                    "leaseDurationSeconds": NODE_LEASE_DURATION.ms / 1000,
+                    "renewTime": rfc3339_micro(now_ms),
+                },
             })
         };
         let (method, path, body) = match call {
-            Call::RegisterNode => (
-                Method::Post,
-                NODES_PATH.to_string(),
-                json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.node}}),
-            ),
+            Call::RegisterNode => (Method::Post, NODES_PATH.to_string(), self.node_object(now_ms)),
             Call::CreateLease => (Method::Post, NODE_LEASES_PATH.to_string(), lease()),
             Call::RenewLease => (Method::Put, format!("{NODE_LEASES_PATH}/{}", self.node), lease()),
         };
         let request_id = self.next_request;
         self.next_request += 1;
         self.in_flight.insert(request_id, call);
-        let request = ApiRequest { request_id, method, path, body: Some(body) };
+        let request = ApiRequest::new(request_id, method, path).with_body(body);
         ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
     }
 
@@ -101,7 +175,7 @@ impl Component for Kubelet {
     }
 
     fn start(&mut self, ctx: &mut Context<'_>) {
-        *self = Kubelet::new(&self.node);
+        *self = Kubelet::new(&self.spec, &self.address);
         self.sync(ctx);
         ctx.set_timer(NODE_LEASE_RENEW_INTERVAL.ms, TIMER_SYNC);
     }

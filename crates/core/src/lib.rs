@@ -12,6 +12,7 @@
 //! - [`session`]: what the web worker runs: playback, batching, deltas.
 #![deny(missing_docs)]
 
+pub mod apimachinery;
 pub mod cluster;
 pub mod command;
 pub mod component;

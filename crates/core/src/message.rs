@@ -44,8 +44,25 @@ pub struct ApiRequest {
     pub method: Method,
     /// REST path, e.g. `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1`.
     pub path: String,
-    /// The JSON body of a create or update.
+    /// The JSON body of a create, update or patch.
     pub body: Option<serde_json::Value>,
+    /// `Content-Type` of a patch body (`application/merge-patch+json`, ...).
+    pub content_type: Option<String>,
+    /// The user to act as (`kubectl --as`: the `Impersonate-User` header).
+    pub impersonate: Option<String>,
+}
+
+impl ApiRequest {
+    /// A request with no body.
+    pub fn new(request_id: u64, method: Method, path: impl Into<String>) -> Self {
+        ApiRequest { request_id, method, path: path.into(), body: None, content_type: None, impersonate: None }
+    }
+
+    /// The same request with a JSON body.
+    pub fn with_body(mut self, body: serde_json::Value) -> Self {
+        self.body = Some(body);
+        self
+    }
 }
 
 /// kube-apiserver's answer to an [`ApiRequest`].
@@ -55,6 +72,8 @@ pub struct ApiResponse {
     pub request_id: u64,
     /// HTTP status code.
     pub code: u16,
+    /// The JSON body: the object, a list, a `Status`, or one watch event.
+    pub body: Option<serde_json::Value>,
 }
 
 /// The payload of one network message.
@@ -62,8 +81,13 @@ pub struct ApiResponse {
 pub enum Payload {
     /// A request to kube-apiserver.
     ApiRequest(ApiRequest),
-    /// kube-apiserver's answer.
+    /// kube-apiserver's answer. A watch answers with one response per event.
     ApiResponse(ApiResponse),
+    /// The client closed request `request_id` (ends a watch).
+    ApiCancel {
+        /// The request to end.
+        request_id: u64,
+    },
     /// Raft traffic between etcd members, as raft-rs produces it.
     Raft(Box<RaftMessage>),
     /// A request to an etcd member.
@@ -86,7 +110,7 @@ impl Payload {
     /// The family of the message, for colouring and filtering.
     pub fn kind(&self) -> MessageKind {
         match self {
-            Payload::ApiRequest(_) => MessageKind::ApiRequest,
+            Payload::ApiRequest(_) | Payload::ApiCancel { .. } => MessageKind::ApiRequest,
             Payload::ApiResponse(_) => MessageKind::ApiResponse,
             Payload::Raft(m) => match m.get_msg_type() {
                 MessageType::MsgAppend | MessageType::MsgAppendResponse => MessageKind::RaftAppend,
@@ -122,7 +146,11 @@ impl Payload {
             Payload::ApiResponse(r) => {
                 int(&mut h, r.request_id);
                 int(&mut h, u64::from(r.code));
+                if let Some(body) = &r.body {
+                    h = fnv1a(h, body.to_string().as_bytes());
+                }
             }
+            Payload::ApiCancel { request_id } => int(&mut h, *request_id),
             Payload::Raft(m) => {
                 for v in
                     [m.get_msg_type() as u64, m.to, m.from, m.term, m.log_term, m.index, m.commit, u64::from(m.reject)]
@@ -166,7 +194,11 @@ impl Payload {
     pub fn summary(&self) -> String {
         match self {
             Payload::ApiRequest(r) => format!("{} {}", r.method, r.path),
-            Payload::ApiResponse(r) => format!("{} {}", r.code, status_text(r.code)),
+            Payload::ApiResponse(r) => match r.body.as_ref().and_then(|b| b.get("type")).and_then(|t| t.as_str()) {
+                Some(event) => format!("watch event {event}"),
+                None => format!("{} {}", r.code, status_text(r.code)),
+            },
+            Payload::ApiCancel { request_id } => format!("close request {request_id}"),
             Payload::Raft(m) => raft_summary(m),
             Payload::EtcdRequest { request, .. } => etcd_request_summary(request),
             Payload::EtcdResponse { response, .. } => match &response.result {
@@ -238,12 +270,20 @@ pub fn status_text(code: u16) -> &'static str {
     match code {
         200 => "OK",
         201 => "Created",
+        202 => "Accepted",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
         409 => "Conflict",
         410 => "Gone",
+        415 => "Unsupported Media Type",
         422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         _ => "",
     }
 }

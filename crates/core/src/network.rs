@@ -106,6 +106,10 @@ pub fn format_ppm(ppm: u32) -> String {
     }
 }
 
+/// The first retransmission timeout of a lost packet on a stream (Linux's
+/// minimum RTO, 200 ms).
+pub const RETRANSMIT_MS: u64 = 200;
+
 /// What the network decided for one copy of a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route {
@@ -181,15 +185,47 @@ impl Network {
 
     /// Decides the fate of a message sent now: one route, or two when duplicated.
     /// The RNG is drawn in the same order for the same inputs, always.
-    pub fn route(&mut self, rng: &mut SimRng, now_ms: u64, from: &ComponentId, to: &ComponentId) -> Vec<Route> {
+    ///
+    /// A `stream` message travels on a TCP connection (HTTP and gRPC between
+    /// clients and servers): a lost packet is retransmitted after
+    /// [`RETRANSMIT_MS`] (doubling each time), which delays it and everything
+    /// behind it on the link, and it is never duplicated or reordered. Only a
+    /// partition loses it. Raft traffic is datagram-like: loss drops it.
+    pub fn route(
+        &mut self,
+        rng: &mut SimRng,
+        now_ms: u64,
+        from: &ComponentId,
+        to: &ComponentId,
+        stream: bool,
+    ) -> Vec<Route> {
         if self.is_cut(from, to) {
             return vec![Route { fate: Fate::Partitioned, deliver_ms: now_ms }];
+        }
+        if stream {
+            let mut delay = 0;
+            let mut rto = RETRANSMIT_MS;
+            while rng.chance_ppm(self.config.loss_ppm) && rto <= 8 * RETRANSMIT_MS {
+                delay += rto;
+                rto *= 2;
+            }
+            let mut route = self.schedule_fifo(rng, now_ms + delay, from, to);
+            route.deliver_ms = route.deliver_ms.max(now_ms + 1);
+            return vec![route];
         }
         if rng.chance_ppm(self.config.loss_ppm) {
             return vec![Route { fate: Fate::Lost, deliver_ms: now_ms }];
         }
         let copies = if rng.chance_ppm(self.config.duplicate_ppm) { 2 } else { 1 };
         (0..copies).map(|_| self.schedule(rng, now_ms, from, to)).collect()
+    }
+
+    fn schedule_fifo(&mut self, rng: &mut SimRng, now_ms: u64, from: &ComponentId, to: &ComponentId) -> Route {
+        let latency_ms = rng.between(self.config.latency_ms_min, self.config.latency_ms_max);
+        let last = self.last_delivery_ms.entry((from.clone(), to.clone())).or_insert(0);
+        let deliver_ms = (now_ms + latency_ms).max(*last);
+        *last = deliver_ms;
+        Route { fate: Fate::Delivered, deliver_ms }
     }
 
     fn schedule(&mut self, rng: &mut SimRng, now_ms: u64, from: &ComponentId, to: &ComponentId) -> Route {
@@ -225,7 +261,7 @@ mod tests {
         let mut rng = SimRng::new(5);
         let mut last = 0;
         for now in 0..500 {
-            let routes = net.route(&mut rng, now, &a, &b);
+            let routes = net.route(&mut rng, now, &a, &b, false);
             assert_eq!(routes.len(), 1);
             assert!(routes[0].deliver_ms >= last && routes[0].deliver_ms > now);
             assert!(routes[0].deliver_ms <= now + 50 || routes[0].deliver_ms == last);
@@ -238,7 +274,7 @@ mod tests {
         let (a, b, _) = ids();
         let mut net = Network::new(NetworkConfig { reorder_ppm: 300_000, ..Default::default() });
         let mut rng = SimRng::new(9);
-        let times: Vec<u64> = (0..200).map(|now| net.route(&mut rng, now, &a, &b)[0].deliver_ms).collect();
+        let times: Vec<u64> = (0..200).map(|now| net.route(&mut rng, now, &a, &b, false)[0].deliver_ms).collect();
         assert!(times.windows(2).any(|w| w[1] < w[0]), "no message was overtaken");
     }
 
@@ -249,7 +285,7 @@ mod tests {
         let mut rng = SimRng::new(11);
         let (mut lost, mut dup) = (0, 0);
         for now in 0..10_000 {
-            let routes = net.route(&mut rng, now, &a, &b);
+            let routes = net.route(&mut rng, now, &a, &b, false);
             match routes.as_slice() {
                 [r] if r.fate == Fate::Lost => lost += 1,
                 [_, _] => dup += 1,
@@ -262,6 +298,33 @@ mod tests {
     }
 
     #[test]
+    fn streams_retransmit_instead_of_losing_and_stay_in_order() {
+        let (a, b, _) = ids();
+        let mut net = Network::new(NetworkConfig {
+            loss_ppm: 300_000,
+            duplicate_ppm: 200_000,
+            reorder_ppm: 200_000,
+            ..Default::default()
+        });
+        let mut rng = SimRng::new(5);
+        let mut last = 0;
+        let mut retransmitted = 0;
+        for now in 0..2_000 {
+            let routes = net.route(&mut rng, now, &a, &b, true);
+            assert_eq!(routes.len(), 1, "never duplicated");
+            assert_eq!(routes[0].fate, Fate::Delivered, "never lost");
+            assert!(routes[0].deliver_ms >= last, "never reordered");
+            if routes[0].deliver_ms >= now + RETRANSMIT_MS {
+                retransmitted += 1;
+            }
+            last = routes[0].deliver_ms;
+        }
+        assert!(retransmitted > 100, "{retransmitted}");
+        net.partition(&[vec![a.clone()]], &[a.clone(), b.clone()]);
+        assert_eq!(net.route(&mut rng, 9, &a, &b, true)[0].fate, Fate::Partitioned);
+    }
+
+    #[test]
     fn partition_cuts_between_groups_and_heal_restores() {
         let (a, b, c) = ids();
         let all = vec![a.clone(), b.clone(), c.clone(), ComponentId::ApiServer];
@@ -270,7 +333,7 @@ mod tests {
         assert!(net.is_cut(&a, &b) && net.is_cut(&c, &a) && net.is_cut(&ComponentId::ApiServer, &a));
         assert!(!net.is_cut(&b, &c));
         let mut rng = SimRng::new(1);
-        assert_eq!(net.route(&mut rng, 7, &b, &a), vec![Route { fate: Fate::Partitioned, deliver_ms: 7 }]);
+        assert_eq!(net.route(&mut rng, 7, &b, &a, false), vec![Route { fate: Fate::Partitioned, deliver_ms: 7 }]);
         net.heal();
         assert!(!net.is_cut(&a, &b));
         net.partition(&[vec![a.clone(), b.clone()], vec![c.clone()]], &all);

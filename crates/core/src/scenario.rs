@@ -63,6 +63,10 @@ pub struct ScenarioSpec {
     /// The etcd cluster.
     #[serde(default)]
     pub etcd: EtcdSpec,
+    /// Run Kubernetes (apiserver, scheduler, controller-manager, kubelets) on
+    /// the etcd cluster (default true); false leaves an etcd-only playground.
+    #[serde(default = "default_true")]
+    pub kubernetes: bool,
     /// Worker nodes (default: node-1..node-3, 4 CPU and 8Gi each).
     #[serde(default = "default_nodes")]
     pub nodes: Vec<NodeSpec>,
@@ -87,6 +91,10 @@ pub struct EtcdSpec {
     /// Log entries kept before a snapshot for lagging followers (default 5000).
     #[serde(default = "default_catch_up_entries")]
     pub snapshot_catch_up_entries: u64,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_snapshot_count() -> u64 {
@@ -206,6 +214,7 @@ impl Default for ScenarioSpec {
         ScenarioSpec {
             seed: default_seed(),
             etcd: EtcdSpec::default(),
+            kubernetes: true,
             nodes: default_nodes(),
             network: NetworkSpec::default(),
             script: Vec::new(),

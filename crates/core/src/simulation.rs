@@ -322,7 +322,8 @@ impl Simulation {
         let msg = self.next_msg;
         self.next_msg += 1;
         self.stats.sent += 1;
-        let routes = self.network.route(&mut self.rng, self.now_ms, &from, &to);
+        let stream = !matches!(payload, Payload::Raft(_));
+        let routes = self.network.route(&mut self.rng, self.now_ms, &from, &to, stream);
         let fingerprint = payload.fingerprint();
         let kind = payload.kind();
         let summary = self.trace.is_recording().then(|| payload.summary());

@@ -7,7 +7,7 @@ use kscope_core::{Cluster, CommandOutput, Scenario};
 
 fn cluster(members: u8, seed: u64) -> Cluster {
     let text = format!(
-        "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {{seed: {seed}, etcd: {{members: {members}}}}}\n"
+        "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {{seed: {seed}, kubernetes: false, etcd: {{members: {members}}}}}\n"
     );
     Cluster::new(Scenario::from_yaml(&text, "test").unwrap()).unwrap()
 }
@@ -528,7 +528,7 @@ fn move_leader_hands_leadership_over() {
 
 #[test]
 fn lagging_member_catches_up_from_a_snapshot_and_restarts_from_its_own() {
-    let text = "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {seed: 16, etcd: {members: 3, snapshotCount: 20, snapshotCatchUpEntries: 5}}\n";
+    let text = "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {seed: 16, kubernetes: false, etcd: {members: 3, snapshotCount: 20, snapshotCatchUpEntries: 5}}\n";
     let mut c = Cluster::new(Scenario::from_yaml(text, "t").unwrap()).unwrap();
     c.simulation_mut().trace_mut().set_recording(true);
     settle(&mut c, 3);

@@ -62,7 +62,7 @@ fn batches_carry_messages_capped_and_component_deltas() {
         + &(0..400).map(|i| format!("  - {{name: n{i}}}\n")).collect::<String>();
     let mut s = Session::new(Cluster::new(Scenario::from_yaml(&text, "t").unwrap()).unwrap());
     s.handle(ToWorker::Hello { protocol: PROTOCOL_VERSION });
-    let replies = s.tick(50);
+    let replies = s.tick(3000);
     let batch = batches(&replies)[0];
     assert_eq!(batch.messages.len(), Batch::MAX_MESSAGES);
     assert!(batch.messages_omitted > 0);

@@ -241,6 +241,10 @@ pub struct WatchResponse {
     pub cancel_reason: String,
     /// Events, in revision order (empty for a progress notification).
     pub events: Vec<Event>,
+    /// Position of this response on its stream (created is 0, then 1, 2, ...).
+    /// Not an etcd field: it stands for the ordering TCP gives a gRPC stream,
+    /// so a client can tell when a message of the stream was lost and watch again.
+    pub seq: u64,
 }
 
 impl Request {

@@ -99,6 +99,8 @@ struct Watcher {
     progress_notify: bool,
     /// The next revision to deliver.
     next_revision: i64,
+    /// Responses sent on the stream after `created`.
+    sent: u64,
 }
 
 /// A write as it travels through the raft log.
@@ -748,11 +750,15 @@ impl EtcdMember {
                     if !watcher.prev_kv {
                         events.iter_mut().for_each(|e| e.prev_kv = None);
                     }
-                    sends.push((watcher.clone(), WatchResponse { watch_id: *id, events, ..Default::default() }));
+                    watcher.sent += 1;
+                    let seq = watcher.sent;
+                    sends.push((watcher.clone(), WatchResponse { watch_id: *id, events, seq, ..Default::default() }));
                 }
                 Err(_) => {
+                    watcher.sent += 1;
                     let response = WatchResponse {
                         watch_id: *id,
+                        seq: watcher.sent,
                         canceled: true,
                         compact_revision: self.store.compacted(),
                         cancel_reason: ERR_COMPACTED.into(),
@@ -1156,6 +1162,7 @@ impl EtcdMember {
                     prev_kv: *prev_kv,
                     progress_notify: *progress_notify,
                     next_revision,
+                    sent: 0,
                 };
                 self.watchers.insert(watch_id, watcher);
                 // Catch up on history at once (or cancel if it is compacted).
@@ -1360,11 +1367,14 @@ impl Component for EtcdMember {
             }
             TIMER_EXPIRE => self.expire(ctx),
             TIMER_PROGRESS => {
-                let progress: Vec<(i64, Watcher)> =
-                    self.watchers.iter().filter(|(_, w)| w.progress_notify).map(|(id, w)| (*id, w.clone())).collect();
-                for (watch_id, watcher) in progress {
+                let mut progress = Vec::new();
+                for (id, w) in self.watchers.iter_mut().filter(|(_, w)| w.progress_notify) {
+                    w.sent += 1;
+                    progress.push((*id, w.sent, w.clone()));
+                }
+                for (watch_id, seq, watcher) in progress {
                     let waiter = Waiter { client: watcher.client, request_id: watcher.request_id, deadline_ms: 0 };
-                    self.reply(ctx, &waiter, Ok(Reply::Watch(WatchResponse { watch_id, ..Default::default() })));
+                    self.reply(ctx, &waiter, Ok(Reply::Watch(WatchResponse { watch_id, seq, ..Default::default() })));
                 }
                 ctx.set_timer(WATCH_PROGRESS_NOTIFY_MS, TIMER_PROGRESS);
             }
