@@ -97,8 +97,18 @@ pub struct Cluster {
     /// Files the console's commands wrote (`etcdctl snapshot save`): kscope
     /// has no real disk, in the browser or out.
     pub(crate) files: BTreeMap<String, Vec<u8>>,
+    /// A heredoc being typed (`kubectl apply -f - <<EOF`).
+    heredoc: Option<Heredoc>,
     /// A script step is running: steps that fall due meanwhile wait for it.
     in_script: bool,
+}
+
+/// A command waiting for the lines of its heredoc.
+#[derive(Debug)]
+struct Heredoc {
+    command: Vec<String>,
+    terminator: String,
+    body: String,
 }
 
 impl Cluster {
@@ -147,6 +157,7 @@ impl Cluster {
             watches: Vec::new(),
             background: String::new(),
             files: BTreeMap::new(),
+            heredoc: None,
             in_script: false,
         })
     }
@@ -241,6 +252,21 @@ impl Cluster {
         if self.txn_input.is_some() && !self.in_script {
             return self.feed_txn(line);
         }
+        if self.heredoc.is_some() && !self.in_script {
+            return self.feed_heredoc(line);
+        }
+        // `kubectl apply -f - <<EOF`: the manifest follows on the next lines.
+        if let Ok(words) = crate::command::split_words(line.trim()) {
+            if let Some((command, terminator)) = crate::kubectl::split_heredoc(&words) {
+                if self.in_script {
+                    return CommandOutput::error(
+                        "a script step cannot read input lines (<<); put the manifest in a file",
+                    );
+                }
+                self.heredoc = Some(Heredoc { command, terminator, body: String::new() });
+                return CommandOutput::ok(String::new());
+            }
+        }
         // Each tool words its errors its own way: etcdctl says "Error: ".
         let etcdctl = line.split_whitespace().next() == Some("etcdctl");
         let error = |message: &str| {
@@ -268,6 +294,9 @@ impl Cluster {
                         _ => self.etcdctl(&cmd),
                     };
                 }
+                if let Command::Kubectl(cmd) = command {
+                    return self.kubectl(&cmd);
+                }
                 match self.execute(command) {
                     Ok(text) => CommandOutput::ok(text),
                     Err(message) => error(&message),
@@ -275,6 +304,38 @@ impl Cluster {
             }
             Err(message) => error(&message),
         }
+    }
+
+    /// Whether the console is reading the lines of a heredoc (`<<EOF`).
+    pub fn reading_heredoc(&self) -> bool {
+        self.heredoc.is_some()
+    }
+
+    fn feed_heredoc(&mut self, line: &str) -> CommandOutput {
+        let doc = self.heredoc.as_mut().expect("called while reading a heredoc");
+        if line.trim() != doc.terminator {
+            doc.body.push_str(line);
+            doc.body.push('\n');
+            return CommandOutput::ok(String::new());
+        }
+        let Heredoc { command, body, .. } = self.heredoc.take().expect("present");
+        match command.split_first() {
+            Some((tool, rest)) if tool == "kubectl" || tool == "k" => match crate::kubectl::Kubectl::parse(rest) {
+                Ok(mut cmd) => {
+                    self.sim.record_action(&command.join(" "));
+                    cmd.stdin = Some(body);
+                    self.kubectl(&cmd)
+                }
+                Err(e) => CommandOutput::error(&e),
+            },
+            _ => CommandOutput::error("only kubectl reads a heredoc (kubectl apply -f - <<EOF)"),
+        }
+    }
+
+    /// Puts a file where `kubectl apply -f NAME` (and etcdctl's snapshot
+    /// commands) find it: the browser's uploads and the shell's local files.
+    pub fn put_file(&mut self, name: &str, contents: Vec<u8>) {
+        self.files.insert(name.to_string(), contents);
     }
 
     fn check_component(&self, id: &ComponentId) -> Result<(), String> {
@@ -334,6 +395,7 @@ impl Cluster {
                 Ok(if self.sim.restart(&id) { format!("{id} started\n") } else { format!("{id} is already running\n") })
             }
             Command::Etcdctl(_) => unreachable!("etcdctl runs through Cluster::etcdctl"),
+            Command::Kubectl(_) => unreachable!("kubectl runs through Cluster::kubectl"),
             Command::Interrupt => Ok(self.interrupt()),
             Command::Restart(id) => {
                 self.check_component(&id)?;

@@ -39,6 +39,8 @@ pub enum Command {
     Network(NetworkChange),
     /// `etcdctl ...`: a request to the etcd members.
     Etcdctl(Box<Etcdctl>),
+    /// `kubectl ...`: requests to kube-apiserver.
+    Kubectl(Box<crate::kubectl::Kubectl>),
     /// `sim interrupt`: what Ctrl-C does in a terminal: stop streaming
     /// commands (`etcdctl watch`) and abandon a txn being typed.
     Interrupt,
@@ -79,6 +81,10 @@ Commands:
   sim delay MIN..MAX          set one-way network latency (e.g. 50ms..200ms)
   sim network [--latency MIN..MAX] [--loss P] [--duplicate P] [--reorder P]
                               show or change network behaviour (P: 0.05 or 5%)
+  kubectl get|describe|apply|create|delete|scale|label|annotate|cordon|uncordon|drain|taint|set image|
+          rollout|run|expose|auth can-i|api-resources|version|cluster-info
+                              talk to kube-apiserver as kubectl 1.32 does (-n, -A, -o wide|yaml|json|name, -l, --as);
+                              `kubectl apply -f - <<EOF` reads a manifest from the following lines up to EOF
   etcdctl put|get|del|txn|watch|compaction|lease ...|member list|endpoint status|endpoint health
                               talk to the etcd members as etcdctl v3.5 does (--endpoints etcd-2, -w table|json|fields);
                               txn reads compares, success and failure requests from the next lines, each ended by
@@ -248,6 +254,7 @@ impl Command {
             "help" | "--help" | "-h" => Ok(Some(Command::Help)),
             "sim" => Self::parse_sim(rest).map(Some),
             "etcdctl" => Etcdctl::parse(rest).map(|e| Some(Command::Etcdctl(Box::new(e)))),
+            "kubectl" | "k" => crate::kubectl::Kubectl::parse(rest).map(|k| Some(Command::Kubectl(Box::new(k)))),
             other => Err(format!("unknown command {other:?}\nRun 'help' for usage.")),
         }
     }
@@ -367,6 +374,7 @@ impl Command {
                 | Command::Start(_)
                 | Command::Restart(_)
                 | Command::Etcdctl(_)
+                | Command::Kubectl(_)
         ) || matches!(self, Command::Network(change) if !change.is_empty())
     }
 }

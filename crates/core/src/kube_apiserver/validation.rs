@@ -102,6 +102,11 @@ fn label_value_errors(value: &str) -> Vec<String> {
     errs
 }
 
+/// Label value errors (for kubectl's client-side check of `label k=v`).
+pub fn label_value_errors_pub(value: &str) -> Vec<String> {
+    label_value_errors(value)
+}
+
 fn labels(labels: &Option<BTreeMap<String, String>>, path: &str, errs: &mut Vec<FieldError>) {
     for (k, v) in labels.iter().flatten() {
         for e in qualified_name_errors(k) {

@@ -1,0 +1,641 @@
+//! `kubectl describe`, after staging/src/k8s.io/kubectl/pkg/describe/describe.go:
+//! the same sections and labels, laid out by Go's text/tabwriter with
+//! padding 2 (`tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)`).
+
+use crate::apimachinery::labels::{labels_of, string_map};
+use crate::apimachinery::resources::Resource;
+use crate::apimachinery::time::{age, human_duration, parse_rfc3339};
+use serde_json::Value;
+use std::fmt::Write;
+
+/// Go's text/tabwriter: a cell ends at a tab; a column is aligned over each
+/// run of consecutive lines that have a cell in it, as wide as its widest
+/// cell plus `padding`.
+pub fn tabwriter(text: &str, padding: usize) -> String {
+    let lines: Vec<Vec<&str>> = text.split('\n').map(|l| l.split('\t').collect()).collect();
+    let mut widths: Vec<Vec<usize>> = lines.iter().map(|c| vec![0; c.len() - 1]).collect();
+    fn format(lines: &[Vec<&str>], widths: &mut [Vec<usize>], col: usize, start: usize, end: usize, padding: usize) {
+        let mut i = start;
+        while i < end {
+            if lines[i].len() - 1 > col {
+                let mut j = i;
+                let mut w = 0;
+                while j < end && lines[j].len() - 1 > col {
+                    w = w.max(lines[j][col].chars().count() + padding);
+                    j += 1;
+                }
+                for row in widths.iter_mut().take(j).skip(i) {
+                    row[col] = w;
+                }
+                format(lines, widths, col + 1, i, j, padding);
+                i = j;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    format(&lines, &mut widths, 0, 0, lines.len(), padding);
+    let mut out = String::new();
+    for (n, (cells, w)) in lines.iter().zip(&widths).enumerate() {
+        for (i, cell) in cells.iter().enumerate() {
+            out.push_str(cell);
+            if i < w.len() {
+                out.push_str(&" ".repeat(w[i].saturating_sub(cell.chars().count())));
+            }
+        }
+        if n + 1 < lines.len() {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn list<'a>(v: &'a Value, pointer: &str) -> &'a [Value] {
+    v.pointer(pointer).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+}
+
+/// `key=value` lines, the first after the label, the rest indented under it
+/// (describe.go `printLabelsMultiline`).
+fn multiline(w: &mut String, indent: &str, title: &str, map: &std::collections::BTreeMap<String, String>) {
+    let _ = write!(w, "{indent}{title}:\t");
+    if map.is_empty() {
+        w.push_str("<none>\n");
+        return;
+    }
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            let _ = write!(w, "{indent}\t");
+        }
+        let _ = writeln!(w, "{k}={v}");
+    }
+}
+
+fn annotations(o: &Value) -> std::collections::BTreeMap<String, String> {
+    let mut a = string_map(o.pointer("/metadata/annotations"));
+    // describe skips the last-applied annotation (kubectl's `skipAnnotations`).
+    a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    a
+}
+
+fn or_none(v: &str) -> &str {
+    if v.is_empty() {
+        "<none>"
+    } else {
+        v
+    }
+}
+
+/// The describe text of `object`, with `events` about it.
+pub fn describe(resource: &Resource, object: &Value, events: &[Value], now_ms: u64) -> String {
+    let mut w = String::new();
+    match resource.plural {
+        "pods" => pod(&mut w, object),
+        "nodes" => node(&mut w, object, now_ms),
+        "deployments" => deployment(&mut w, object),
+        "replicasets" => replicaset(&mut w, object),
+        "services" => service(&mut w, object),
+        "namespaces" => namespace(&mut w, object),
+        _ => generic(&mut w, object),
+    }
+    events_section(&mut w, events, now_ms);
+    tabwriter(&w, 2)
+}
+
+fn header(w: &mut String, o: &Value, namespaced: bool) {
+    let _ = writeln!(w, "Name:\t{}", s(o, "/metadata/name"));
+    if namespaced {
+        let _ = writeln!(w, "Namespace:\t{}", s(o, "/metadata/namespace"));
+    }
+}
+
+fn generic(w: &mut String, o: &Value) {
+    header(w, o, !s(o, "/metadata/namespace").is_empty());
+    multiline(w, "", "Labels", &labels_of(o));
+    multiline(w, "", "Annotations", &annotations(o));
+    let mut rest = o.clone();
+    if let Some(m) = rest.as_object_mut() {
+        for k in ["apiVersion", "kind", "metadata"] {
+            m.remove(k);
+        }
+    }
+    let yaml = serde_yaml_ng::to_string(&rest).unwrap_or_default();
+    for line in yaml.lines().filter(|l| *l != "{}") {
+        let _ = writeln!(w, "{line}");
+    }
+}
+
+fn pod(w: &mut String, o: &Value) {
+    header(w, o, true);
+    let _ = writeln!(w, "Priority:\t{}", o.pointer("/spec/priority").and_then(Value::as_i64).unwrap_or(0));
+    let pc = s(o, "/spec/priorityClassName");
+    if !pc.is_empty() {
+        let _ = writeln!(w, "Priority Class Name:\t{pc}");
+    }
+    let _ = writeln!(w, "Service Account:\t{}", s(o, "/spec/serviceAccountName"));
+    let node = s(o, "/spec/nodeName");
+    let host_ip = s(o, "/status/hostIP");
+    let _ = writeln!(w, "Node:\t{}", if node.is_empty() { "<none>".to_string() } else { format!("{node}/{host_ip}") });
+    let start = s(o, "/status/startTime");
+    if !start.is_empty() {
+        let _ = writeln!(w, "Start Time:\t{}", go_time(start));
+    }
+    multiline(w, "", "Labels", &labels_of(o));
+    multiline(w, "", "Annotations", &annotations(o));
+    if let Some(ts) = o.pointer("/metadata/deletionTimestamp").and_then(Value::as_str) {
+        let _ = writeln!(w, "Status:\tTerminating (lasts {})", "<unknown>");
+        let _ = writeln!(
+            w,
+            "Termination Grace Period:\t{}s",
+            o.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0)
+        );
+        let _ = ts;
+    } else {
+        let _ = writeln!(w, "Status:\t{}", s(o, "/status/phase"));
+    }
+    let _ = writeln!(w, "IP:\t{}", s(o, "/status/podIP"));
+    let ips = list(o, "/status/podIPs");
+    if ips.is_empty() {
+        let _ = writeln!(w, "IPs:\t<none>");
+    } else {
+        let _ = writeln!(w, "IPs:");
+        for ip in ips {
+            let _ = writeln!(w, "  IP:\t{}", s(ip, "/ip"));
+        }
+    }
+    let controlled = list(o, "/metadata/ownerReferences")
+        .iter()
+        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true));
+    if let Some(owner) = controlled {
+        let _ = writeln!(w, "Controlled By:\t{}/{}", s(owner, "/kind"), s(owner, "/name"));
+    }
+    let statuses = list(o, "/status/containerStatuses");
+    for (title, pointer) in [("Init Containers", "/spec/initContainers"), ("Containers", "/spec/containers")] {
+        let containers = list(o, pointer);
+        if containers.is_empty() && title == "Init Containers" {
+            continue;
+        }
+        let _ = writeln!(w, "{title}:");
+        for c in containers {
+            let name = s(c, "/name");
+            let status = statuses.iter().find(|st| s(st, "/name") == name);
+            let _ = writeln!(w, "  {name}:");
+            if let Some(id) = status.map(|st| s(st, "/containerID")).filter(|id| !id.is_empty()) {
+                let _ = writeln!(w, "    Container ID:\t{id}");
+            }
+            let _ = writeln!(w, "    Image:\t{}", s(c, "/image"));
+            if let Some(st) = status {
+                let _ = writeln!(w, "    Image ID:\t{}", s(st, "/imageID"));
+            }
+            let ports = list(c, "/ports");
+            match ports {
+                [] => {
+                    let _ = writeln!(w, "    Port:\t<none>");
+                    let _ = writeln!(w, "    Host Port:\t<none>");
+                }
+                [p] => {
+                    let proto = s(p, "/protocol");
+                    let _ = writeln!(
+                        w,
+                        "    Port:\t{}/{proto}",
+                        p.get("containerPort").and_then(Value::as_i64).unwrap_or(0)
+                    );
+                    let _ = writeln!(
+                        w,
+                        "    Host Port:\t{}/{proto}",
+                        p.get("hostPort").and_then(Value::as_i64).unwrap_or(0)
+                    );
+                }
+                many => {
+                    let fmt = |f: &str| {
+                        many.iter()
+                            .map(|p| format!("{}/{}", p.get(f).and_then(Value::as_i64).unwrap_or(0), s(p, "/protocol")))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    let _ = writeln!(w, "    Ports:\t{}", fmt("containerPort"));
+                    let _ = writeln!(w, "    Host Ports:\t{}", fmt("hostPort"));
+                }
+            }
+            for (label, field) in [("Command", "/command"), ("Args", "/args")] {
+                let items = list(c, field);
+                if !items.is_empty() {
+                    let _ = writeln!(w, "    {label}:");
+                    for item in items {
+                        let _ = writeln!(w, "      {}", item.as_str().unwrap_or_default());
+                    }
+                }
+            }
+            match status {
+                Some(st) => {
+                    let state = st.get("state").cloned().unwrap_or(Value::Null);
+                    if state.get("running").is_some() {
+                        let _ = writeln!(w, "    State:\tRunning");
+                        let _ = writeln!(w, "      Started:\t{}", go_time(s(&state, "/running/startedAt")));
+                    } else if let Some(wt) = state.get("waiting") {
+                        let _ = writeln!(w, "    State:\tWaiting");
+                        let _ = writeln!(w, "      Reason:\t{}", s(wt, "/reason"));
+                    } else if let Some(t) = state.get("terminated") {
+                        let _ = writeln!(w, "    State:\tTerminated");
+                        let _ = writeln!(w, "      Reason:\t{}", s(t, "/reason"));
+                        let _ =
+                            writeln!(w, "      Exit Code:\t{}", t.get("exitCode").and_then(Value::as_i64).unwrap_or(0));
+                    }
+                    let _ = writeln!(w, "    Ready:\t{}", st.get("ready").and_then(Value::as_bool).unwrap_or(false));
+                    let _ = writeln!(
+                        w,
+                        "    Restart Count:\t{}",
+                        st.get("restartCount").and_then(Value::as_i64).unwrap_or(0)
+                    );
+                }
+                None => {
+                    let _ = writeln!(w, "    Ready:\tFalse");
+                    let _ = writeln!(w, "    Restart Count:\t0");
+                }
+            }
+            resources_lines(w, c);
+            for (label, field) in
+                [("Liveness", "/livenessProbe"), ("Readiness", "/readinessProbe"), ("Startup", "/startupProbe")]
+            {
+                if let Some(p) = c.pointer(field) {
+                    let _ = writeln!(w, "    {label}:\t{}", probe(p));
+                }
+            }
+            let env = list(c, "/env");
+            if env.is_empty() {
+                let _ = writeln!(w, "    Environment:\t<none>");
+            } else {
+                let _ = writeln!(w, "    Environment:");
+                for e in env {
+                    let _ = writeln!(w, "      {}:\t{}", s(e, "/name"), s(e, "/value"));
+                }
+            }
+            let mounts = list(c, "/volumeMounts");
+            if mounts.is_empty() {
+                let _ = writeln!(w, "    Mounts:\t<none>");
+            } else {
+                let _ = writeln!(w, "    Mounts:");
+                for m in mounts {
+                    let ro = if m.get("readOnly").and_then(Value::as_bool) == Some(true) { "ro" } else { "rw" };
+                    let _ = writeln!(w, "      {} from {} ({ro})", s(m, "/mountPath"), s(m, "/name"));
+                }
+            }
+        }
+    }
+    let conditions = list(o, "/status/conditions");
+    if !conditions.is_empty() {
+        let _ = writeln!(w, "Conditions:\n  Type\tStatus");
+        for c in conditions {
+            let _ = writeln!(w, "  {} \t{} ", s(c, "/type"), s(c, "/status"));
+        }
+    }
+    let volumes = list(o, "/spec/volumes");
+    if volumes.is_empty() {
+        let _ = writeln!(w, "Volumes:\t<none>");
+    } else {
+        let _ = writeln!(w, "Volumes:");
+        for v in volumes {
+            let _ = writeln!(w, "  {}:", s(v, "/name"));
+            let kind = v.as_object().and_then(|m| m.keys().find(|k| *k != "name").cloned()).unwrap_or_default();
+            let _ = writeln!(w, "    Type:\t{kind}");
+        }
+    }
+    let _ = writeln!(w, "QoS Class:\t{}", s(o, "/status/qosClass"));
+    let selectors = string_map(o.pointer("/spec/nodeSelector"));
+    let _ = writeln!(w, "Node-Selectors:\t{}", or_none(&crate::apimachinery::labels::format_labels(&selectors)));
+    let tolerations = list(o, "/spec/tolerations");
+    if tolerations.is_empty() {
+        let _ = writeln!(w, "Tolerations:\t<none>");
+    } else {
+        for (i, t) in tolerations.iter().enumerate() {
+            let mut text = s(t, "/key").to_string();
+            if !s(t, "/value").is_empty() {
+                text.push_str(&format!("={}", s(t, "/value")));
+            }
+            if !s(t, "/effect").is_empty() {
+                text.push_str(&format!(":{}", s(t, "/effect")));
+            }
+            if s(t, "/operator") == "Exists" && s(t, "/value").is_empty() {
+                text.push_str(" op=Exists");
+            }
+            if let Some(secs) = t.get("tolerationSeconds").and_then(Value::as_i64) {
+                text.push_str(&format!(" for {secs}s"));
+            }
+            let _ = writeln!(w, "{}\t{text}", if i == 0 { "Tolerations:" } else { "" });
+        }
+    }
+}
+
+fn resources_lines(w: &mut String, c: &Value) {
+    for (label, field) in [("Limits", "/resources/limits"), ("Requests", "/resources/requests")] {
+        if let Some(m) = c.pointer(field).and_then(Value::as_object).filter(|m| !m.is_empty()) {
+            let _ = writeln!(w, "    {label}:");
+            for (k, v) in m {
+                let _ = writeln!(w, "      {k}:\t{}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+            }
+        }
+    }
+}
+
+/// `http-get http://:80/ delay=0s timeout=1s period=10s #success=1 #failure=3`.
+fn probe(p: &Value) -> String {
+    let int = |f: &str| p.get(f).and_then(Value::as_i64).unwrap_or(0);
+    let action = if let Some(h) = p.get("httpGet") {
+        let port =
+            h.get("port").map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).unwrap_or_default();
+        format!("http-get {}://{}:{port}{}", s(h, "/scheme").to_ascii_lowercase(), s(h, "/host"), s(h, "/path"))
+    } else if let Some(t) = p.get("tcpSocket") {
+        let port =
+            t.get("port").map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).unwrap_or_default();
+        format!("tcp-socket {}:{port}", s(t, "/host"))
+    } else if let Some(e) = p.get("exec") {
+        let cmd: Vec<&str> = list(e, "/command").iter().filter_map(Value::as_str).collect();
+        format!("exec [{}]", cmd.join(" "))
+    } else {
+        "unknown".into()
+    };
+    format!(
+        "{action} delay={}s timeout={}s period={}s #success={} #failure={}",
+        int("initialDelaySeconds"),
+        int("timeoutSeconds"),
+        int("periodSeconds"),
+        int("successThreshold"),
+        int("failureThreshold")
+    )
+}
+
+/// Go's `time.RFC1123Z` as describe prints times: `Wed, 01 Jan 2025 00:00:05 +0000`.
+pub fn go_time(stamp: &str) -> String {
+    let Some(ms) = parse_rfc3339(stamp) else { return stamp.to_string() };
+    let secs = crate::apimachinery::time::EPOCH_UNIX_SECS + (ms / 1000) as i64;
+    let days = secs.div_euclid(86_400);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let (y, m, d) = (&stamp[0..4], &stamp[5..7], &stamp[8..10]);
+    let month = months[m.parse::<usize>().unwrap_or(1).clamp(1, 12) - 1];
+    format!("{weekday}, {d} {month} {y} {} +0000", &stamp[11..19])
+}
+
+fn node(w: &mut String, o: &Value, now_ms: u64) {
+    header(w, o, false);
+    let roles: Vec<String> =
+        labels_of(o).keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/").map(str::to_string)).collect();
+    let _ = writeln!(w, "Roles:\t{}", or_none(&roles.join(",")));
+    multiline(w, "", "Labels", &labels_of(o));
+    multiline(w, "", "Annotations", &annotations(o));
+    let _ = writeln!(w, "CreationTimestamp:\t{}", go_time(s(o, "/metadata/creationTimestamp")));
+    let taints = list(o, "/spec/taints");
+    if taints.is_empty() {
+        let _ = writeln!(w, "Taints:\t<none>");
+    } else {
+        for (i, t) in taints.iter().enumerate() {
+            let value = if s(t, "/value").is_empty() { String::new() } else { format!("={}", s(t, "/value")) };
+            let _ = writeln!(w, "{}\t{}{value}:{}", if i == 0 { "Taints:" } else { "" }, s(t, "/key"), s(t, "/effect"));
+        }
+    }
+    let _ =
+        writeln!(w, "Unschedulable:\t{}", o.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false));
+    let lease_holder = s(o, "/metadata/name");
+    let _ = writeln!(w, "Lease:\n  HolderIdentity:\t{lease_holder}");
+    let conditions = list(o, "/status/conditions");
+    let _ = writeln!(w, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n  ----\t------\t-----------------\t------------------\t------\t-------");
+    for c in conditions {
+        let _ = writeln!(
+            w,
+            "  {} \t{} \t{} \t{} \t{} \t{}",
+            s(c, "/type"),
+            s(c, "/status"),
+            go_time(s(c, "/lastHeartbeatTime")),
+            go_time(s(c, "/lastTransitionTime")),
+            s(c, "/reason"),
+            s(c, "/message")
+        );
+    }
+    let _ = writeln!(w, "Addresses:");
+    for a in list(o, "/status/addresses") {
+        let _ = writeln!(w, "  {}:\t{}", s(a, "/type"), s(a, "/address"));
+    }
+    for (title, field) in [("Capacity", "/status/capacity"), ("Allocatable", "/status/allocatable")] {
+        let _ = writeln!(w, "{title}:");
+        for (k, v) in o.pointer(field).and_then(Value::as_object).into_iter().flatten() {
+            let _ = writeln!(w, "  {k}:\t{}", v.as_str().unwrap_or_default());
+        }
+    }
+    let info = |f: &str| s(o, &format!("/status/nodeInfo/{f}")).to_string();
+    let _ = writeln!(w, "System Info:");
+    for (label, field) in [
+        ("Machine ID", "machineID"),
+        ("System UUID", "systemUUID"),
+        ("Boot ID", "bootID"),
+        ("Kernel Version", "kernelVersion"),
+        ("OS Image", "osImage"),
+        ("Operating System", "operatingSystem"),
+        ("Architecture", "architecture"),
+        ("Container Runtime Version", "containerRuntimeVersion"),
+        ("Kubelet Version", "kubeletVersion"),
+        ("Kube-Proxy Version", "kubeProxyVersion"),
+    ] {
+        let _ = writeln!(w, "  {label}:\t{}", info(field));
+    }
+    let _ = now_ms;
+}
+
+fn selector_text(o: &Value, pointer: &str) -> String {
+    o.pointer(pointer)
+        .and_then(crate::apimachinery::labels::Selector::from_label_selector)
+        .map(|sel| crate::kube_apiserver::registry::selector_string(&sel))
+        .unwrap_or_default()
+}
+
+fn pod_template(w: &mut String, t: &Value) {
+    let _ = writeln!(w, "Pod Template:");
+    multiline(w, "  ", "Labels", &labels_of(t));
+    let a = string_map(t.pointer("/metadata/annotations"));
+    if !a.is_empty() {
+        multiline(w, "  ", "Annotations", &a);
+    }
+    let _ = writeln!(w, "  Containers:");
+    for c in list(t, "/spec/containers") {
+        let _ = writeln!(w, "   {}:", s(c, "/name"));
+        let _ = writeln!(w, "    Image:\t{}", s(c, "/image"));
+        let ports = list(c, "/ports");
+        match ports.first() {
+            Some(p) => {
+                let proto = s(p, "/protocol");
+                let _ =
+                    writeln!(w, "    Port:\t{}/{proto}", p.get("containerPort").and_then(Value::as_i64).unwrap_or(0));
+                let _ =
+                    writeln!(w, "    Host Port:\t{}/{proto}", p.get("hostPort").and_then(Value::as_i64).unwrap_or(0));
+            }
+            None => {
+                let _ = writeln!(w, "    Port:\t<none>");
+                let _ = writeln!(w, "    Host Port:\t<none>");
+            }
+        }
+        resources_lines(w, c);
+        let env = list(c, "/env");
+        if env.is_empty() {
+            let _ = writeln!(w, "    Environment:\t<none>");
+        } else {
+            let _ = writeln!(w, "    Environment:");
+            for e in env {
+                let _ = writeln!(w, "      {}:\t{}", s(e, "/name"), s(e, "/value"));
+            }
+        }
+        let _ = writeln!(w, "    Mounts:\t<none>");
+    }
+    let _ = writeln!(w, "  Volumes:\t<none>");
+    let _ = writeln!(w, "  Node-Selectors:\t<none>");
+    let _ = writeln!(w, "  Tolerations:\t<none>");
+}
+
+fn deployment(w: &mut String, o: &Value) {
+    let int = |p: &str| o.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+    header(w, o, true);
+    let _ = writeln!(w, "CreationTimestamp:\t{}", go_time(s(o, "/metadata/creationTimestamp")));
+    multiline(w, "", "Labels", &labels_of(o));
+    multiline(w, "", "Annotations", &annotations(o));
+    let _ = writeln!(w, "Selector:\t{}", selector_text(o, "/spec/selector"));
+    let _ = writeln!(
+        w,
+        "Replicas:\t{} desired | {} updated | {} total | {} available | {} unavailable",
+        int("/spec/replicas"),
+        int("/status/updatedReplicas"),
+        int("/status/replicas"),
+        int("/status/availableReplicas"),
+        int("/status/unavailableReplicas")
+    );
+    let strategy = s(o, "/spec/strategy/type");
+    let _ = writeln!(w, "StrategyType:\t{strategy}");
+    let _ = writeln!(w, "MinReadySeconds:\t{}", int("/spec/minReadySeconds"));
+    if strategy == "RollingUpdate" {
+        let iv = |p: &str| {
+            o.pointer(p).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).unwrap_or_default()
+        };
+        let _ = writeln!(
+            w,
+            "RollingUpdateStrategy:\t{} max unavailable, {} max surge",
+            iv("/spec/strategy/rollingUpdate/maxUnavailable"),
+            iv("/spec/strategy/rollingUpdate/maxSurge")
+        );
+    }
+    pod_template(w, o.pointer("/spec/template").unwrap_or(&Value::Null));
+    let conditions = list(o, "/status/conditions");
+    if !conditions.is_empty() {
+        let _ = writeln!(w, "Conditions:\n  Type\tStatus\tReason\n  ----\t------\t------");
+        for c in conditions {
+            let _ = writeln!(w, "  {} \t{}\t{}", s(c, "/type"), s(c, "/status"), s(c, "/reason"));
+        }
+    }
+    let _ = writeln!(w, "OldReplicaSets:\t<none>");
+    let _ = writeln!(w, "NewReplicaSet:\t<none>");
+}
+
+fn replicaset(w: &mut String, o: &Value) {
+    let int = |p: &str| o.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+    header(w, o, true);
+    let _ = writeln!(w, "Selector:\t{}", selector_text(o, "/spec/selector"));
+    multiline(w, "", "Labels", &labels_of(o));
+    multiline(w, "", "Annotations", &annotations(o));
+    if let Some(owner) =
+        list(o, "/metadata/ownerReferences").iter().find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+    {
+        let _ = writeln!(w, "Controlled By:\t{}/{}", s(owner, "/kind"), s(owner, "/name"));
+    }
+    let _ = writeln!(w, "Replicas:\t{} current / {} desired", int("/status/replicas"), int("/spec/replicas"));
+    let _ = writeln!(w, "Pods Status:\t{} Running / 0 Waiting / 0 Succeeded / 0 Failed", int("/status/readyReplicas"));
+    pod_template(w, o.pointer("/spec/template").unwrap_or(&Value::Null));
+}
+
+fn service(w: &mut String, o: &Value) {
+    header(w, o, true);
+    multiline(w, "", "Labels", &labels_of(o));
+    multiline(w, "", "Annotations", &annotations(o));
+    let selector = crate::apimachinery::labels::format_labels(&string_map(o.pointer("/spec/selector")));
+    let _ = writeln!(w, "Selector:\t{}", or_none(&selector));
+    let _ = writeln!(w, "Type:\t{}", s(o, "/spec/type"));
+    let _ = writeln!(w, "IP Family Policy:\t{}", s(o, "/spec/ipFamilyPolicy"));
+    let families: Vec<&str> = list(o, "/spec/ipFamilies").iter().filter_map(Value::as_str).collect();
+    let _ = writeln!(w, "IP Families:\t{}", families.join(","));
+    let _ = writeln!(w, "IP:\t{}", s(o, "/spec/clusterIP"));
+    let ips: Vec<&str> = list(o, "/spec/clusterIPs").iter().filter_map(Value::as_str).collect();
+    let _ = writeln!(w, "IPs:\t{}", ips.join(","));
+    for p in list(o, "/spec/ports") {
+        let name = if s(p, "/name").is_empty() { "<unset>" } else { s(p, "/name") };
+        let proto = s(p, "/protocol");
+        let _ = writeln!(w, "Port:\t{name}\t{}/{proto}", p.get("port").and_then(Value::as_i64).unwrap_or(0));
+        let target = p
+            .get("targetPort")
+            .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+            .unwrap_or_default();
+        let _ = writeln!(w, "TargetPort:\t{target}/{proto}");
+        if let Some(np) = p.get("nodePort").and_then(Value::as_i64) {
+            let _ = writeln!(w, "NodePort:\t{name}\t{np}/{proto}");
+        }
+        let _ = writeln!(w, "Endpoints:\t");
+    }
+    let _ = writeln!(w, "Session Affinity:\t{}", s(o, "/spec/sessionAffinity"));
+    if !s(o, "/spec/internalTrafficPolicy").is_empty() {
+        let _ = writeln!(w, "Internal Traffic Policy:\t{}", s(o, "/spec/internalTrafficPolicy"));
+    }
+}
+
+fn namespace(w: &mut String, o: &Value) {
+    header(w, o, false);
+    multiline(w, "", "Labels", &labels_of(o));
+    multiline(w, "", "Annotations", &annotations(o));
+    let _ = writeln!(w, "Status:\t{}", s(o, "/status/phase"));
+    let _ = writeln!(w, "\nNo resource quota.\n\nNo LimitRange resource.");
+}
+
+fn events_section(w: &mut String, events: &[Value], now_ms: u64) {
+    if events.is_empty() {
+        let _ = writeln!(w, "Events:\t<none>");
+        return;
+    }
+    let _ = writeln!(w, "Events:\n  Type\tReason\tAge\tFrom\tMessage\n  ----\t------\t----\t----\t-------");
+    let mut sorted: Vec<&Value> = events.iter().collect();
+    sorted.sort_by_key(|e| {
+        parse_rfc3339(s(e, "/lastTimestamp")).or_else(|| parse_rfc3339(s(e, "/firstTimestamp"))).unwrap_or(0)
+    });
+    for e in sorted {
+        let first = parse_rfc3339(s(e, "/firstTimestamp"));
+        let last = parse_rfc3339(s(e, "/lastTimestamp"));
+        let count = e.get("count").and_then(Value::as_i64).unwrap_or(1);
+        let interval = match (first, last) {
+            (Some(f), Some(l)) if count > 1 => format!(
+                "{} (x{count} over {})",
+                human_duration(now_ms.saturating_sub(l)),
+                human_duration(l.saturating_sub(f))
+            ),
+            _ => age(
+                e.pointer("/lastTimestamp")
+                    .and_then(Value::as_str)
+                    .or(e.pointer("/firstTimestamp").and_then(Value::as_str)),
+                now_ms,
+            ),
+        };
+        let from =
+            if s(e, "/source/component").is_empty() { s(e, "/reportingComponent") } else { s(e, "/source/component") };
+        let _ =
+            writeln!(w, "  {}\t{}\t{interval}\t{from}\t{}", s(e, "/type"), s(e, "/reason"), s(e, "/message").trim());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tabwriter_aligns_runs_of_cells() {
+        let text = "Name:\tweb\nNamespace:\tdefault\nContainers:\n  nginx:\n    Image:\tnginx\n    Port:\t80/TCP";
+        assert_eq!(
+            tabwriter(text, 2),
+            "Name:       web\nNamespace:  default\nContainers:\n  nginx:\n    Image:  nginx\n    Port:   80/TCP"
+        );
+        assert_eq!(go_time("2025-01-01T00:00:05Z"), "Wed, 01 Jan 2025 00:00:05 +0000");
+    }
+}
