@@ -158,7 +158,13 @@ impl StatusError {
             let causes: Vec<Value> = self
                 .causes
                 .iter()
-                .map(|c| json!({"reason": c.kind.reason(), "message": c.body(), "field": c.field}))
+                .map(|c| {
+                    let reason = match &c.kind {
+                        FieldErrorKind::Received(reason, _) => reason.as_str(),
+                        kind => kind.reason(),
+                    };
+                    json!({"reason": reason, "message": c.body(), "field": c.field})
+                })
                 .collect();
             details.insert("causes".into(), Value::Array(causes));
         }
@@ -191,6 +197,20 @@ impl StatusError {
             "RequestEntityTooLarge" => "RequestEntityTooLarge",
             _ => "",
         };
+        let causes = status
+            .pointer("/details/causes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let field = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+                FieldError {
+                    field: field("field"),
+                    kind: FieldErrorKind::Received(field("reason"), field("message")),
+                    detail: String::new(),
+                }
+            })
+            .collect();
         StatusError {
             code,
             reason,
@@ -198,7 +218,7 @@ impl StatusError {
             name: text("/details/name"),
             group: text("/details/group"),
             kind: text("/details/kind"),
-            causes: Vec::new(),
+            causes,
         }
     }
 }
@@ -226,6 +246,8 @@ pub enum FieldErrorKind {
     TooLong(usize),
     /// `Not found: <value>`.
     NotFound(BadValue),
+    /// A cause read back from a `Status` (`reason` and `message` as sent).
+    Received(String, String),
 }
 
 impl FieldErrorKind {
@@ -239,6 +261,7 @@ impl FieldErrorKind {
             FieldErrorKind::Forbidden => "FieldValueForbidden",
             FieldErrorKind::TooLong(_) => "FieldValueTooLong",
             FieldErrorKind::NotFound(_) => "FieldValueNotFound",
+            FieldErrorKind::Received(..) => "FieldValueInvalid",
         }
     }
 }
@@ -370,6 +393,7 @@ impl FieldError {
             FieldErrorKind::Forbidden => "Forbidden".to_string(),
             FieldErrorKind::TooLong(max) => format!("Too long: may not be more than {max} bytes"),
             FieldErrorKind::NotFound(v) => format!("Not found: {v}"),
+            FieldErrorKind::Received(_, message) => message.clone(),
         };
         if !self.detail.is_empty() {
             s.push_str(": ");

@@ -112,8 +112,9 @@ fn labels(labels: &Option<BTreeMap<String, String>>, path: &str, errs: &mut Vec<
         for e in qualified_name_errors(k) {
             errs.push(FieldError::invalid(path, k.as_str(), e));
         }
+        // ValidateLabels reports values at the map's path, not the key's.
         for e in label_value_errors(v) {
-            errs.push(FieldError::invalid(format!("{path}[{k}]"), v.as_str(), e));
+            errs.push(FieldError::invalid(path, v.as_str(), e));
         }
     }
 }

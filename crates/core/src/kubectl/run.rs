@@ -1201,6 +1201,7 @@ impl Cluster {
         for spec in specs {
             if let Some(key_effect) = spec.strip_suffix('-') {
                 let (key, effect) = key_effect.split_once(':').map_or((key_effect, None), |(k, e)| (k, Some(e)));
+                let key = key.split('=').next().unwrap_or(key);
                 let before = taints.len();
                 taints.retain(|t| !(t["key"] == key && effect.is_none_or(|e| t["effect"] == e)));
                 if taints.len() == before {

@@ -1,0 +1,556 @@
+//! kube-apiserver and kubectl as a user meets them: manifests from the
+//! Kubernetes documentation applied in the console, `kubectl get` tables,
+//! objects under their real etcd keys, kubectl's and the apiserver's error
+//! wording, RBAC, and bad input that must leave every stored object as it was.
+
+use kscope_core::duration::Duration;
+use kscope_core::{Cluster, CommandOutput, Scenario};
+use serde_json::Value;
+
+fn cluster() -> Cluster {
+    let mut c = Cluster::new(Scenario::default()).unwrap();
+    c.advance(Duration::from_secs(3)).unwrap();
+    c
+}
+
+/// Runs a command, and the lines of its heredoc when it has one.
+fn run(c: &mut Cluster, text: &str) -> CommandOutput {
+    let mut lines = text.lines();
+    let mut out = c.exec(lines.next().unwrap());
+    for line in lines {
+        out = c.exec(line);
+    }
+    out
+}
+
+fn ok(c: &mut Cluster, text: &str) -> String {
+    let out = run(c, text);
+    assert!(out.ok, "{text}\n=> {}", out.text);
+    out.text
+}
+
+fn fails(c: &mut Cluster, text: &str) -> String {
+    let out = run(c, text);
+    assert!(!out.ok, "{text} should fail\n=> {}", out.text);
+    out.text
+}
+
+/// Everything stored under /registry/ except what the kubelets rewrite on
+/// their own (leases), as `key => value` lines.
+fn stored(c: &mut Cluster) -> Vec<String> {
+    let json = ok(c, "etcdctl get /registry/ --prefix -w json");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let b64 = |s: &str| {
+        use base64::Engine;
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(s).unwrap()).unwrap()
+    };
+    v["kvs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|kv| (b64(kv["key"].as_str().unwrap()), b64(kv["value"].as_str().unwrap())))
+        .filter(|(k, _)| !k.starts_with("/registry/leases/"))
+        .map(|(k, v)| format!("{k} => {v}"))
+        .collect()
+}
+
+/// Ages depend on when a test runs its commands; tables are compared with them blanked.
+fn without_ages(table: &str) -> String {
+    table
+        .lines()
+        .map(|l| {
+            l.split("   ")
+                .map(|cell| {
+                    let t = cell.trim();
+                    let is_age = !t.is_empty()
+                        && t.chars().last().is_some_and(|c| "smhdy".contains(c))
+                        && t.chars().next().is_some_and(|c| c.is_ascii_digit())
+                        && t.chars().all(|c| c.is_ascii_digit() || "smhdy".contains(c));
+                    if is_age {
+                        cell.replace(t, &"?".repeat(t.len()))
+                    } else {
+                        cell.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("   ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+const DEPLOYMENT: &str = "kubectl apply -f - <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: nginx-deployment
+  labels:
+    app: nginx
+spec:
+  replicas: 3
+  selector:
+    matchLabels:
+      app: nginx
+  template:
+    metadata:
+      labels:
+        app: nginx
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.14.2
+        ports:
+        - containerPort: 80
+EOF";
+
+const SERVICE: &str = "kubectl apply -f - <<EOF
+apiVersion: v1
+kind: Service
+metadata:
+  name: my-service
+spec:
+  selector:
+    app.kubernetes.io/name: MyApp
+  ports:
+    - protocol: TCP
+      port: 80
+      targetPort: 9376
+EOF";
+
+const RBAC: &str = "kubectl apply -f - <<EOF
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: prod
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  namespace: prod
+  name: pod-reader
+rules:
+- apiGroups: [\"\"] # \"\" indicates the core API group
+  resources: [\"pods\"]
+  verbs: [\"get\", \"watch\", \"list\"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: read-pods
+  namespace: prod
+subjects:
+- kind: User
+  name: jane
+  apiGroup: rbac.authorization.k8s.io
+roleRef:
+  kind: Role
+  name: pod-reader
+  apiGroup: rbac.authorization.k8s.io
+EOF";
+
+const PROBES: &str = "kubectl apply -f - <<EOF
+apiVersion: v1
+kind: Pod
+metadata:
+  labels:
+    test: liveness
+  name: liveness-http
+spec:
+  containers:
+  - name: liveness
+    image: registry.k8s.io/e2e-test-images/agnhost:2.40
+    args:
+    - liveness
+    livenessProbe:
+      httpGet:
+        path: /healthz
+        port: 8080
+        httpHeaders:
+        - name: Custom-Header
+          value: Awesome
+      initialDelaySeconds: 3
+      periodSeconds: 3
+EOF";
+
+#[test]
+fn documentation_manifests_apply_and_get_prints_kubectls_tables() {
+    let mut c = cluster();
+    assert_eq!(ok(&mut c, DEPLOYMENT), "deployment.apps/nginx-deployment created\n");
+    assert_eq!(ok(&mut c, SERVICE), "service/my-service created\n");
+    assert_eq!(
+        ok(&mut c, RBAC),
+        "namespace/prod created\nrole.rbac.authorization.k8s.io/pod-reader created\nrolebinding.rbac.authorization.k8s.io/read-pods created\n"
+    );
+    assert_eq!(ok(&mut c, PROBES), "pod/liveness-http created\n");
+    // Applying again changes nothing.
+    assert_eq!(ok(&mut c, DEPLOYMENT), "deployment.apps/nginx-deployment unchanged\n");
+    assert_eq!(
+        ok(&mut c, RBAC),
+        "namespace/prod unchanged\nrole.rbac.authorization.k8s.io/pod-reader unchanged\nrolebinding.rbac.authorization.k8s.io/read-pods unchanged\n"
+    );
+
+    assert_eq!(
+        without_ages(&ok(&mut c, "kubectl get deployments")),
+        without_ages("NAME               READY   UP-TO-DATE   AVAILABLE   AGE\nnginx-deployment   0/3     0            0           0s")
+    );
+    assert_eq!(
+        without_ages(&ok(&mut c, "kubectl get deploy -o wide")),
+        without_ages("NAME               READY   UP-TO-DATE   AVAILABLE   AGE   CONTAINERS   IMAGES         SELECTOR\nnginx-deployment   0/3     0            0           0s    nginx        nginx:1.14.2   app=nginx")
+    );
+    let services = ok(&mut c, "kubectl get svc");
+    let cells: Vec<Vec<&str>> = services.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(cells[0], ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]);
+    assert_eq!(cells[1][..5], ["kubernetes", "ClusterIP", "10.96.0.1", "<none>", "443/TCP"]);
+    assert_eq!((cells[2][0], cells[2][1], cells[2][3], cells[2][4]), ("my-service", "ClusterIP", "<none>", "80/TCP"));
+    assert!(cells[2][2].starts_with("10.") && cells[2][2] != "10.96.0.1", "{services}");
+    // Columns line up: each starts where its header does.
+    let header = services.lines().next().unwrap();
+    for line in services.lines().skip(1) {
+        assert_eq!(&line[header.find("PORT(S)").unwrap()..][..3], if line.starts_with("kube") { "443" } else { "80/" });
+    }
+    assert_eq!(
+        without_ages(&ok(&mut c, "kubectl get pods")),
+        without_ages(
+            "NAME            READY   STATUS    RESTARTS   AGE\nliveness-http   0/1     Pending   0          0s"
+        )
+    );
+    assert_eq!(
+        without_ages(&ok(&mut c, "kubectl get ns")),
+        without_ages("NAME              STATUS   AGE\ndefault           Active   3s\nkube-node-lease   Active   3s\nkube-public       Active   3s\nkube-system       Active   3s\nprod              Active   0s")
+    );
+    assert_eq!(
+        without_ages(&ok(&mut c, "kubectl get nodes")),
+        without_ages("NAME     STATUS   ROLES    AGE   VERSION\nnode-1   Ready    <none>   3s    v1.32.0\nnode-2   Ready    <none>   3s    v1.32.0\nnode-3   Ready    <none>   3s    v1.32.0")
+    );
+    assert_eq!(
+        without_ages(&ok(&mut c, "kubectl get rolebinding -n prod -o wide")),
+        without_ages("NAME        ROLE              AGE   USERS   GROUPS   SERVICEACCOUNTS\nread-pods   Role/pod-reader   0s    jane")
+    );
+    assert_eq!(ok(&mut c, "kubectl get pods -n prod"), "No resources found in prod namespace.\n");
+    assert_eq!(ok(&mut c, "kubectl get pods -l app=nope -A"), "No resources found\n");
+
+    // The server filled in the defaults the real one does.
+    let pod: Value = serde_json::from_str(&ok(&mut c, "kubectl get pod liveness-http -o json")).unwrap();
+    let probe = &pod["spec"]["containers"][0]["livenessProbe"];
+    assert_eq!(
+        (probe["timeoutSeconds"].as_i64(), probe["successThreshold"].as_i64(), probe["failureThreshold"].as_i64()),
+        (Some(1), Some(1), Some(3))
+    );
+    assert_eq!(probe["httpGet"]["scheme"], "HTTP");
+    assert_eq!(pod["spec"]["containers"][0]["imagePullPolicy"], "IfNotPresent");
+    assert_eq!(pod["spec"]["restartPolicy"], "Always");
+    assert_eq!(pod["spec"]["serviceAccountName"], "default");
+    assert_eq!(pod["spec"]["tolerations"].as_array().unwrap().len(), 2);
+    assert_eq!(pod["status"]["phase"], "Pending");
+    assert_eq!(pod["status"]["qosClass"], "BestEffort");
+    let deploy: Value = serde_json::from_str(&ok(&mut c, "kubectl get deploy nginx-deployment -o json")).unwrap();
+    assert_eq!(deploy["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
+    assert_eq!(
+        (deploy["spec"]["revisionHistoryLimit"].as_i64(), deploy["spec"]["progressDeadlineSeconds"].as_i64()),
+        (Some(10), Some(600))
+    );
+    assert_eq!(deploy["metadata"]["generation"], 1);
+    let rv: i64 = deploy["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let svc: Value = serde_json::from_str(&ok(&mut c, "kubectl get svc my-service -o json")).unwrap();
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], 9376);
+    assert_eq!(svc["spec"]["ipFamilies"][0], "IPv4");
+
+    // resourceVersion is the etcd mod revision.
+    let kv = ok(&mut c, "etcdctl get /registry/deployments/default/nginx-deployment -w fields");
+    assert!(kv.contains(&format!("\"ModRevision\" : {rv}\n")), "{kv}");
+
+    // And every object is under the key a real apiserver uses.
+    let keys = ok(&mut c, "etcdctl get /registry/ --prefix --keys-only");
+    for key in [
+        "/registry/deployments/default/nginx-deployment",
+        "/registry/services/specs/default/my-service",
+        "/registry/services/specs/default/kubernetes",
+        "/registry/services/endpoints/default/kubernetes",
+        "/registry/namespaces/prod",
+        "/registry/roles/prod/pod-reader",
+        "/registry/rolebindings/prod/read-pods",
+        "/registry/pods/default/liveness-http",
+        "/registry/minions/node-1",
+        "/registry/leases/kube-node-lease/node-1",
+        "/registry/clusterroles/cluster-admin",
+        "/registry/priorityclasses/system-node-critical",
+    ] {
+        assert!(keys.contains(&format!("{key}\n")), "{key} missing from\n{keys}");
+    }
+}
+
+#[test]
+fn changes_go_through_with_kubectls_wording() {
+    let mut c = cluster();
+    ok(&mut c, DEPLOYMENT);
+    assert_eq!(
+        ok(&mut c, "kubectl scale deployment nginx-deployment --replicas=5"),
+        "deployment.apps/nginx-deployment scaled\n"
+    );
+    assert_eq!(ok(&mut c, "kubectl get deploy nginx-deployment -o jsonpath={.spec.replicas}"), "5");
+    assert_eq!(
+        ok(&mut c, "kubectl label deploy nginx-deployment tier=web"),
+        "deployment.apps/nginx-deployment labeled\n"
+    );
+    assert_eq!(
+        fails(&mut c, "kubectl label deploy nginx-deployment tier=db"),
+        "error: 'tier' already has a value (web), and --overwrite is false\n"
+    );
+    assert_eq!(
+        ok(&mut c, "kubectl label deploy nginx-deployment tier=db --overwrite"),
+        "deployment.apps/nginx-deployment labeled\n"
+    );
+    assert_eq!(
+        ok(&mut c, "kubectl label deploy nginx-deployment tier-"),
+        "deployment.apps/nginx-deployment unlabeled\n"
+    );
+    assert_eq!(
+        ok(&mut c, "kubectl annotate deploy nginx-deployment owner=team-a"),
+        "deployment.apps/nginx-deployment annotated\n"
+    );
+    assert_eq!(
+        ok(&mut c, "kubectl set image deployment/nginx-deployment nginx=nginx:1.16.1"),
+        "deployment.apps/nginx-deployment image updated\n"
+    );
+    let d: Value = serde_json::from_str(&ok(&mut c, "kubectl get deploy nginx-deployment -o json")).unwrap();
+    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.16.1");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"], 80,
+        "strategic merge kept the port"
+    );
+    assert!(d["metadata"]["generation"].as_i64().unwrap() >= 3, "spec changes bump the generation");
+    assert_eq!(
+        ok(&mut c, "kubectl rollout restart deployment nginx-deployment"),
+        "deployment.apps/nginx-deployment restarted\n"
+    );
+    assert_eq!(ok(&mut c, "kubectl cordon node-1"), "node/node-1 cordoned\n");
+    assert_eq!(ok(&mut c, "kubectl cordon node-1"), "node/node-1 already cordoned\n");
+    assert!(ok(&mut c, "kubectl get nodes").contains("node-1   Ready,SchedulingDisabled   <none>"));
+    assert_eq!(ok(&mut c, "kubectl uncordon node-1"), "node/node-1 uncordoned\n");
+    assert_eq!(ok(&mut c, "kubectl taint nodes node-2 dedicated=gpu:NoSchedule"), "node/node-2 tainted\n");
+    assert_eq!(ok(&mut c, "kubectl taint nodes node-2 dedicated=gpu:NoSchedule-"), "node/node-2 untainted\n");
+    assert_eq!(ok(&mut c, "kubectl create namespace dev"), "namespace/dev created\n");
+    assert_eq!(ok(&mut c, "kubectl create deployment web --image=nginx -n dev"), "deployment.apps/web created\n");
+    assert_eq!(ok(&mut c, "kubectl expose deployment web --port=80 -n dev"), "service/web exposed\n");
+    assert_eq!(
+        ok(&mut c, "kubectl create configmap settings --from-literal=a=1 --from-literal=b=2 -n dev"),
+        "configmap/settings created\n"
+    );
+    assert!(ok(&mut c, "kubectl get cm -n dev").contains("settings   2      "));
+    assert_eq!(ok(&mut c, "kubectl run box --image=busybox --restart=Never -- sleep 3600"), "pod/box created\n");
+    assert_eq!(ok(&mut c, "kubectl delete pod box"), "pod \"box\" deleted\n");
+    assert_eq!(ok(&mut c, "kubectl delete deployment web -n dev"), "deployment.apps \"web\" deleted\n");
+    assert_eq!(
+        ok(&mut c, "kubectl create deployment web --image=nginx --dry-run=client"),
+        "deployment.apps/web created (dry run)\n"
+    );
+    assert_eq!(
+        ok(&mut c, "kubectl create deployment web --image=nginx --dry-run=server"),
+        "deployment.apps/web created (server dry run)\n"
+    );
+    assert_eq!(
+        fails(&mut c, "kubectl get deployment web"),
+        "Error from server (NotFound): deployments.apps \"web\" not found\n"
+    );
+    let version = ok(&mut c, "kubectl version");
+    assert!(
+        version.starts_with("Client Version: v1.32.0\nKustomize Version: v5.5.0\nServer Version: v1.32.0\n"),
+        "{version}"
+    );
+    assert_eq!(
+        ok(&mut c, "kubectl cluster-info"),
+        "Kubernetes control plane is running at https://172.18.0.2:6443\n\nTo further debug and diagnose cluster problems, use 'kubectl cluster-info dump'.\n"
+    );
+}
+
+#[test]
+fn errors_read_like_kubectl_and_the_apiserver_and_change_nothing() {
+    let mut c = cluster();
+    ok(&mut c, DEPLOYMENT);
+    ok(&mut c, RBAC);
+    let before = stored(&mut c);
+    let cases: &[(&str, &str)] = &[
+        ("kubectl get podz", "error: the server doesn't have a resource type \"podz\"\n"),
+        ("kubectl get pods --foo", "error: unknown flag: --foo\nSee 'kubectl get --help' for usage.\n"),
+        ("kubectl get pods -n", "error: flag needs an argument: 'n' in -n\nSee 'kubectl get --help' for usage.\n"),
+        ("kubectl frobnicate", "error: unknown command \"frobnicate\" for \"kubectl\"\n"),
+        ("kubectl get pods x", "Error from server (NotFound): pods \"x\" not found\n"),
+        ("kubectl delete pod", "error: resource(s) were provided, but no name was specified\n"),
+        ("kubectl apply", "error: must specify one of -f and -k\n"),
+        ("kubectl apply -f nonexist.yaml", "error: the path \"nonexist.yaml\" does not exist\n"),
+        ("kubectl create deployment web", "error: required flag(s) \"image\" not set\n"),
+        ("kubectl scale deployment nginx-deployment", "error: required flag(s) \"replicas\" not set\n"),
+        ("kubectl label pod", "error: at least one label update is required\n"),
+        (
+            "kubectl create namespace prod",
+            "Error from server (AlreadyExists): namespaces \"prod\" already exists\n",
+        ),
+        (
+            "kubectl --as jane get pods -n default",
+            "Error from server (Forbidden): pods is forbidden: User \"jane\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\"\n",
+        ),
+        (
+            "kubectl --as jane delete pod x -n prod",
+            "Error from server (Forbidden): pods \"x\" is forbidden: User \"jane\" cannot delete resource \"pods\" in API group \"\" in the namespace \"prod\"\n",
+        ),
+        (
+            "kubectl --as jane get nodes",
+            "Error from server (Forbidden): nodes is forbidden: User \"jane\" cannot list resource \"nodes\" in API group \"\" at the cluster scope\n",
+        ),
+        (
+            "kubectl create namespace Bad_Name",
+            "The Namespace \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')\n",
+        ),
+        ("kubectl scale deployment nginx-deployment --replicas=-1", "error: The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0\n"),
+        (
+            "kubectl apply -f - <<EOF\napiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n  - name: c\nEOF",
+            "The Pod \"x\" is invalid: spec.containers[0].image: Required value\n",
+        ),
+        (
+            "kubectl apply -f - <<EOF\napiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n  - name: c\n    image: nginx\n    imagee: nginx\nEOF",
+            "Error from server (BadRequest): error when creating \"STDIN\": Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \"spec.containers[0].imagee\"\n",
+        ),
+        (
+            "kubectl apply -f - <<EOF\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: -2\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: other}\n    spec:\n      containers: [{name: c, image: nginx}]\nEOF",
+            "The Deployment \"web\" is invalid: \n* spec.replicas: Invalid value: -2: must be greater than or equal to 0\n* spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"other\"}: `selector` does not match template `labels`\n",
+        ),
+        (
+            "kubectl apply -f - <<EOF\napiVersion: v2\nkind: Pod\nmetadata:\n  name: x\nEOF",
+            "error: resource mapping not found for name: \"x\" namespace: \"\" from \"STDIN\": no matches for kind \"Pod\" in version \"v2\"\nensure CRDs are installed first\n",
+        ),
+        (
+            "kubectl apply -f - <<EOF\nmetadata:\n  name: x\nEOF",
+            "error: error validating \"STDIN\": error validating data: [apiVersion not set, kind not set]; if you choose to ignore these errors, turn validation off with --validate=false\n",
+        ),
+        (
+            "kubectl apply -f - <<EOF\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: nope\nEOF",
+            "Error from server (NotFound): error when creating \"STDIN\": namespaces \"nope\" not found\n",
+        ),
+        (
+            "kubectl apply -f - <<EOF\napiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  priorityClassName: gold\n  containers: [{name: c, image: nginx}]\nEOF",
+            "Error from server (Forbidden): error when creating \"STDIN\": pods \"x\" is forbidden: no PriorityClass with name gold was found\n",
+        ),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(fails(&mut c, input), *expected, "{input}");
+    }
+    let out = fails(
+        &mut c,
+        "kubectl apply -f - <<EOF\napiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n    bad: indent\nEOF",
+    );
+    assert!(out.starts_with("error: error parsing STDIN: error converting YAML to JSON: yaml: line "), "{out}");
+    let out = fails(
+        &mut c,
+        "kubectl apply -f - <<EOF\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  name: y\nEOF",
+    );
+    assert!(out.starts_with("error: error parsing STDIN:"), "{out}");
+    let huge = format!(
+        "kubectl apply -f - <<EOF\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: huge\ndata:\n  a: {}\nEOF",
+        "x".repeat(10 << 20)
+    );
+    let out = fails(&mut c, &huge);
+    assert!(out.contains("larger than"), "{}", &out[..out.len().min(200)]);
+    let out = fails(&mut c, "kubectl create namespace ünïcode");
+    assert!(out.starts_with("The Namespace \"ünïcode\" is invalid: \n* metadata.name: Invalid value: \"ünïcode\": a lowercase RFC 1123 label"), "{out}");
+    assert!(out.contains("\n* metadata.labels: Invalid value: \"ünïcode\": a valid label must be"), "{out}");
+    assert_eq!(stored(&mut c), before, "no error may change a stored object");
+}
+
+#[test]
+fn rbac_follows_roles_bindings_and_the_bootstrap_cluster_roles() {
+    let mut c = cluster();
+    ok(&mut c, RBAC);
+    ok(&mut c, "kubectl create rolebinding dev-edit --clusterrole=edit --user=dev -n prod");
+    ok(&mut c, "kubectl create clusterrolebinding auditors --clusterrole=view --group=auditors");
+    let can = |c: &mut Cluster, line: &str| run(c, line).text.trim().to_string();
+    let matrix: &[(&str, &str)] = &[
+        ("kubectl auth can-i list pods -n prod --as jane", "yes"),
+        ("kubectl auth can-i get pods -n prod --as jane", "yes"),
+        ("kubectl auth can-i delete pods -n prod --as jane", "no"),
+        ("kubectl auth can-i list pods -n default --as jane", "no"),
+        ("kubectl auth can-i create deployments -n prod --as dev", "yes"),
+        ("kubectl auth can-i get secrets -n prod --as dev", "yes"),
+        ("kubectl auth can-i create roles -n prod --as dev", "no"),
+        ("kubectl auth can-i create deployments -n default --as dev", "no"),
+        ("kubectl auth can-i list nodes --as dev", "no"),
+        ("kubectl auth can-i list nodes", "yes"),
+        ("kubectl auth can-i create pods --subresource=binding --as system:kube-scheduler", "yes"),
+        ("kubectl auth can-i delete nodes --as system:kube-scheduler", "no"),
+    ];
+    for (line, want) in matrix {
+        assert_eq!(can(&mut c, line), *want, "{line}");
+    }
+    // And the apiserver enforces what can-i says.
+    ok(&mut c, "kubectl --as dev create deployment web --image=nginx -n prod");
+    ok(&mut c, "kubectl --as jane get pods -n prod");
+    let out = fails(&mut c, "kubectl --as jane create deployment web2 --image=nginx -n prod");
+    assert_eq!(out, "Error from server (Forbidden): deployments.apps is forbidden: User \"jane\" cannot create resource \"deployments\" in API group \"apps\" in the namespace \"prod\"\n");
+}
+
+#[test]
+fn writes_survive_an_etcd_leader_change_and_fail_clearly_without_quorum() {
+    let mut c = cluster();
+    ok(&mut c, "kubectl create namespace before");
+    let status = ok(&mut c, "sim status");
+    let leader =
+        status.lines().find(|l| l.contains("role=leader")).unwrap().split_whitespace().next().unwrap().to_string();
+    ok(&mut c, &format!("sim kill {leader}"));
+    // The apiserver's etcd client finds the new leader through the followers.
+    ok(&mut c, "kubectl create namespace during");
+    let others: Vec<String> =
+        ["etcd-1", "etcd-2", "etcd-3"].iter().filter(|m| **m != leader).map(|m| m.to_string()).collect();
+    ok(&mut c, &format!("sim kill {}", others[0]));
+    let out = fails(&mut c, "kubectl create namespace lost");
+    assert!(out.starts_with("Error from server"), "{out}");
+    ok(&mut c, &format!("sim start {}", others[0]));
+    ok(&mut c, &format!("sim start {leader}"));
+    ok(&mut c, "sim advance 5s");
+    ok(&mut c, "kubectl create namespace after");
+    let names = ok(&mut c, "kubectl get ns -o name");
+    for ns in ["before", "during", "after"] {
+        assert!(names.contains(&format!("namespace/{ns}\n")), "{names}");
+    }
+}
+
+#[test]
+fn the_same_commands_give_the_same_trace() {
+    let hash = || {
+        let mut c = cluster();
+        ok(&mut c, DEPLOYMENT);
+        ok(&mut c, SERVICE);
+        ok(&mut c, "kubectl run web --image=nginx");
+        ok(&mut c, "sim advance 20s");
+        c.simulation().trace().hash_hex()
+    };
+    assert_eq!(hash(), hash());
+}
+
+#[test]
+fn api_resources_matches_kubectl() {
+    let mut c = cluster();
+    // Byte for byte what kubectl 1.32 prints for this set of resources.
+    let expected = "NAME                     SHORTNAMES   APIVERSION                     NAMESPACED   KIND
+bindings                              v1                             true         Binding
+configmaps               cm           v1                             true         ConfigMap
+endpoints                ep           v1                             true         Endpoints
+events                   ev           v1                             true         Event
+namespaces               ns           v1                             false        Namespace
+nodes                    no           v1                             false        Node
+pods                     po           v1                             true         Pod
+replicationcontrollers   rc           v1                             true         ReplicationController
+secrets                               v1                             true         Secret
+serviceaccounts          sa           v1                             true         ServiceAccount
+services                 svc          v1                             true         Service
+deployments              deploy       apps/v1                        true         Deployment
+replicasets              rs           apps/v1                        true         ReplicaSet
+leases                                coordination.k8s.io/v1         true         Lease
+endpointslices                        discovery.k8s.io/v1            true         EndpointSlice
+events                   ev           events.k8s.io/v1               true         Event
+clusterrolebindings                   rbac.authorization.k8s.io/v1   false        ClusterRoleBinding
+clusterroles                          rbac.authorization.k8s.io/v1   false        ClusterRole
+rolebindings                          rbac.authorization.k8s.io/v1   true         RoleBinding
+roles                                 rbac.authorization.k8s.io/v1   true         Role
+priorityclasses          pc           scheduling.k8s.io/v1           false        PriorityClass
+";
+    assert_eq!(ok(&mut c, "kubectl api-resources"), expected);
+}
