@@ -554,3 +554,104 @@ priorityclasses          pc           scheduling.k8s.io/v1           false      
 ";
     assert_eq!(ok(&mut c, "kubectl api-resources"), expected);
 }
+
+mod watch {
+    //! Client watches on kube-apiserver, as controllers and kubelets use them.
+    use super::*;
+    use kscope_core::component_id::ComponentId;
+    use kscope_core::message::{ApiRequest, Method, Payload};
+
+    fn watch(c: &mut Cluster, client: &str, path: &str) {
+        let request = ApiRequest::new(1, Method::Get, path);
+        c.simulation_mut().send_as_client(client, ComponentId::ApiServer, Payload::ApiRequest(request));
+    }
+
+    /// (type, name, resourceVersion) of every event `client` received.
+    fn events(c: &mut Cluster, client: &str) -> Vec<(String, String, i64)> {
+        c.simulation_mut()
+            .take_client_inbox(client)
+            .into_iter()
+            .filter_map(|e| match e.payload {
+                Payload::ApiResponse(r) => r.body,
+                _ => None,
+            })
+            .map(|b| {
+                let rv = b["object"]["metadata"]["resourceVersion"].as_str().unwrap_or("0").parse().unwrap_or(0);
+                let name = b["object"]["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                (b["type"].as_str().unwrap_or_default().to_string(), name, rv)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn watch_delivers_every_change_in_order_across_an_etcd_leader_change() {
+        let mut c = cluster();
+        ok(&mut c, "kubectl create configmap a -n default");
+        watch(&mut c, "w", "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0");
+        ok(&mut c, "sim advance 100ms");
+        let initial = events(&mut c, "w");
+        assert_eq!(initial.iter().map(|e| (e.0.as_str(), e.1.as_str())).collect::<Vec<_>>(), [("ADDED", "a")]);
+        let mut last = initial[0].2;
+        ok(&mut c, "kubectl create configmap b");
+        let status = ok(&mut c, "sim status");
+        let leader = status.lines().find(|l| l.contains("role=leader")).unwrap().split_whitespace().next().unwrap().to_string();
+        ok(&mut c, &format!("sim kill {leader}"));
+        ok(&mut c, "kubectl create configmap c");
+        ok(&mut c, "kubectl label cm a x=1");
+        ok(&mut c, "kubectl delete cm b");
+        ok(&mut c, &format!("sim start {leader}"));
+        ok(&mut c, "sim advance 20s");
+        let seen = events(&mut c, "w");
+        let kinds: Vec<(&str, &str)> = seen.iter().map(|e| (e.0.as_str(), e.1.as_str())).collect();
+        assert_eq!(kinds, [("ADDED", "b"), ("ADDED", "c"), ("MODIFIED", "a"), ("DELETED", "b")], "{seen:?}");
+        for e in &seen {
+            assert!(e.2 > last, "resourceVersions increase with no repeats: {seen:?}");
+            last = e.2;
+        }
+    }
+
+    #[test]
+    fn watch_from_a_version_replays_and_selectors_filter() {
+        let mut c = cluster();
+        let rv: i64 = ok(&mut c, "kubectl create configmap a -o jsonpath={.metadata.resourceVersion}").trim().parse().unwrap_or_else(|_| {
+            let v: Value = serde_json::from_str(&ok(&mut c, "kubectl get cm a -o json")).unwrap();
+            v["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap()
+        });
+        ok(&mut c, "kubectl create configmap b");
+        ok(&mut c, "kubectl label cm b app=web");
+        watch(&mut c, "from", &format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}"));
+        watch(&mut c, "web", &format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}&labelSelector=app%3Dweb"));
+        ok(&mut c, "kubectl label cm b app-");
+        ok(&mut c, "sim advance 100ms");
+        let all: Vec<(String, String)> = events(&mut c, "from").into_iter().map(|e| (e.0, e.1)).collect();
+        assert_eq!(all, [("ADDED".into(), "b".into()), ("MODIFIED".into(), "b".into()), ("MODIFIED".into(), "b".into())]);
+        // Moving into the selection reads as ADDED, out of it as DELETED.
+        let web: Vec<(String, String)> = events(&mut c, "web").into_iter().map(|e| (e.0, e.1)).collect();
+        assert_eq!(web, [("ADDED".into(), "b".into()), ("DELETED".into(), "b".into())]);
+    }
+
+    #[test]
+    fn watch_from_before_the_window_gets_410_expired() {
+        let mut c = cluster();
+        for i in 0..kscope_core::kube_apiserver::watch_cache::WINDOW + 5 {
+            let out = c.exec(&format!("kubectl create configmap c{i}"));
+            assert!(out.ok, "{}", out.text);
+        }
+        watch(&mut c, "old", "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=2");
+        ok(&mut c, "sim advance 100ms");
+        let body = c
+            .simulation_mut()
+            .take_client_inbox("old")
+            .into_iter()
+            .find_map(|e| match e.payload {
+                Payload::ApiResponse(r) => r.body,
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(body["type"], "ERROR");
+        assert_eq!(body["object"]["code"], 410);
+        assert_eq!(body["object"]["reason"], "Expired");
+        let message = body["object"]["message"].as_str().unwrap();
+        assert!(message.starts_with("too old resource version: 2 ("), "{message}");
+    }
+}
