@@ -594,7 +594,8 @@ mod watch {
         let mut last = initial[0].2;
         ok(&mut c, "kubectl create configmap b");
         let status = ok(&mut c, "sim status");
-        let leader = status.lines().find(|l| l.contains("role=leader")).unwrap().split_whitespace().next().unwrap().to_string();
+        let leader =
+            status.lines().find(|l| l.contains("role=leader")).unwrap().split_whitespace().next().unwrap().to_string();
         ok(&mut c, &format!("sim kill {leader}"));
         ok(&mut c, "kubectl create configmap c");
         ok(&mut c, "kubectl label cm a x=1");
@@ -613,18 +614,28 @@ mod watch {
     #[test]
     fn watch_from_a_version_replays_and_selectors_filter() {
         let mut c = cluster();
-        let rv: i64 = ok(&mut c, "kubectl create configmap a -o jsonpath={.metadata.resourceVersion}").trim().parse().unwrap_or_else(|_| {
-            let v: Value = serde_json::from_str(&ok(&mut c, "kubectl get cm a -o json")).unwrap();
-            v["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap()
-        });
+        let rv: i64 = ok(&mut c, "kubectl create configmap a -o jsonpath={.metadata.resourceVersion}")
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| {
+                let v: Value = serde_json::from_str(&ok(&mut c, "kubectl get cm a -o json")).unwrap();
+                v["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap()
+            });
         ok(&mut c, "kubectl create configmap b");
         ok(&mut c, "kubectl label cm b app=web");
         watch(&mut c, "from", &format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}"));
-        watch(&mut c, "web", &format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}&labelSelector=app%3Dweb"));
+        watch(
+            &mut c,
+            "web",
+            &format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}&labelSelector=app%3Dweb"),
+        );
         ok(&mut c, "kubectl label cm b app-");
         ok(&mut c, "sim advance 100ms");
         let all: Vec<(String, String)> = events(&mut c, "from").into_iter().map(|e| (e.0, e.1)).collect();
-        assert_eq!(all, [("ADDED".into(), "b".into()), ("MODIFIED".into(), "b".into()), ("MODIFIED".into(), "b".into())]);
+        assert_eq!(
+            all,
+            [("ADDED".into(), "b".into()), ("MODIFIED".into(), "b".into()), ("MODIFIED".into(), "b".into())]
+        );
         // Moving into the selection reads as ADDED, out of it as DELETED.
         let web: Vec<(String, String)> = events(&mut c, "web").into_iter().map(|e| (e.0, e.1)).collect();
         assert_eq!(web, [("ADDED".into(), "b".into()), ("DELETED".into(), "b".into())]);

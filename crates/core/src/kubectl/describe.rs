@@ -81,6 +81,48 @@ fn annotations(o: &Value) -> std::collections::BTreeMap<String, String> {
     a
 }
 
+/// Annotations as `key: value` lines (describe.go `printAnnotationsMultiline`):
+/// values longer than 140 characters with their key, or with line breaks,
+/// go on their own lines under the key, shortened.
+fn annotations_multiline(w: &mut String, indent: &str, title: &str, map: &std::collections::BTreeMap<String, String>) {
+    const MAX: usize = 140;
+    let _ = write!(w, "{indent}{title}:\t");
+    if map.is_empty() {
+        w.push_str("<none>\n");
+        return;
+    }
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            let _ = write!(w, "{indent}\t");
+        }
+        let v = v.strip_suffix('\n').unwrap_or(v);
+        if v.len() + k.len() + 2 > MAX || v.contains('\n') {
+            let _ = writeln!(w, "{k}:");
+            for line in v.split('\n') {
+                let short: String = if line.chars().count() > MAX - 2 {
+                    format!("{}...", line.chars().take(MAX - 2).collect::<String>())
+                } else {
+                    line.to_string()
+                };
+                let _ = writeln!(w, "{indent}\t  {short}");
+            }
+        } else {
+            let _ = writeln!(w, "{k}: {v}");
+        }
+    }
+}
+
+/// Objects describe looks up besides the one it describes.
+#[derive(Debug, Default)]
+pub struct Related {
+    /// Events about the object.
+    pub events: Vec<Value>,
+    /// A node's Lease.
+    pub lease: Option<Value>,
+    /// The non-terminated pods on a node.
+    pub pods: Vec<Value>,
+}
+
 fn or_none(v: &str) -> &str {
     if v.is_empty() {
         "<none>"
@@ -89,19 +131,22 @@ fn or_none(v: &str) -> &str {
     }
 }
 
-/// The describe text of `object`, with `events` about it.
-pub fn describe(resource: &Resource, object: &Value, events: &[Value], now_ms: u64) -> String {
+/// The describe text of `object`, with the `related` objects describe shows.
+pub fn describe(resource: &Resource, object: &Value, related: &Related, now_ms: u64) -> String {
     let mut w = String::new();
     match resource.plural {
         "pods" => pod(&mut w, object),
-        "nodes" => node(&mut w, object, now_ms),
+        "nodes" => node(&mut w, object, related, now_ms),
         "deployments" => deployment(&mut w, object),
         "replicasets" => replicaset(&mut w, object),
         "services" => service(&mut w, object),
         "namespaces" => namespace(&mut w, object),
         _ => generic(&mut w, object),
     }
-    events_section(&mut w, events, now_ms);
+    // The Namespace describer lists no events.
+    if resource.plural != "namespaces" {
+        events_section(&mut w, &related.events, now_ms);
+    }
     tabwriter(&w, 2)
 }
 
@@ -115,7 +160,7 @@ fn header(w: &mut String, o: &Value, namespaced: bool) {
 fn generic(w: &mut String, o: &Value) {
     header(w, o, !s(o, "/metadata/namespace").is_empty());
     multiline(w, "", "Labels", &labels_of(o));
-    multiline(w, "", "Annotations", &annotations(o));
+    annotations_multiline(w, "", "Annotations", &annotations(o));
     let mut rest = o.clone();
     if let Some(m) = rest.as_object_mut() {
         for k in ["apiVersion", "kind", "metadata"] {
@@ -144,7 +189,7 @@ fn pod(w: &mut String, o: &Value) {
         let _ = writeln!(w, "Start Time:\t{}", go_time(start));
     }
     multiline(w, "", "Labels", &labels_of(o));
-    multiline(w, "", "Annotations", &annotations(o));
+    annotations_multiline(w, "", "Annotations", &annotations(o));
     if let Some(ts) = o.pointer("/metadata/deletionTimestamp").and_then(Value::as_str) {
         let _ = writeln!(w, "Status:\tTerminating (lasts {})", "<unknown>");
         let _ = writeln!(
@@ -251,10 +296,8 @@ fn pod(w: &mut String, o: &Value) {
                         st.get("restartCount").and_then(Value::as_i64).unwrap_or(0)
                     );
                 }
-                None => {
-                    let _ = writeln!(w, "    Ready:\tFalse");
-                    let _ = writeln!(w, "    Restart Count:\t0");
-                }
+                // No status yet: describe prints no state, readiness or restarts.
+                None => {}
             }
             resources_lines(w, c);
             for (label, field) in
@@ -379,13 +422,13 @@ pub fn go_time(stamp: &str) -> String {
     format!("{weekday}, {d} {month} {y} {} +0000", &stamp[11..19])
 }
 
-fn node(w: &mut String, o: &Value, now_ms: u64) {
+fn node(w: &mut String, o: &Value, related: &Related, now_ms: u64) {
     header(w, o, false);
     let roles: Vec<String> =
         labels_of(o).keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/").map(str::to_string)).collect();
     let _ = writeln!(w, "Roles:\t{}", or_none(&roles.join(",")));
     multiline(w, "", "Labels", &labels_of(o));
-    multiline(w, "", "Annotations", &annotations(o));
+    annotations_multiline(w, "", "Annotations", &annotations(o));
     let _ = writeln!(w, "CreationTimestamp:\t{}", go_time(s(o, "/metadata/creationTimestamp")));
     let taints = list(o, "/spec/taints");
     if taints.is_empty() {
@@ -398,8 +441,17 @@ fn node(w: &mut String, o: &Value, now_ms: u64) {
     }
     let _ =
         writeln!(w, "Unschedulable:\t{}", o.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false));
-    let lease_holder = s(o, "/metadata/name");
-    let _ = writeln!(w, "Lease:\n  HolderIdentity:\t{lease_holder}");
+    match &related.lease {
+        Some(lease) => {
+            let unset = |v: &str| if v.is_empty() { "<unset>".to_string() } else { go_time(v) };
+            let _ = writeln!(w, "Lease:\n  HolderIdentity:\t{}", or_none(s(lease, "/spec/holderIdentity")));
+            let _ = writeln!(w, "  AcquireTime:\t{}", unset(&micro_to_seconds(s(lease, "/spec/acquireTime"))));
+            let _ = writeln!(w, "  RenewTime:\t{}", unset(&micro_to_seconds(s(lease, "/spec/renewTime"))));
+        }
+        None => {
+            let _ = writeln!(w, "Lease:\tFailed to get lease");
+        }
+    }
     let conditions = list(o, "/status/conditions");
     let _ = writeln!(w, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n  ----\t------\t-----------------\t------------------\t------\t-------");
     for c in conditions {
@@ -440,7 +492,111 @@ fn node(w: &mut String, o: &Value, now_ms: u64) {
     ] {
         let _ = writeln!(w, "  {label}:\t{}", info(field));
     }
-    let _ = now_ms;
+    node_resources(w, o, &related.pods, now_ms);
+}
+
+/// `2025-01-01T00:00:30.000000Z` (MicroTime) as whole seconds for [`go_time`].
+fn micro_to_seconds(stamp: &str) -> String {
+    match stamp.split_once('.') {
+        Some((whole, _)) => format!("{whole}Z"),
+        None => stamp.to_string(),
+    }
+}
+
+fn quantity_millis(v: Option<&Value>) -> i128 {
+    v.and_then(Value::as_str).and_then(|q| crate::quantity::Quantity::parse(q).ok()).map_or(0, |q| q.millis())
+}
+
+/// CPU millicores as `resource.Quantity` prints them (`0`, `250m`, `2`).
+fn cpu_text(millis: i128) -> String {
+    if millis % 1000 == 0 {
+        (millis / 1000).to_string()
+    } else {
+        format!("{millis}m")
+    }
+}
+
+/// Bytes as `resource.Quantity` prints binary amounts (`0`, `128Mi`, `1Gi`).
+fn memory_text(bytes: i128) -> String {
+    for (suffix, unit) in
+        [("Ei", 1i128 << 60), ("Pi", 1 << 50), ("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)]
+    {
+        if bytes != 0 && bytes % unit == 0 {
+            return format!("{}{suffix}", bytes / unit);
+        }
+    }
+    bytes.to_string()
+}
+
+/// The pods table and allocated resources of a node (describe.go `describeNodeResource`).
+fn node_resources(w: &mut String, node: &Value, pods: &[Value], now_ms: u64) {
+    let alloc = |r: &str| quantity_millis(node.pointer(&format!("/status/allocatable/{r}")));
+    let percent = |v: i128, total: i128| if total == 0 { 0 } else { v * 100 / total };
+    let sum = |pod: &Value, kind: &str, r: &str| -> i128 {
+        list(pod, "/spec/containers")
+            .iter()
+            .map(|c| quantity_millis(c.pointer(&format!("/resources/{kind}/{r}"))))
+            .sum()
+    };
+    let _ = writeln!(w, "Non-terminated Pods:\t({} in total)", pods.len());
+    let _ = writeln!(w, "  Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge");
+    let _ = writeln!(w, "  ---------\t----\t\t------------\t----------\t---------------\t-------------\t---");
+    let (cpu_total, mem_total) = (alloc("cpu"), alloc("memory"));
+    let mut totals = [0i128; 6];
+    for pod in pods {
+        let (cr, cl, mr, ml) = (
+            sum(pod, "requests", "cpu"),
+            sum(pod, "limits", "cpu"),
+            sum(pod, "requests", "memory"),
+            sum(pod, "limits", "memory"),
+        );
+        let (er, el) = (sum(pod, "requests", "ephemeral-storage"), sum(pod, "limits", "ephemeral-storage"));
+        for (t, v) in totals.iter_mut().zip([cr, cl, mr, ml, er, el]) {
+            *t += v;
+        }
+        let _ = writeln!(
+            w,
+            "  {}\t{}\t\t{} ({}%)\t{} ({}%)\t{} ({}%)\t{} ({}%)\t{}",
+            s(pod, "/metadata/namespace"),
+            s(pod, "/metadata/name"),
+            cpu_text(cr),
+            percent(cr, cpu_total),
+            cpu_text(cl),
+            percent(cl, cpu_total),
+            memory_text(mr / 1000),
+            percent(mr, mem_total),
+            memory_text(ml / 1000),
+            percent(ml, mem_total),
+            age(pod.pointer("/metadata/creationTimestamp").and_then(Value::as_str), now_ms)
+        );
+    }
+    let eph_total = alloc("ephemeral-storage");
+    let _ = writeln!(w, "Allocated resources:\n  (Total limits may be over 100 percent, i.e., overcommitted.)");
+    let _ = writeln!(w, "  Resource\tRequests\tLimits\n  --------\t--------\t------");
+    let _ = writeln!(
+        w,
+        "  cpu\t{} ({}%)\t{} ({}%)",
+        cpu_text(totals[0]),
+        percent(totals[0], cpu_total),
+        cpu_text(totals[1]),
+        percent(totals[1], cpu_total)
+    );
+    let _ = writeln!(
+        w,
+        "  memory\t{} ({}%)\t{} ({}%)",
+        memory_text(totals[2] / 1000),
+        percent(totals[2], mem_total),
+        memory_text(totals[3] / 1000),
+        percent(totals[3], mem_total)
+    );
+    let _ = writeln!(
+        w,
+        "  ephemeral-storage\t{} ({}%)\t{} ({}%)",
+        memory_text(totals[4] / 1000),
+        percent(totals[4], eph_total),
+        memory_text(totals[5] / 1000),
+        percent(totals[5], eph_total)
+    );
 }
 
 fn selector_text(o: &Value, pointer: &str) -> String {
@@ -455,7 +611,7 @@ fn pod_template(w: &mut String, t: &Value) {
     multiline(w, "  ", "Labels", &labels_of(t));
     let a = string_map(t.pointer("/metadata/annotations"));
     if !a.is_empty() {
-        multiline(w, "  ", "Annotations", &a);
+        annotations_multiline(w, "  ", "Annotations", &a);
     }
     let _ = writeln!(w, "  Containers:");
     for c in list(t, "/spec/containers") {
@@ -497,7 +653,7 @@ fn deployment(w: &mut String, o: &Value) {
     header(w, o, true);
     let _ = writeln!(w, "CreationTimestamp:\t{}", go_time(s(o, "/metadata/creationTimestamp")));
     multiline(w, "", "Labels", &labels_of(o));
-    multiline(w, "", "Annotations", &annotations(o));
+    annotations_multiline(w, "", "Annotations", &annotations(o));
     let _ = writeln!(w, "Selector:\t{}", selector_text(o, "/spec/selector"));
     let _ = writeln!(
         w,
@@ -530,8 +686,6 @@ fn deployment(w: &mut String, o: &Value) {
             let _ = writeln!(w, "  {} \t{}\t{}", s(c, "/type"), s(c, "/status"), s(c, "/reason"));
         }
     }
-    let _ = writeln!(w, "OldReplicaSets:\t<none>");
-    let _ = writeln!(w, "NewReplicaSet:\t<none>");
 }
 
 fn replicaset(w: &mut String, o: &Value) {
@@ -539,7 +693,7 @@ fn replicaset(w: &mut String, o: &Value) {
     header(w, o, true);
     let _ = writeln!(w, "Selector:\t{}", selector_text(o, "/spec/selector"));
     multiline(w, "", "Labels", &labels_of(o));
-    multiline(w, "", "Annotations", &annotations(o));
+    annotations_multiline(w, "", "Annotations", &annotations(o));
     if let Some(owner) =
         list(o, "/metadata/ownerReferences").iter().find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
     {
@@ -553,7 +707,7 @@ fn replicaset(w: &mut String, o: &Value) {
 fn service(w: &mut String, o: &Value) {
     header(w, o, true);
     multiline(w, "", "Labels", &labels_of(o));
-    multiline(w, "", "Annotations", &annotations(o));
+    annotations_multiline(w, "", "Annotations", &annotations(o));
     let selector = crate::apimachinery::labels::format_labels(&string_map(o.pointer("/spec/selector")));
     let _ = writeln!(w, "Selector:\t{}", or_none(&selector));
     let _ = writeln!(w, "Type:\t{}", s(o, "/spec/type"));
@@ -575,7 +729,7 @@ fn service(w: &mut String, o: &Value) {
         if let Some(np) = p.get("nodePort").and_then(Value::as_i64) {
             let _ = writeln!(w, "NodePort:\t{name}\t{np}/{proto}");
         }
-        let _ = writeln!(w, "Endpoints:\t");
+        let _ = writeln!(w, "Endpoints:\t<none>");
     }
     let _ = writeln!(w, "Session Affinity:\t{}", s(o, "/spec/sessionAffinity"));
     if !s(o, "/spec/internalTrafficPolicy").is_empty() {
@@ -586,7 +740,7 @@ fn service(w: &mut String, o: &Value) {
 fn namespace(w: &mut String, o: &Value) {
     header(w, o, false);
     multiline(w, "", "Labels", &labels_of(o));
-    multiline(w, "", "Annotations", &annotations(o));
+    annotations_multiline(w, "", "Annotations", &annotations(o));
     let _ = writeln!(w, "Status:\t{}", s(o, "/status/phase"));
     let _ = writeln!(w, "\nNo resource quota.\n\nNo LimitRange resource.");
 }

@@ -754,8 +754,21 @@ fn yaml_string(s: &str, indent: usize) -> String {
     out
 }
 
-/// JSON the way kubectl prints it (4-space indent).
+/// JSON the way kubectl prints it: keys sorted (it decodes into an
+/// unstructured map), 4-space indent.
 pub fn to_json(value: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    let value = &sorted(value);
     let mut out = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);

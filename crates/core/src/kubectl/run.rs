@@ -1564,8 +1564,23 @@ impl Cluster {
                     out.text.push_str("\n\n");
                 }
                 first = false;
-                let events = self.events_for(cmd, r, &o);
-                out.text.push_str(&super::describe::describe(r, &o, &events, self.now_ms()));
+                let mut related =
+                    super::describe::Related { events: self.events_for(cmd, r, &o), ..Default::default() };
+                if r.plural == "nodes" {
+                    let name = meta(&o, "name").to_string();
+                    if let Some(leases) = resources::by_plural("coordination.k8s.io", "leases") {
+                        related.lease = self.api_get(cmd, leases.object_path(Some("kube-node-lease"), &name)).ok();
+                    }
+                    let pods = resources::resolve("pods").expect("pods");
+                    let selector = format!("spec.nodeName={name},status.phase!=Failed,status.phase!=Succeeded");
+                    let path = with_query(&pods.collection_path(None), &[("fieldSelector", &selector)]);
+                    related.pods = self
+                        .api_get(cmd, path)
+                        .ok()
+                        .and_then(|l| l.get("items").and_then(Value::as_array).cloned())
+                        .unwrap_or_default();
+                }
+                out.text.push_str(&super::describe::describe(r, &o, &related, self.now_ms()));
             }
         }
         Ok(())
