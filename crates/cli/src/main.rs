@@ -226,6 +226,7 @@ fn shell(args: &[String]) -> Result<ExitCode, CliError> {
         if matches!(line.trim(), "exit" | "quit") {
             break;
         }
+        load_local_files(&mut cluster, &line);
         let output = cluster.exec(&line);
         if output.ok {
             print!("{}", output.text);
@@ -237,6 +238,34 @@ fn shell(args: &[String]) -> Result<ExitCode, CliError> {
         print!("{}", cluster.take_background_output());
     }
     Ok(if any_failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Copies the local files a kubectl line names with `-f` into the cluster,
+/// so `kubectl apply -f deploy.yaml` in the shell reads the file on disk (the
+/// core does no I/O; the browser puts its uploads in the same way).
+fn load_local_files(cluster: &mut Cluster, line: &str) {
+    let Ok(words) = kscope_core::command::split_words(line.trim()) else { return };
+    if !matches!(words.first().map(String::as_str), Some("kubectl" | "k")) {
+        return;
+    }
+    let mut names = Vec::new();
+    let mut iter = words.iter().peekable();
+    while let Some(w) = iter.next() {
+        if w == "-f" || w == "--filename" {
+            if let Some(name) = iter.next() {
+                names.push(name.clone());
+            }
+        } else if let Some(name) = w.strip_prefix("--filename=").or_else(|| w.strip_prefix("-f")) {
+            if !name.is_empty() {
+                names.push(name.trim_start_matches('=').to_string());
+            }
+        }
+    }
+    for name in names.into_iter().filter(|n| n != "-") {
+        if let Ok(contents) = std::fs::read(&name) {
+            cluster.put_file(&name, contents);
+        }
+    }
 }
 
 fn campaign(args: &[String]) -> Result<ExitCode, CliError> {

@@ -128,3 +128,21 @@ fn campaign_replays_a_seed_and_reports_it_safe() {
     let bad = kscope(&["campaign", "zookeeper"], "");
     assert_eq!(text(&bad.stderr), "error: unknown campaign \"zookeeper\": the campaigns are: etcd\n");
 }
+
+#[test]
+fn shell_kubectl_reads_manifests_from_disk_and_from_heredocs() {
+    let path = scenario_file(
+        "web-configmap.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-disk\ndata:\n  a: \"1\"\n",
+    );
+    let input = format!(
+        "sim advance 3s\nkubectl apply -f {}\ncat <<EOF | kubectl apply -f -\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typed\nEOF\nkubectl get cm -o name\nkubectl apply -f /nonexistent/x.yaml\n",
+        path.display()
+    );
+    let out = kscope(&["shell"], &input);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("configmap/from-disk created\nconfigmap/typed created\n"), "{stdout}");
+    assert!(stdout.contains("configmap/from-disk\nconfigmap/typed\n"), "{stdout}");
+    assert_eq!(text(&out.stderr), "error: the path \"/nonexistent/x.yaml\" does not exist\n");
+    assert_eq!(out.status.code(), Some(1));
+}
