@@ -153,6 +153,27 @@ test('etcdctl txn reads its sections from the following console lines', async ()
   assert.match(get, /^hola$/m);
 });
 
+test('kubectl in the console: a heredoc manifest is applied, listed, described and stored under /registry', async () => {
+  await runConsole(page, 'sim advance 3s', 'advanced');
+  const manifest = ['kubectl apply -f - <<EOF', 'apiVersion: apps/v1', 'kind: Deployment', 'metadata:', '  name: web',
+    'spec:', '  replicas: 2', '  selector:', '    matchLabels: {app: web}', '  template:', '    metadata:',
+    '      labels: {app: web}', '    spec:', '      containers: [{name: nginx, image: "nginx:1.27"}]'];
+  for (const line of manifest) {
+    await page.fill('[data-testid=console-input]', line);
+    await page.press('[data-testid=console-input]', 'Enter');
+  }
+  assert.match(await runConsole(page, 'EOF', 'deployment.apps/web created'), /deployment\.apps\/web created/);
+  const table = await runConsole(page, 'kubectl get deploy -o wide', 'CONTAINERS');
+  assert.match(table, /^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\s+CONTAINERS\s+IMAGES\s+SELECTOR$/m);
+  assert.match(table, /^web\s+0\/2\s+0\s+0\s+\d+s\s+nginx\s+nginx:1\.27\s+app=web$/m);
+  assert.match(await runConsole(page, 'kubectl describe deploy web', 'RollingUpdateStrategy'), /Replicas:\s+2 desired/);
+  const keys = await runConsole(page, 'etcdctl get /registry/deployments --prefix --keys-only', '/registry/deployments/default/web');
+  assert.match(keys, /\/registry\/deployments\/default\/web/);
+  const err = await runConsole(page, 'kubectl get deploy nope', 'NotFound');
+  assert.match(err, /Error from server \(NotFound\): deployments\.apps "nope" not found/);
+  await screenshot(page, 'kubectl.png');
+});
+
 test('no errors in the page', () => {
   assert.deepEqual(errors, []);
 });
