@@ -9,6 +9,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 mod bench;
+mod bench_apiserver;
 
 const USAGE: &str = "\
 kscope: a simulated Kubernetes control plane
@@ -26,6 +27,7 @@ Usage:
       kills, partitions, loss and delay; checks Raft safety and linearizability.
       --seed replays one seed and prints its faults; --seeds runs 0..N (default 500).
   kscope bench etcd [--puts N]
+  kscope bench apiserver [--objects N]
       Committed-and-applied puts per second through the simulated etcd (3 and 5
       members, 100-byte values) and through a bare raft-rs cluster on entries of
       the same size, measured in the same run; prints both and the ratio.
@@ -322,11 +324,29 @@ fn campaign(args: &[String]) -> Result<ExitCode, CliError> {
 }
 
 fn bench_command(args: &[String]) -> Result<ExitCode, CliError> {
-    let options = parse_options(args, &["puts"], "bench")?;
+    let options = parse_options(args, &["puts", "objects"], "bench")?;
     match options.scenario.as_deref() {
         Some("etcd") => {}
-        Some(other) => return Err(format!("unknown benchmark {other:?}: the benchmarks are: etcd").into()),
-        None => return Err("\"kscope bench\" needs the benchmark to run: etcd".into()),
+        Some("apiserver") => {
+            let objects: u64 = match options.flag("objects") {
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| format!("invalid argument {v:?} for \"--objects\" flag: must be a whole number"))?,
+                None => 5_000,
+            };
+            let m = bench_apiserver::run(objects)?;
+            println!("{:<40} {:>12.0}", "objects created/s (apiserver → etcd)", m.creates_per_second);
+            println!(
+                "{:<40} {:>12.0}  ({} events to {} watchers)",
+                "watch events delivered/s",
+                m.events_per_second,
+                m.events,
+                bench_apiserver::WATCHERS
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(other) => return Err(format!("unknown benchmark {other:?}: the benchmarks are: etcd, apiserver").into()),
+        None => return Err("\"kscope bench\" needs the benchmark to run: etcd or apiserver".into()),
     }
     let puts: u64 = match options.flag("puts") {
         Some(v) => {

@@ -154,6 +154,8 @@ pub struct KubeApiServer {
     waiting: Vec<(ComponentId, ApiRequest)>,
     /// Bootstrap objects being created (their etcd keys).
     bootstrapping: std::collections::BTreeSet<String>,
+    /// Every bootstrap object has existed at once (the post-start hooks finished).
+    bootstrapped: bool,
     requests_served: u64,
 }
 
@@ -175,6 +177,7 @@ impl KubeApiServer {
             watchers: BTreeMap::new(),
             waiting: Vec::new(),
             bootstrapping: std::collections::BTreeSet::new(),
+            bootstrapped: false,
             requests_served: 0,
         }
     }
@@ -308,9 +311,9 @@ impl KubeApiServer {
         self.start_op(ctx, id);
     }
 
-    /// Whether the cache is loaded and every bootstrap object exists.
+    /// Whether the cache is loaded and every bootstrap object has been created.
     pub fn is_ready(&self) -> bool {
-        self.cache.is_ready() && self.bootstrapping.is_empty() && self.missing_bootstrap_objects().is_empty()
+        self.cache.is_ready() && self.bootstrapped
     }
 
     fn missing_bootstrap_objects(&self) -> Vec<(&'static Resource, Value, String)> {
@@ -644,6 +647,9 @@ impl KubeApiServer {
             return;
         }
         let missing = self.missing_bootstrap_objects();
+        if missing.is_empty() {
+            self.bootstrapped = true;
+        }
         // Namespaces first: NamespaceLifecycle refuses content in a missing namespace.
         let namespaces_missing = missing.iter().any(|(r, _, _)| r.plural == "namespaces");
         for (resource, object, key) in missing {
