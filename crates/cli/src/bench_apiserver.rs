@@ -71,8 +71,13 @@ pub fn run(objects: u64) -> Result<ApiMeasurement, String> {
 
     let mut watched = cluster()?;
     for w in 0..WATCHERS {
-        let request = ApiRequest::new(0, Method::Get, "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0");
-        watched.simulation_mut().send_as_client(&format!("watch-{w}"), ComponentId::ApiServer, Payload::ApiRequest(request));
+        let request =
+            ApiRequest::new(0, Method::Get, "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0");
+        watched.simulation_mut().send_as_client(
+            &format!("watch-{w}"),
+            ComponentId::ApiServer,
+            Payload::ApiRequest(request),
+        );
     }
     watched.advance(Duration::from_millis(100))?;
     let start = Instant::now();

@@ -257,7 +257,8 @@ impl Cluster {
         }
         // `kubectl apply -f - <<EOF`: the manifest follows on the next lines.
         if let Ok(words) = crate::command::split_words(line.trim()) {
-            if let Some((command, terminator)) = crate::kubectl::split_heredoc(&words) {
+            let reads_heredoc = matches!(words.first().map(String::as_str), Some("kubectl" | "k" | "cat"));
+            if let Some((command, terminator)) = crate::kubectl::split_heredoc(&words).filter(|_| reads_heredoc) {
                 if self.in_script {
                     return CommandOutput::error(
                         "a script step cannot read input lines (<<); put the manifest in a file",
@@ -312,6 +313,11 @@ impl Cluster {
     }
 
     fn feed_heredoc(&mut self, line: &str) -> CommandOutput {
+        if line.trim() == "sim interrupt" {
+            // Ctrl-C abandons the heredoc, as in a shell.
+            self.heredoc = None;
+            return CommandOutput::ok("^C\n".to_string());
+        }
         let doc = self.heredoc.as_mut().expect("called while reading a heredoc");
         if line.trim() != doc.terminator {
             doc.body.push_str(line);

@@ -50,12 +50,22 @@ pub struct ApiRequest {
     pub content_type: Option<String>,
     /// The user to act as (`kubectl --as`: the `Impersonate-User` header).
     pub impersonate: Option<String>,
+    /// The groups to act as (`kubectl --as-group`: `Impersonate-Group` headers).
+    pub impersonate_groups: Vec<String>,
 }
 
 impl ApiRequest {
     /// A request with no body.
     pub fn new(request_id: u64, method: Method, path: impl Into<String>) -> Self {
-        ApiRequest { request_id, method, path: path.into(), body: None, content_type: None, impersonate: None }
+        ApiRequest {
+            request_id,
+            method,
+            path: path.into(),
+            body: None,
+            content_type: None,
+            impersonate: None,
+            impersonate_groups: Vec::new(),
+        }
     }
 
     /// The same request with a JSON body.

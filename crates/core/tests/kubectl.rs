@@ -666,3 +666,127 @@ mod watch {
         assert!(message.starts_with("too old resource version: 2 ("), "{message}");
     }
 }
+
+mod review_regressions {
+    //! Inputs a review found to crash, hang or misbehave, kept as tests.
+    use super::*;
+
+    #[test]
+    fn hostile_input_gets_errors_not_panics_or_hangs() {
+        let mut c = cluster();
+        let long_unicode = "é".repeat(40);
+        fails(&mut c, &format!("kubectl create namespace {long_unicode}"));
+        fails(&mut c, &format!("kubectl run {long_unicode} --image=x"));
+        let out = fails(&mut c, "kubectl create -f - <<EOF\napiVersion: v1\nkind: ConfigMap\nmetadata: hello\nEOF");
+        assert!(out.contains("ValidationError(ConfigMap.metadata): invalid type"), "{out}");
+        let out = fails(&mut c, "kubectl apply -f - <<EOF\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  annotations: hello\nEOF");
+        assert!(out.contains("ValidationError(ConfigMap.metadata.annotations)"), "{out}");
+        // Objects written behind the apiserver's back are treated as corrupt, never crash it.
+        ok(&mut c, "etcdctl put /registry/configmaps/default/x 5");
+        ok(&mut c, "etcdctl put /registry/deployments/default/d '{\"metadata\":{\"name\":\"d\"},\"spec\":5}'");
+        ok(&mut c, "sim advance 1s");
+        ok(&mut c, "kubectl get cm -o yaml");
+        fails(&mut c, "kubectl scale deploy d --replicas=2");
+        assert!(fails(&mut c, "kubectl get deploy d").contains("unable to decode"));
+        // A huge grace period, a full node-port range, a tab-riddled image.
+        ok(&mut c, "kubectl apply -f - <<EOF\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  nodeName: node-1\n  containers: [{name: c, image: nginx}]\nEOF");
+        ok(&mut c, "kubectl delete pod p --grace-period=9223372036854775807");
+        let ports: String = (1..=2800).map(|p| format!("  - {{name: p{p}, port: {p}}}\n")).collect();
+        let out = fails(&mut c, &format!("kubectl create -f - <<EOF\napiVersion: v1\nkind: Service\nmetadata: {{name: many}}\nspec:\n  type: NodePort\n  ports:\n{ports}EOF"));
+        assert!(out.contains("range is full"), "{}", &out[..out.len().min(300)]);
+        let tabs = "\t".repeat(50_000);
+        fails(&mut c, "kubectl run spaced --image=\" nginx \"");
+        ok(&mut c, &format!("kubectl run tabby --image=\"nginx{tabs}x\""));
+        ok(&mut c, "kubectl describe pod tabby");
+        // Names that are not one path segment never reach the server.
+        assert_eq!(
+            fails(&mut c, "kubectl get ns '?watch=true'"),
+            "error: invalid resource name \"?watch=true\": [may not contain '?']\n"
+        );
+        assert_eq!(fails(&mut c, "kubectl delete cm ''"), "error: resource name may not be empty\n");
+        assert_eq!(ok(&mut c, "sim status").matches("watches=0").count(), 1);
+    }
+
+    #[test]
+    fn a_timed_out_create_is_retried_as_the_same_write() {
+        let text = "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nspec: {etcd: {members: 1}}\n";
+        let mut c = Cluster::new(Scenario::from_yaml(text, "t").unwrap()).unwrap();
+        ok(&mut c, "sim advance 5s");
+        ok(&mut c, "sim delay 4500ms..4500ms");
+        let _ = run(
+            &mut c,
+            "kubectl create -f - <<EOF\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: gen-\nEOF",
+        );
+        ok(&mut c, "sim delay 1ms..2ms");
+        ok(&mut c, "sim advance 30s");
+        let names = ok(&mut c, "kubectl get cm -o name");
+        assert_eq!(names.matches("configmap/gen-").count(), 1, "one create, one object: {names}");
+    }
+
+    #[test]
+    fn dry_runs_change_nothing() {
+        let mut c = cluster();
+        ok(&mut c, "kubectl create configmap keep");
+        let before = stored(&mut c);
+        assert_eq!(ok(&mut c, "kubectl delete cm keep --dry-run=client"), "configmap \"keep\" deleted (dry run)\n");
+        assert_eq!(
+            ok(&mut c, "kubectl delete cm keep --dry-run=server"),
+            "configmap \"keep\" deleted (server dry run)\n"
+        );
+        assert_eq!(ok(&mut c, "kubectl label cm keep a=b --dry-run=client"), "configmap/keep labeled (dry run)\n");
+        assert_eq!(
+            ok(&mut c, "kubectl label cm keep a=b --dry-run=server"),
+            "configmap/keep labeled (server dry run)\n"
+        );
+        assert_eq!(ok(&mut c, "kubectl cordon node-1 --dry-run=server"), "node/node-1 cordoned (server dry run)\n");
+        assert_eq!(stored(&mut c), before);
+    }
+
+    #[test]
+    fn system_namespaces_stay_and_bootstrap_objects_come_back() {
+        let mut c = cluster();
+        assert_eq!(
+            fails(&mut c, "kubectl delete ns default"),
+            "Error from server (Forbidden): namespaces \"default\" is forbidden: this namespace may not be deleted\n"
+        );
+        ok(&mut c, "kubectl delete svc kubernetes");
+        ok(&mut c, "sim advance 10s");
+        assert!(ok(&mut c, "kubectl get svc kubernetes").contains("10.96.0.1"));
+        // And the apiserver still serves everyone.
+        ok(&mut c, "sim advance 30s");
+        assert_ne!(ok(&mut c, "sim status").matches("lease renewals=0").count(), 3);
+    }
+
+    #[test]
+    fn immutable_fields_and_selector_operators_are_checked() {
+        let mut c = cluster();
+        ok(&mut c, "kubectl create rolebinding rb --clusterrole=view --user=bob");
+        let out = fails(&mut c, "kubectl apply -f - <<EOF\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: User, name: bob, apiGroup: rbac.authorization.k8s.io}]\nEOF");
+        assert!(out.contains("roleRef: Invalid value: rbac.RoleRef{APIGroup:\"rbac.authorization.k8s.io\", Kind:\"ClusterRole\", Name:\"cluster-admin\"}: cannot change roleRef"), "{out}");
+        ok(&mut c, "kubectl apply -f - <<EOF\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: frozen}\nimmutable: true\ndata: {a: \"1\"}\nEOF");
+        let out = fails(&mut c, "kubectl apply -f - <<EOF\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: frozen}\nimmutable: true\ndata: {a: \"2\"}\nEOF");
+        assert!(out.contains("data: Forbidden: field is immutable when `immutable` is set"), "{out}");
+        let out = fails(&mut c, "kubectl apply -f - <<EOF\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  selector:\n    matchExpressions: [{key: app, operator: Foo, values: [x]}]\n  template:\n    metadata: {labels: {app: x}}\n    spec: {containers: [{name: c, image: nginx}]}\nEOF");
+        assert!(
+            out.contains(
+                "spec.selector.matchExpressions[0].operator: Invalid value: \"Foo\": not a valid selector operator"
+            ),
+            "{out}"
+        );
+        assert!(
+            ok(&mut c, "kubectl get nodes --field-selector spec.unschedulable=false -o name").contains("node/node-1")
+        );
+    }
+
+    #[test]
+    fn ctrl_c_abandons_a_heredoc_and_only_kubectl_reads_one() {
+        let mut c = cluster();
+        ok(&mut c, "etcdctl put a '<<b'");
+        assert_eq!(ok(&mut c, "etcdctl get a --print-value-only"), "<<b\n");
+        ok(&mut c, "kubectl apply -f - <<EOF");
+        assert!(c.reading_heredoc());
+        ok(&mut c, "sim interrupt");
+        assert!(!c.reading_heredoc());
+        ok(&mut c, "kubectl get ns default");
+    }
+}

@@ -180,6 +180,9 @@ fn parse_requirement(part: &str) -> Result<Requirement, String> {
     let Some(inner) = set.strip_prefix('(').and_then(|s| s.strip_suffix(')')) else {
         return bad(&format!("found '{set}', expected: '('"));
     };
+    if inner.trim().is_empty() {
+        return bad("for 'in', 'notin' operators, values set can't be empty");
+    }
     let mut values = Vec::new();
     for v in inner.split(',') {
         let v = v.trim();
@@ -190,9 +193,13 @@ fn parse_requirement(part: &str) -> Result<Requirement, String> {
 }
 
 fn check_key(key: &str) -> Result<(), String> {
+    let name = key.rsplit('/').next().unwrap_or(key);
     let ok = !key.is_empty()
         && key.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-        && key.split('/').count() <= 2;
+        && key.split('/').count() <= 2
+        && !key.starts_with('/')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     if ok {
         Ok(())
     } else if key.is_empty() {
@@ -249,7 +256,13 @@ impl FieldSelector {
                 Some(Value::String(s)) => s.clone(),
                 Some(Value::Bool(b)) => b.to_string(),
                 Some(Value::Number(n)) => n.to_string(),
-                _ => String::new(),
+                // The registries' GetAttrs format Go's zero values for unset
+                // booleans and counts (`strconv.FormatBool`, `strconv.Itoa`).
+                _ => match field.as_str() {
+                    "spec.unschedulable" | "spec.hostNetwork" => "false".to_string(),
+                    "status.replicas" => "0".to_string(),
+                    _ => String::new(),
+                },
             };
             (actual == *value) != *negated
         })

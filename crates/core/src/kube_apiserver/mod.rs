@@ -56,10 +56,13 @@ pub const HEALTH_INTERVAL_MS: u64 = 5_000;
 pub const BOOKMARK_INTERVAL_MS: u64 = 60_000;
 /// How many times an update is recomputed after losing a race.
 const MAX_UPDATE_RETRIES: u32 = 10;
+/// Most requests held while the apiserver is not ready.
+const MAX_WAITING: usize = 10_000;
 
 const TIMER_HEALTH: u64 = 1;
 const TIMER_BOOKMARK: u64 = 2;
-const TIMER_ETCD: u64 = 1 << 40;
+const TIMER_BOOTSTRAP: u64 = 3;
+const TIMER_ETCD: u64 = 1 << 62;
 
 /// Who is making a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,12 +76,18 @@ pub struct UserInfo {
 /// The identity of each sender, like the client certificates kubeadm issues:
 /// the admin is `kubernetes-admin` in `system:masters`; `--as` impersonates.
 pub fn authenticate(from: &ComponentId, impersonate: Option<&str>) -> UserInfo {
+    authenticate_as(from, impersonate, &[])
+}
+
+/// [`authenticate`] with `--as-group` groups for an impersonated user.
+pub fn authenticate_as(from: &ComponentId, impersonate: Option<&str>, groups: &[String]) -> UserInfo {
     let authed = |name: &str, groups: &[&str]| UserInfo {
         name: name.to_string(),
         groups: groups.iter().map(|g| g.to_string()).chain(["system:authenticated".to_string()]).collect(),
     };
     if let (ComponentId::Client(_), Some(user)) = (from, impersonate) {
-        return authed(user, &[]);
+        let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+        return authed(user, &groups);
     }
     match from {
         ComponentId::ApiServer => authed("system:apiserver", &["system:masters"]),
@@ -118,8 +127,14 @@ struct Op {
     retries: u32,
     /// The current object the last write was computed from (its mod revision).
     based_on: Option<i64>,
-    /// The object this op tried to write (to recognise its own write after a retry).
-    written_uid: Option<String>,
+    /// The uids of the objects this op tried to create (to recognise its own
+    /// write when a retry finds the key taken).
+    written_uids: Vec<String>,
+    /// The transaction in flight, resent as it is when an attempt times out
+    /// (recomputing would draw a new uid or generated name).
+    last_txn: Option<Txn>,
+    /// For the apiserver's own bootstrap creates: the key being created.
+    bootstrap_key: Option<String>,
 }
 
 /// A client watch served from the cache.
@@ -138,6 +153,13 @@ pub struct KubeApiServer {
     etcd: Vec<ComponentId>,
     endpoint: usize,
     next_etcd_request: u64,
+    /// Starts so far (kept across restarts): request ids carry it, so answers
+    /// meant for an earlier run are never taken for this one's.
+    incarnation: u64,
+    /// The cache watch's etcd watch id and member, to cancel it when watching again.
+    cache_watch_id: Option<(i64, usize)>,
+    /// The etcd revision when the cache last watched again for being behind.
+    rewatched_at: i64,
     inflight: BTreeMap<u64, EtcdCall>,
     next_op: u64,
     ops: BTreeMap<u64, Op>,
@@ -151,7 +173,7 @@ pub struct KubeApiServer {
     behind_at: Option<i64>,
     watchers: BTreeMap<(ComponentId, u64), Watcher>,
     /// Requests waiting for the cache to load and the bootstrap objects to exist.
-    waiting: Vec<(ComponentId, ApiRequest)>,
+    waiting: Vec<(ComponentId, ApiRequest, u64)>,
     /// Bootstrap objects being created (their etcd keys).
     bootstrapping: std::collections::BTreeSet<String>,
     /// Every bootstrap object has existed at once (the post-start hooks finished).
@@ -166,6 +188,9 @@ impl KubeApiServer {
             etcd,
             endpoint: 0,
             next_etcd_request: 0,
+            incarnation: 0,
+            cache_watch_id: None,
+            rewatched_at: 0,
             inflight: BTreeMap::new(),
             next_op: 0,
             ops: BTreeMap::new(),
@@ -213,6 +238,13 @@ impl KubeApiServer {
     fn restart_cache_watch(&mut self, ctx: &mut Context<'_>) {
         if let Some(old) = self.cache_watch.take() {
             self.inflight.remove(&old);
+        }
+        if let Some((watch_id, endpoint)) = self.cache_watch_id.take() {
+            if let Some(to) = self.etcd.get(endpoint).cloned() {
+                let request_id = self.next_etcd_request;
+                self.next_etcd_request += 1;
+                ctx.send(to, Payload::EtcdRequest { request_id, request: Request::WatchCancel { watch_id } });
+            }
         }
         if self.cache.is_ready() {
             let request = Request::Watch {
@@ -267,8 +299,8 @@ impl KubeApiServer {
                 if code >= 300 {
                     ctx.record(format!("bootstrap: {}", body["message"].as_str().unwrap_or_default()));
                 }
-                let key = op.info.resource.etcd_key(&op.info.namespace, &op.info.name);
-                self.internal_done(ctx, &key);
+                let key = op.bootstrap_key.clone().unwrap_or_default();
+                self.internal_done(ctx, &key, code < 300);
             }
         }
     }
@@ -278,13 +310,18 @@ impl KubeApiServer {
             Ok(info) => info,
             Err(e) => return self.respond(ctx, &Some(from), request.request_id, e.code, e.to_status()),
         };
-        let user = authenticate(&from, request.impersonate.as_deref());
+        let user = authenticate_as(&from, request.impersonate.as_deref(), &request.impersonate_groups);
         let superuser = user.groups.iter().any(|g| g == "system:masters");
         // Like kube-apiserver waiting for its RBAC informers and bootstrap
         // policy (the rbac/bootstrap-roles post-start hook), requests that need
         // them wait.
-        if !self.is_ready() && (info.verb == Verb::Watch || !superuser) {
-            self.waiting.push((from, request));
+        let _ = superuser;
+        if !self.is_ready() {
+            if self.waiting.len() >= MAX_WAITING {
+                let e = StatusError::unavailable("apiserver is not yet ready to handle requests: too many waiting");
+                return self.respond(ctx, &Some(from), request.request_id, 429, e.to_status());
+            }
+            self.waiting.push((from, request, ctx.now_ms()));
             return;
         }
         if let Err(e) = rbac::authorize(&self.cache, &user, &info) {
@@ -305,7 +342,9 @@ impl KubeApiServer {
             deadline_ms: ctx.now_ms() + REQUEST_TIMEOUT_MS,
             retries: 0,
             based_on: None,
-            written_uid: None,
+            written_uids: Vec::new(),
+            last_txn: None,
+            bootstrap_key: None,
         };
         self.ops.insert(id, op);
         self.start_op(ctx, id);
@@ -329,10 +368,13 @@ impl KubeApiServer {
     }
 
     /// Serves a request the apiserver makes of itself (bootstrap objects).
-    fn internal_create(&mut self, ctx: &mut Context<'_>, resource: &'static Resource, object: Value) {
+    fn internal_create(&mut self, ctx: &mut Context<'_>, resource: &'static Resource, object: Value, key: String) {
         let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string);
         let path = resource.collection_path(namespace.as_deref());
-        let Ok(info) = RequestInfo::parse(crate::message::Method::Post, &path) else { return };
+        let Ok(info) = RequestInfo::parse(crate::message::Method::Post, &path) else {
+            self.bootstrapping.remove(&key);
+            return;
+        };
         let id = self.next_op;
         self.next_op += 1;
         let op = Op {
@@ -345,7 +387,9 @@ impl KubeApiServer {
             deadline_ms: ctx.now_ms() + REQUEST_TIMEOUT_MS,
             retries: 0,
             based_on: None,
-            written_uid: None,
+            written_uids: Vec::new(),
+            last_txn: None,
+            bootstrap_key: Some(key),
         };
         self.ops.insert(id, op);
         self.start_op(ctx, id);
@@ -395,8 +439,12 @@ impl KubeApiServer {
     fn compute_and_write(&mut self, ctx: &mut Context<'_>, id: u64, current: Option<(Value, i64)>) {
         let Some(op) = self.ops.get_mut(&id) else { return };
         // A retried create that finds its own object: the first attempt won.
-        if let (Some(uid), Some((object, _))) = (&op.written_uid, &current) {
-            if object.pointer("/metadata/uid").and_then(Value::as_str) == Some(uid) && op.info.verb == Verb::Create {
+        if let Some((object, _)) = &current {
+            let uid = object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default();
+            if op.info.verb == Verb::Create
+                && op.info.subresource.is_empty()
+                && op.written_uids.iter().any(|u| u == uid)
+            {
                 let object = strip_internal(object.clone());
                 return self.complete(ctx, id, 201, object);
             }
@@ -429,7 +477,9 @@ impl KubeApiServer {
                 if let Some(meta) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
                     meta.remove("resourceVersion");
                 }
-                op.written_uid = object.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string);
+                if let Some(uid) = object.pointer("/metadata/uid").and_then(Value::as_str) {
+                    op.written_uids.push(uid.to_string());
+                }
                 let value = serde_json::to_vec(&stored).unwrap_or_default();
                 (TxnOp::Put { key: key.clone().into_bytes(), value, lease: 0 }, key)
             }
@@ -456,6 +506,7 @@ impl KubeApiServer {
         };
         let failure = vec![TxnOp::Range { range: KeyRange::single(key.as_bytes()), limit: 0 }];
         let txn = Txn { compare: vec![compare], success: vec![success], failure };
+        op.last_txn = Some(txn.clone());
         self.pending_outcomes.insert(id, outcome);
         self.etcd_send(ctx, Purpose::Op(id), Request::Txn(txn));
     }
@@ -477,9 +528,16 @@ impl KubeApiServer {
                 // etcd is ahead of the cache twice in a row at the same cache
                 // revision: the watch may have lost its last message. Watching
                 // again from the cache's revision replays whatever was missed.
+                // Writes outside /registry/ (etcdctl) also move etcd's revision:
+                // watch again only when it moved since the last time.
                 let behind = response.header.revision > self.cache.revision();
-                if behind && self.behind_at == Some(self.cache.revision()) && self.cache.is_ready() {
+                if behind
+                    && self.behind_at == Some(self.cache.revision())
+                    && self.cache.is_ready()
+                    && response.header.revision > self.rewatched_at
+                {
                     self.behind_at = None;
+                    self.rewatched_at = response.header.revision;
                     self.restart_cache_watch(ctx);
                 } else {
                     self.behind_at = behind.then_some(self.cache.revision());
@@ -501,7 +559,7 @@ impl KubeApiServer {
                     ctx.record(format!("watch cache: stream gap at {}, watching again", self.cache.revision()));
                     self.restart_cache_watch(ctx);
                 }
-                Ok(Reply::Watch(w)) if w.created => {}
+                Ok(Reply::Watch(w)) if w.created => self.cache_watch_id = Some((w.watch_id, endpoint)),
                 Ok(Reply::Watch(w)) if w.canceled => {
                     // Compacted past the cache, or the member went away: list again.
                     self.cache_watch = None;
@@ -536,8 +594,18 @@ impl KubeApiServer {
                 return self.retry(ctx, id);
             }
             Err(e) => {
-                self.fail_over(ctx, endpoint);
-                return self.fail_op(ctx, id, StatusError::storage(e));
+                let error = if e == crate::etcd::mvcc::ERR_COMPACTED {
+                    StatusError::expired("The resourceVersion for the provided list is too old.")
+                } else if e.contains("future revision") {
+                    StatusError::timeout("Timeout: Too large resource version")
+                } else {
+                    if e == crate::etcd::member::ERR_TIMEOUT {
+                        // A member that cannot reach a quorum: try another next time.
+                        self.fail_over(ctx, endpoint);
+                    }
+                    StatusError::storage(e)
+                };
+                return self.fail_op(ctx, id, error);
             }
         };
         let revision = response.header.revision;
@@ -551,8 +619,15 @@ impl KubeApiServer {
                     self.ops.remove(&id);
                     self.respond(ctx, &client, request_id, 200, strip_internal(object));
                 }
-                None => {
+                None if r.kvs.is_empty() => {
                     let e = StatusError::not_found(info.resource.group, info.resource.plural, &info.name);
+                    self.fail_op(ctx, id, e)
+                }
+                None => {
+                    let key = info.resource.etcd_key(&info.namespace, &info.name);
+                    let e = StatusError::internal(format!(
+                        "Internal error occurred: unable to decode the stored object at {key}"
+                    ));
                     self.fail_op(ctx, id, e)
                 }
             },
@@ -583,6 +658,9 @@ impl KubeApiServer {
             }
             (_, Reply::Txn { succeeded: false, responses }) => {
                 self.pending_outcomes.remove(&id);
+                if let Some(op) = self.ops.get_mut(&id) {
+                    op.last_txn = None;
+                }
                 let current = match responses.first() {
                     Some(Reply::Range(r)) => r.kvs.first().and_then(|kv| decode_kv(kv)),
                     _ => None,
@@ -605,22 +683,28 @@ impl KubeApiServer {
         }
     }
 
-    /// Starts an op again from its first step (after a failover).
+    /// Tries an op's current step again on the (new) endpoint: a write in
+    /// flight is resent exactly as it was, anything else starts over.
     fn retry(&mut self, ctx: &mut Context<'_>, id: u64) {
         let Some(op) = self.ops.get(&id) else { return };
         if ctx.now_ms() >= op.deadline_ms {
-            let e = StatusError::timeout(format!(
-                "Timeout: request did not complete within requested timeout - context deadline exceeded"
-            ));
+            let e = StatusError::timeout(
+                "Timeout: request did not complete within requested timeout - context deadline exceeded".to_string(),
+            );
             return self.fail_op(ctx, id, e);
         }
-        self.pending_outcomes.remove(&id);
-        match op.based_on {
-            // A create is retried as it was; anything else reads the object again.
-            None if op.info.verb == Verb::Create && op.info.subresource.is_empty() => {
-                self.compute_and_write(ctx, id, None)
+        match (&op.last_txn, self.pending_outcomes.contains_key(&id)) {
+            (Some(txn), true) => {
+                let txn = txn.clone();
+                self.etcd_send(ctx, Purpose::Op(id), Request::Txn(txn));
             }
-            _ => self.start_op(ctx, id),
+            _ => {
+                self.pending_outcomes.remove(&id);
+                if let Some(op) = self.ops.get_mut(&id) {
+                    op.last_txn = None;
+                }
+                self.start_op(ctx, id)
+            }
         }
     }
 
@@ -656,21 +740,38 @@ impl KubeApiServer {
             if namespaces_missing && resource.plural != "namespaces" {
                 continue;
             }
-            self.bootstrapping.insert(key);
-            self.internal_create(ctx, resource, object);
+            self.bootstrapping.insert(key.clone());
+            self.internal_create(ctx, resource, object, key);
         }
         if self.is_ready() {
-            for (from, request) in std::mem::take(&mut self.waiting) {
+            for (from, request, _) in std::mem::take(&mut self.waiting) {
                 self.accept(ctx, from, request);
             }
         }
     }
 
-    /// An internal op ended: once every bootstrap object is in, the next step
-    /// of the bootstrap (or serving the requests that waited) can go.
-    fn internal_done(&mut self, ctx: &mut Context<'_>, key: &str) {
-        if self.bootstrapping.remove(key) && self.bootstrapping.is_empty() {
-            self.bootstrap(ctx);
+    /// Requests that waited the whole request timeout for readiness get the
+    /// apiserver's 504.
+    fn expire_waiting(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now_ms();
+        let (expired, kept): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.waiting).into_iter().partition(|(_, _, at)| now >= at + REQUEST_TIMEOUT_MS);
+        self.waiting = kept;
+        for (from, request, _) in expired {
+            let e = StatusError::timeout(
+                "Timeout: request did not complete within requested timeout - context deadline exceeded".to_string(),
+            );
+            self.respond(ctx, &Some(from), request.request_id, e.code, e.to_status());
+        }
+    }
+
+    /// An internal op ended: once every bootstrap object of this round is in,
+    /// the next round goes (namespaces first, then what lives in them). After
+    /// a failure the next try waits for the health tick, so a create that
+    /// keeps failing at once cannot loop.
+    fn internal_done(&mut self, ctx: &mut Context<'_>, key: &str, succeeded: bool) {
+        if self.bootstrapping.remove(key) && self.bootstrapping.is_empty() && succeeded {
+            ctx.defer(TIMER_BOOTSTRAP);
         }
     }
 
@@ -792,6 +893,13 @@ impl Watcher {
             (true, false) => "DELETED",
             (false, false) => return None,
         };
+        if kind == "DELETED" && !event.deleted {
+            // Leaving the selection: the cacher sends the object as the watcher
+            // last saw it, at the change's resourceVersion.
+            let mut previous = event.prev.clone().unwrap_or_else(|| event.object.clone());
+            watch_cache::set_resource_version(&mut previous, event.revision);
+            return Some(watch_event(kind, &previous));
+        }
         Some(watch_event(kind, &event.object))
     }
 }
@@ -886,20 +994,26 @@ impl Component for KubeApiServer {
     }
 
     fn start(&mut self, ctx: &mut Context<'_>) {
+        let incarnation = self.incarnation + 1;
         *self = KubeApiServer::new(std::mem::take(&mut self.etcd));
+        self.incarnation = incarnation;
+        self.next_etcd_request = incarnation << 32;
         self.restart_cache_watch(ctx);
         ctx.set_timer(HEALTH_INTERVAL_MS, TIMER_HEALTH);
         ctx.set_timer(BOOKMARK_INTERVAL_MS, TIMER_BOOKMARK);
     }
 
     fn stop(&mut self) {
+        let incarnation = self.incarnation;
         *self = KubeApiServer::new(std::mem::take(&mut self.etcd));
+        self.incarnation = incarnation;
     }
 
     fn receive(&mut self, ctx: &mut Context<'_>, envelope: Envelope) {
         match envelope.payload {
             Payload::ApiRequest(request) => self.accept(ctx, envelope.from, request),
             Payload::ApiCancel { request_id } => {
+                self.waiting.retain(|(from, r, _)| !(*from == envelope.from && r.request_id == request_id));
                 self.watchers.remove(&(envelope.from, request_id));
             }
             Payload::EtcdResponse { request_id, response } => self.on_etcd(ctx, request_id, response),
@@ -923,8 +1037,10 @@ impl Component for KubeApiServer {
                     self.restart_cache_watch(ctx);
                 }
                 self.bootstrap(ctx);
+                self.expire_waiting(ctx);
                 ctx.set_timer(HEALTH_INTERVAL_MS, TIMER_HEALTH);
             }
+            TIMER_BOOTSTRAP => self.bootstrap(ctx),
             TIMER_BOOKMARK => {
                 self.send_bookmarks(ctx);
                 ctx.set_timer(BOOKMARK_INTERVAL_MS, TIMER_BOOKMARK);

@@ -146,8 +146,20 @@ pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, String> {
     let Some(ops) = patch.as_array() else {
         return Err("json: cannot unmarshal object into Go value of type jsonpatch.Patch".into());
     };
+    // The apiserver's limits: at most 10000 operations, and the document may
+    // not outgrow the request size limit (3 MiB) along the way.
+    const MAX_OPERATIONS: usize = 10_000;
+    const MAX_BYTES: usize = 3 * 1024 * 1024;
+    if ops.len() > MAX_OPERATIONS {
+        return Err(format!("the allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got {}", ops.len()));
+    }
     let mut doc = target.clone();
     for op in ops {
+        if matches!(op.get("op").and_then(Value::as_str), Some("copy" | "add" | "replace"))
+            && doc.to_string().len() > MAX_BYTES
+        {
+            return Err("the patched document is larger than the request size limit".into());
+        }
         let kind = op.get("op").and_then(Value::as_str).unwrap_or_default();
         let path = op.get("path").and_then(Value::as_str).ok_or("missing path in patch operation")?;
         let value = || op.get("value").cloned().ok_or_else(|| format!("missing value for {kind} operation"));

@@ -226,7 +226,8 @@ pub fn authorize(cache: &WatchCache, user: &UserInfo, info: &RequestInfo) -> Res
     let namespace = if r.plural == "namespaces" { info.name.as_str() } else { info.namespace.as_str() };
     let scope_ns = if r.namespaced || r.plural == "namespaces" { namespace } else { "" };
     let verb = info.verb.as_str();
-    if allowed(cache, user, verb, r.group, &resource, if r.namespaced { namespace } else { "" }, &info.name) {
+    // A namespace is authorized within itself too (its RequestInfo namespace is its name).
+    if allowed(cache, user, verb, r.group, &resource, scope_ns, &info.name) {
         return Ok(());
     }
     let scope = if r.namespaced && !scope_ns.is_empty() {

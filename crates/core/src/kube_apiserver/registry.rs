@@ -135,6 +135,16 @@ impl Outcome {
 pub fn compute(input: &Input<'_>, rng: &mut SimRng) -> Result<Outcome, StatusError> {
     let info = input.info;
     let r = info.resource;
+    // Something not an object of this kind was written under the key (with
+    // etcdctl): the apiserver cannot decode it, as the real one cannot.
+    if let Some(current) = input.current {
+        if !stored_object_ok(current) || typed::decode(r, current, false).is_err() {
+            return Err(StatusError::internal(format!(
+                "Internal error occurred: unable to decode the stored object at {}",
+                r.etcd_key(&info.namespace, &info.name)
+            )));
+        }
+    }
     let not_found = || StatusError::not_found(r.group, r.plural, &info.name);
     let body = || input.body.ok_or_else(|| StatusError::bad_request("the body of the request was empty"));
     match (info.verb, info.subresource.as_str()) {
@@ -151,6 +161,9 @@ pub fn compute(input: &Input<'_>, rng: &mut SimRng) -> Result<Outcome, StatusErr
                 done => Ok(done),
             }
         }
+        (Verb::Update | Verb::Patch, sub) if !sub.is_empty() && !["status", "scale", "finalize"].contains(&sub) => {
+            Err(StatusError::method_not_allowed())
+        }
         (Verb::Update, sub) => update(input, input.current.ok_or_else(not_found)?, body()?.clone(), sub),
         (Verb::Patch, sub) => {
             let current = input.current.ok_or_else(not_found)?;
@@ -165,6 +178,14 @@ pub fn compute(input: &Input<'_>, rng: &mut SimRng) -> Result<Outcome, StatusErr
         }
         _ => Err(StatusError::method_not_allowed()),
     }
+}
+
+/// Whether a stored value has the shape every object has: a JSON object whose
+/// `metadata` and `spec`/`status` (when present) are objects.
+pub fn stored_object_ok(v: &Value) -> bool {
+    v.is_object()
+        && v.get("metadata").is_some_and(Value::is_object)
+        && ["spec", "status"].iter().all(|f| v.get(*f).is_none_or(Value::is_object))
 }
 
 /// The `autoscaling/v1` Scale of a scalable object.
@@ -488,7 +509,15 @@ fn admit_create(input: &Input<'_>, object: &mut Typed, name: &str) -> Result<(),
                 .or(Some("PreemptLowerPriority".into()));
         }
         None => {
-            spec.priority.get_or_insert(0);
+            if let Some(p) = spec.priority.filter(|p| *p != 0) {
+                return Err(StatusError::forbidden(
+                    r.group,
+                    r.plural,
+                    name,
+                    format!("pods \"{name}\" is forbidden: the integer value of priority ({p}) must not be provided in pod spec; priority admission controller computed 0 from the given PriorityClass name"),
+                ));
+            }
+            spec.priority = Some(0);
             spec.preemption_policy.get_or_insert_with(|| "PreemptLowerPriority".into());
         }
     }
@@ -598,6 +627,9 @@ fn allocate_service(input: &Input<'_>, value: &mut Value, rng: &mut SimRng) -> R
                     used_ports.insert(np as i32);
                 }
                 _ => {
+                    if used_ports.len() as u64 >= size {
+                        return Err(StatusError::internal("failed to allocate a nodePort: range is full".to_string()));
+                    }
                     let mut candidate = *NODE_PORTS.start() + rng.below(size) as i32;
                     while used_ports.contains(&candidate) {
                         candidate = if candidate == *NODE_PORTS.end() { *NODE_PORTS.start() } else { candidate + 1 };
@@ -828,6 +860,15 @@ fn bind(input: &Input<'_>, current: &Value, body: &Value) -> Result<Outcome, Sta
 fn delete(input: &Input<'_>, current: &Value, options: &Value) -> Result<Outcome, StatusError> {
     let info = input.info;
     let r = info.resource;
+    // NamespaceLifecycle: the system namespaces stay.
+    if r.kind == "Namespace" && ["default", "kube-system", "kube-public"].contains(&info.name.as_str()) {
+        return Err(StatusError::forbidden(
+            "",
+            "namespaces",
+            &info.name,
+            format!("namespaces \"{}\" is forbidden: this namespace may not be deleted", info.name),
+        ));
+    }
     let uid = meta_str(current, "uid");
     if let Some(want) = options.pointer("/preconditions/uid").and_then(Value::as_str) {
         if want != uid {
@@ -908,7 +949,9 @@ fn delete(input: &Input<'_>, current: &Value, options: &Value) -> Result<Outcome
         }
     }
     let meta = object["metadata"].as_object_mut().expect("metadata");
-    meta.insert("deletionTimestamp".into(), json!(rfc3339(input.now_ms + pod_grace as u64 * 1000)));
+    // Grace periods beyond a year are cut to one (the stamp must stay a real time).
+    let grace_ms = (pod_grace as u64).min(365 * 86_400).saturating_mul(1000);
+    meta.insert("deletionTimestamp".into(), json!(rfc3339(input.now_ms.saturating_add(grace_ms))));
     meta.insert("deletionGracePeriodSeconds".into(), json!(pod_grace));
     if !finalizers.is_empty() {
         meta.insert("finalizers".into(), json!(finalizers));

@@ -44,7 +44,10 @@ pub fn label_errors(value: &str) -> Vec<String> {
     if value.len() > 63 {
         errs.push("must be no more than 63 characters".to_string());
     }
-    if !is_label(&value[..value.len().min(63)]) || value.is_empty() {
+    let ok = value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !value.starts_with('-')
+        && !value.ends_with('-');
+    if !ok || value.is_empty() {
         errs.push(LABEL_MSG.to_string());
     }
     errs
@@ -231,8 +234,13 @@ fn containers(
                 errs.push(FieldError::duplicate(format!("{p}.name"), c.name.as_str()));
             }
         }
-        if c.image.as_deref().is_none_or(|i| i.trim().is_empty()) {
-            errs.push(FieldError::required(format!("{p}.image"), ""));
+        match c.image.as_deref() {
+            None => errs.push(FieldError::required(format!("{p}.image"), "")),
+            Some(i) if i.trim().is_empty() => errs.push(FieldError::required(format!("{p}.image"), "")),
+            Some(i) if i.trim() != i => {
+                errs.push(FieldError::invalid(format!("{p}.image"), i, "must not have leading or trailing whitespace"))
+            }
+            _ => {}
         }
         if let Some(policy) = c.image_pull_policy.as_deref() {
             if !["Always", "IfNotPresent", "Never"].contains(&policy) {
@@ -366,6 +374,25 @@ fn selector_required(selector: &LabelSelector, path: &str, kind: &str, errs: &mu
         return None;
     }
     labels(&selector.match_labels, &format!("{path}.matchLabels"), errs);
+    for (i, e) in selector.match_expressions.iter().flatten().enumerate() {
+        let p = format!("{path}.matchExpressions[{i}]");
+        let has_values = e.values.as_ref().is_some_and(|v| !v.is_empty());
+        match e.operator.as_str() {
+            "In" | "NotIn" if !has_values => errs.push(FieldError::required(
+                format!("{p}.values"),
+                "must be specified when `operator` is 'In' or 'NotIn'",
+            )),
+            "Exists" | "DoesNotExist" if has_values => errs.push(FieldError::forbidden(
+                format!("{p}.values"),
+                "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+            )),
+            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+            other => errs.push(FieldError::invalid(format!("{p}.operator"), other, "not a valid selector operator")),
+        }
+        for q in qualified_name_errors(&e.key) {
+            errs.push(FieldError::invalid(format!("{p}.key"), e.key.as_str(), q));
+        }
+    }
     label_selector_value(selector)
 }
 
@@ -458,6 +485,34 @@ pub fn validate(object: &Typed, old: Option<&Typed>, namespaced: bool) -> Vec<Fi
         }
         _ => {}
     }
+    match (object, old) {
+        (Typed::RoleBinding(new), Some(Typed::RoleBinding(old))) if new.role_ref != old.role_ref => {
+            errs.push(role_ref_changed(&new.role_ref));
+        }
+        (Typed::ClusterRoleBinding(new), Some(Typed::ClusterRoleBinding(old))) if new.role_ref != old.role_ref => {
+            errs.push(role_ref_changed(&new.role_ref));
+        }
+        (Typed::ConfigMap(new), Some(Typed::ConfigMap(old))) if old.immutable == Some(true) => {
+            if new.data != old.data {
+                errs.push(FieldError::forbidden("data", "field is immutable when `immutable` is set"));
+            }
+            if new.binary_data != old.binary_data {
+                errs.push(FieldError::forbidden("binaryData", "field is immutable when `immutable` is set"));
+            }
+            if new.immutable != Some(true) {
+                errs.push(FieldError::forbidden("immutable", "field is immutable when `immutable` is set"));
+            }
+        }
+        (Typed::Secret(new), Some(Typed::Secret(old))) if old.immutable == Some(true) => {
+            if new.data != old.data {
+                errs.push(FieldError::forbidden("data", "field is immutable when `immutable` is set"));
+            }
+        }
+        (Typed::PriorityClass(new), Some(Typed::PriorityClass(old))) if new.value != old.value => {
+            errs.push(FieldError::forbidden("value", "may not be changed in an update."));
+        }
+        _ => {}
+    }
     if let (Some(old), Some(meta)) = (old.and_then(meta_of), meta_of(object)) {
         if old.uid != meta.uid && meta.uid.is_some() {
             errs.push(FieldError::invalid("metadata.uid", meta.uid.clone().unwrap_or_default(), IMMUTABLE));
@@ -467,6 +522,14 @@ pub fn validate(object: &Typed, old: Option<&Typed>, namespaced: bool) -> Vec<Fi
     let mut seen = BTreeSet::new();
     errs.retain(|e| seen.insert(e.to_string()));
     errs
+}
+
+fn role_ref_changed(r: &k8s_openapi::api::rbac::v1::RoleRef) -> FieldError {
+    FieldError::invalid(
+        "roleRef",
+        BadValue::Bare(format!("rbac.RoleRef{{APIGroup:{:?}, Kind:{:?}, Name:{:?}}}", r.api_group, r.kind, r.name)),
+        "cannot change roleRef",
+    )
 }
 
 fn service(svc: &k8s_openapi::api::core::v1::Service, old: Option<&Typed>, errs: &mut Vec<FieldError>) {

@@ -52,6 +52,9 @@ pub struct WatchCache {
 /// Decodes a stored value and stamps its resourceVersion.
 pub fn decode(kv: &KeyValue, revision: i64) -> Option<Value> {
     let mut object: Value = serde_json::from_slice(&kv.value).ok()?;
+    if !super::registry::stored_object_ok(&object) {
+        return None;
+    }
     set_resource_version(&mut object, revision);
     Some(object)
 }
@@ -108,7 +111,12 @@ impl WatchCache {
             let prev = self.objects.get(&key).map(|c| c.object.clone());
             let cache_event = match event.kind {
                 EventKind::Put => {
-                    let Some(object) = decode(&event.kv, revision) else { continue };
+                    let Some(object) = decode(&event.kv, revision) else {
+                        // Not an object (written with etcdctl): nothing valid is there any more.
+                        self.objects.remove(&key);
+                        self.revision = self.revision.max(revision);
+                        continue;
+                    };
                     self.objects.insert(key.clone(), Cached { object: object.clone(), mod_revision: revision });
                     CacheEvent { revision, key, object, prev, deleted: false }
                 }

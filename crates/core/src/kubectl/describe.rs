@@ -14,7 +14,10 @@ use std::fmt::Write;
 pub fn tabwriter(text: &str, padding: usize) -> String {
     let lines: Vec<Vec<&str>> = text.split('\n').map(|l| l.split('\t').collect()).collect();
     let mut widths: Vec<Vec<usize>> = lines.iter().map(|c| vec![0; c.len() - 1]).collect();
-    fn format(lines: &[Vec<&str>], widths: &mut [Vec<usize>], col: usize, start: usize, end: usize, padding: usize) {
+    // Go's recursive block formatting, with an explicit stack (a line may have
+    // many cells).
+    let mut stack = vec![(0usize, 0usize, lines.len())];
+    while let Some((col, start, end)) = stack.pop() {
         let mut i = start;
         while i < end {
             if lines[i].len() - 1 > col {
@@ -27,14 +30,13 @@ pub fn tabwriter(text: &str, padding: usize) -> String {
                 for row in widths.iter_mut().take(j).skip(i) {
                     row[col] = w;
                 }
-                format(lines, widths, col + 1, i, j, padding);
+                stack.push((col + 1, i, j));
                 i = j;
             } else {
                 i += 1;
             }
         }
     }
-    format(&lines, &mut widths, 0, 0, lines.len(), padding);
     let mut out = String::new();
     for (n, (cells, w)) in lines.iter().zip(&widths).enumerate() {
         for (i, cell) in cells.iter().enumerate() {

@@ -60,6 +60,10 @@ impl Out {
 /// How kubectl prints a server error: Invalid as `The Kind "name" is invalid:`
 /// with its causes, others as `Error from server (Reason): message`.
 pub fn server_error_text(e: &StatusError) -> String {
+    // Code 0: kubectl never reached the server (connection refused, timeout).
+    if e.code == 0 {
+        return e.message.clone();
+    }
     if e.reason == "Invalid" && (!e.kind.is_empty() || !e.name.is_empty()) {
         let head = format!("The {} \"{}\" is invalid: ", e.kind, e.name);
         let causes: Vec<String> = e.causes.iter().map(ToString::to_string).collect();
@@ -78,7 +82,7 @@ pub fn server_error_text(e: &StatusError) -> String {
 
 fn error_with_source(e: &StatusError, verb: &str, source: &str) -> StatusError {
     let mut e = e.clone();
-    if e.reason != "Invalid" {
+    if e.reason != "Invalid" && e.code != 0 {
         e.message = format!("error when {verb} \"{source}\": {}", e.message);
     }
     e
@@ -106,12 +110,15 @@ impl Cluster {
         let mut request = request;
         request.request_id = request_id;
         request.impersonate = cmd.flag("as").map(str::to_string);
+        request.impersonate_groups = cmd.flag_list("as-group");
         let running = self.sim.components().any(|(id, _, up)| *id == ComponentId::ApiServer && up);
         if !running {
-            return Answer::Failed(StatusError::unavailable(format!(
+            let mut e = StatusError::unavailable(format!(
                 "The connection to the server {} was refused - did you specify the right host or port?",
                 SERVER.trim_start_matches("https://")
-            )));
+            ));
+            e.code = 0;
+            return Answer::Failed(e);
         }
         let deadline = self.now_ms() + CLIENT_TIMEOUT_MS;
         self.sim.send_as_client(client, ComponentId::ApiServer, Payload::ApiRequest(request));
@@ -141,6 +148,7 @@ impl Cluster {
                         SERVER.trim_start_matches("https://")
                     ));
                     e.reason = "";
+                    e.code = 0;
                     return Answer::Failed(e);
                 }
             }
@@ -249,6 +257,34 @@ impl Cluster {
                 missing.join(", ")
             ));
         }
+        // What kubectl's schema validation catches before anything is sent.
+        let type_name = |v: &Value| match v {
+            Value::String(_) => "string",
+            Value::Number(_) => "number",
+            Value::Bool(_) => "boolean",
+            Value::Array(_) => "array",
+            Value::Null => "null",
+            Value::Object(_) => "map",
+        };
+        let invalid = |path: &str, schema: &str, got: &Value| {
+            format!(
+                "error: error validating \"{}\": error validating data: ValidationError({kind}.{path}): invalid type for {schema}: got \"{}\", expected \"map\"; if you choose to ignore these errors, turn validation off with --validate=false",
+                manifest.source,
+                type_name(got)
+            )
+        };
+        if let Some(m) = o.get("metadata").filter(|m| !m.is_object()) {
+            return Err(invalid("metadata", "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", m));
+        }
+        for field in ["labels", "annotations"] {
+            if let Some(v) = o.pointer(&format!("/metadata/{field}")).filter(|v| !v.is_object() && !v.is_null()) {
+                return Err(invalid(
+                    &format!("metadata.{field}"),
+                    &format!("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta.{field}"),
+                    v,
+                ));
+            }
+        }
         resources::by_kind(api_version, kind).ok_or_else(|| {
             format!(
                 "error: resource mapping not found for name: {:?} namespace: {:?} from {:?}: no matches for kind {kind:?} in version {api_version:?}\nensure CRDs are installed first",
@@ -319,6 +355,11 @@ impl Cluster {
         let mut out: Vec<(&'static Resource, Vec<String>)> = Vec::new();
         if args.is_empty() {
             return Ok(out);
+        }
+        // client-go refuses names that cannot be one path segment before sending.
+        let names = args.iter().skip(1).chain(args.iter().filter(|a| a.contains('/')));
+        for name in names {
+            check_name(name.split_once('/').map_or(name.as_str(), |(_, n)| n))?;
         }
         if args.iter().any(|a| a.contains('/')) {
             for a in args {
@@ -402,7 +443,15 @@ impl Cluster {
             }
             if let Some(sort) = cmd.flag("sort-by") {
                 let path = sort.trim_start_matches('{').trim_end_matches('}').to_string();
-                objects.sort_by_key(|o| printers::jsonpath(&format!("{{{path}}}"), o).unwrap_or_default());
+                let key = |o: &Value| printers::jsonpath(&format!("{{{path}}}"), o).unwrap_or_default();
+                // Numbers sort as numbers, like kubectl's sorter.
+                objects.sort_by(|a, b| {
+                    let (ka, kb) = (key(a), key(b));
+                    match (ka.parse::<f64>(), kb.parse::<f64>()) {
+                        (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+                        _ => ka.cmp(&kb),
+                    }
+                });
             }
             found.push((r, objects));
         }
@@ -906,21 +955,28 @@ impl Cluster {
                 ))
             }
         }
+        let dry = Self::dry_run(cmd)?;
         let forced = grace == Some(0);
         if forced {
             out.line("Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. The resource may continue to run on the cluster indefinitely.");
         }
         for (r, ns, name) in items {
-            match self.api_send(cmd, Method::Delete, r.object_path(ns.as_deref(), &name), options.clone(), None) {
+            let path = r.object_path(ns.as_deref(), &name);
+            let result = match dry {
+                // A client dry run only checks that the object is there.
+                Some("client") => self.api_get(cmd, path),
+                Some(_) => {
+                    self.api_send(cmd, Method::Delete, with_query(&path, &[("dryRun", "All")]), options.clone(), None)
+                }
+                None => self.api_send(cmd, Method::Delete, path, options.clone(), None),
+            };
+            match result {
                 Ok(_) => {
                     if cmd.flag("output") == Some("name") {
                         out.line(object_ref(r, &name));
                     } else {
-                        out.line(format!(
-                            "{} \"{name}\" {}deleted",
-                            kind_prefix(r),
-                            if forced { "force " } else { "" }
-                        ));
+                        let force = if forced { "force " } else { "" };
+                        out.line(format!("{} \"{name}\" {force}deleted{}", kind_prefix(r), Self::dry_suffix(cmd)));
                     }
                 }
                 Err(e) if e.code == 404 && cmd.is_set("ignore-not-found") => {}
@@ -963,7 +1019,24 @@ impl Cluster {
         patch: Value,
         content_type: &str,
     ) -> Result<Value, StatusError> {
-        self.api_send(cmd, Method::Patch, r.object_path(ns, name), patch, Some(content_type))
+        // `--dry-run=client` sends nothing; `=server` asks the apiserver to change nothing.
+        match cmd.flag("dry-run") {
+            Some("client") => Ok(Value::Null),
+            Some("server") => {
+                let path = with_query(&r.object_path(ns, name), &[("dryRun", "All")]);
+                self.api_send(cmd, Method::Patch, path, patch, Some(content_type))
+            }
+            _ => self.api_send(cmd, Method::Patch, r.object_path(ns, name), patch, Some(content_type)),
+        }
+    }
+
+    /// ` (dry run)` or ` (server dry run)` after a success line.
+    fn dry_suffix(cmd: &Kubectl) -> &'static str {
+        match cmd.flag("dry-run") {
+            Some("client") => " (dry run)",
+            Some("server") => " (server dry run)",
+            _ => "",
+        }
     }
 
     fn kubectl_scale(&mut self, cmd: &Kubectl, out: &mut Out) -> Result<(), String> {
@@ -1008,8 +1081,16 @@ impl Cluster {
                     _ => {}
                 }
             }
-            match self.api_send(cmd, Method::Patch, path, json!({"spec": {"replicas": replicas}}), Some(MERGE_PATCH)) {
-                Ok(_) => out.line(format!("{} scaled", object_ref(r, &name))),
+            let body = json!({"spec": {"replicas": replicas}});
+            let result = match cmd.flag("dry-run") {
+                Some("client") => Ok(Value::Null),
+                Some("server") => {
+                    self.api_send(cmd, Method::Patch, with_query(&path, &[("dryRun", "All")]), body, Some(MERGE_PATCH))
+                }
+                _ => self.api_send(cmd, Method::Patch, path, body, Some(MERGE_PATCH)),
+            };
+            match result {
+                Ok(_) => out.line(format!("{} scaled{}", object_ref(r, &name), Self::dry_suffix(cmd))),
                 Err(e) => out.server_error(&e),
             }
         }
@@ -1100,7 +1181,7 @@ impl Cluster {
             }
             let patch = json!({"metadata": {field: Value::Object(patch_map.clone())}});
             match self.patch(cmd, r, ns.as_deref(), &name, patch, MERGE_PATCH) {
-                Ok(_) => out.line(format!("{} {verb}", object_ref(r, &name))),
+                Ok(_) => out.line(format!("{} {verb}{}", object_ref(r, &name), Self::dry_suffix(cmd))),
                 Err(e) => out.server_error(&e),
             }
         }
@@ -1146,7 +1227,7 @@ impl Cluster {
         let patch = json!({"spec": {"unschedulable": if unschedulable { json!(true) } else { Value::Null }}});
         match self.patch(cmd, nodes, None, name, patch, STRATEGIC_MERGE_PATCH) {
             Ok(_) => {
-                out.line(format!("node/{name} {word}"));
+                out.line(format!("node/{name} {word}{}", Self::dry_suffix(cmd)));
                 true
             }
             Err(e) => {
@@ -1289,7 +1370,7 @@ impl Cluster {
                 json!({"spec": {"template": {"spec": {"containers": patch_containers}}}})
             };
             match self.patch(cmd, r, ns.as_deref(), &name, patch, STRATEGIC_MERGE_PATCH) {
-                Ok(_) => out.line(format!("{} image updated", object_ref(r, &name))),
+                Ok(_) => out.line(format!("{} image updated{}", object_ref(r, &name), Self::dry_suffix(cmd))),
                 Err(e) => out.server_error(&e),
             }
         }
@@ -1595,6 +1676,21 @@ impl Cluster {
         let path = with_query(&events.collection_path(Some(ns)), &[("fieldSelector", &selector)]);
         self.api_get(cmd, path).ok().and_then(|l| l.get("items").and_then(Value::as_array).cloned()).unwrap_or_default()
     }
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("error: resource name may not be empty".into());
+    }
+    for bad in ["/", "%", "?", "#"] {
+        if name.contains(bad) {
+            return Err(format!("error: invalid resource name {name:?}: [may not contain '{bad}']"));
+        }
+    }
+    if name == "." || name == ".." {
+        return Err(format!("error: invalid resource name {name:?}: [may not be '{name}']"));
+    }
+    Ok(())
 }
 
 fn rollout_status(d: &Value, name: &str) -> String {
