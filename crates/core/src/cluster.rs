@@ -92,6 +92,8 @@ pub struct Cluster {
     pub(crate) next_client_request: u64,
     pub(crate) txn_input: Option<TxnInput>,
     pub(crate) watches: Vec<ConsoleWatch>,
+    /// `kubectl get -w` streams in the console.
+    pub(crate) kube_watches: Vec<crate::kubectl::KubeWatch>,
     /// Output of background commands (watches) not yet shown.
     pub(crate) background: String,
     /// Files the console's commands wrote (`etcdctl snapshot save`): kscope
@@ -155,6 +157,7 @@ impl Cluster {
             next_client_request: 0,
             txn_input: None,
             watches: Vec::new(),
+            kube_watches: Vec::new(),
             background: String::new(),
             files: BTreeMap::new(),
             heredoc: None,
@@ -227,6 +230,7 @@ impl Cluster {
         }
         self.sim.run_until(target_ms)?;
         self.drain_watches();
+        self.drain_kube_watches();
         Ok(runs)
     }
 

@@ -790,3 +790,22 @@ mod review_regressions {
         ok(&mut c, "kubectl get ns default");
     }
 }
+
+#[test]
+fn get_watch_streams_rows_until_interrupted() {
+    let mut c = cluster();
+    ok(&mut c, "kubectl create cm first");
+    let listed = ok(&mut c, "kubectl get cm -w");
+    assert!(listed.starts_with("NAME    DATA   AGE\nfirst   0      "), "{listed}");
+    ok(&mut c, "kubectl create cm second");
+    ok(&mut c, "kubectl delete cm first");
+    ok(&mut c, "sim advance 1s");
+    let streamed = c.take_background_output();
+    let names: Vec<&str> = streamed.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert_eq!(names, ["second", "first"], "{streamed}");
+    assert_eq!(ok(&mut c, "sim interrupt"), "stopped 1 watch\n");
+    ok(&mut c, "kubectl create cm third");
+    ok(&mut c, "sim advance 1s");
+    assert_eq!(c.take_background_output(), "");
+    assert!(ok(&mut c, "sim status").contains("watches=0"), "the apiserver closed the watch");
+}

@@ -45,6 +45,7 @@ impl Cluster {
     /// The shell prints it after each command; the browser console as it comes.
     pub fn take_background_output(&mut self) -> String {
         self.drain_watches();
+        self.drain_kube_watches();
         std::mem::take(&mut self.background)
     }
 
@@ -141,9 +142,10 @@ impl Cluster {
 
     /// Stops every console watch, as Ctrl-C stops etcdctl watch.
     pub(crate) fn interrupt(&mut self) -> String {
-        let stopped = self.watches.len();
+        let stopped = self.watches.len() + self.kube_watches.len();
         self.drain_watches();
         self.watches.clear();
+        self.stop_kube_watches();
         self.txn_input = None;
         match stopped {
             0 => "nothing to interrupt\n".into(),

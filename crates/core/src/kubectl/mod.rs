@@ -12,6 +12,7 @@ pub mod describe;
 pub mod printers;
 mod run;
 
+pub(crate) use run::KubeWatch;
 pub use run::{server_error_text, three_way_patch, LAST_APPLIED, SERVER};
 
 use std::collections::BTreeMap;

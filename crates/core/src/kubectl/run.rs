@@ -21,6 +21,15 @@ pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration
 /// How long kubectl waits for an answer (the apiserver itself gives up at 60 s).
 const CLIENT_TIMEOUT_MS: u64 = 65_000;
 
+/// A `kubectl get -w` streaming into the console.
+pub(crate) struct KubeWatch {
+    client: String,
+    request_id: u64,
+    resource: &'static Resource,
+    opts: TableOptions,
+    header: Vec<String>,
+}
+
 /// The answer to one request, or why there was none.
 enum Answer {
     Ok(Value),
@@ -412,8 +421,11 @@ impl Cluster {
         {
             return Err(format!("error: unable to match a printer suitable for the output format \"{output}\", allowed formats are: custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,template,templatefile,wide,yaml"));
         }
-        if cmd.is_set("watch") {
-            return Err("error: kubectl get --watch is not available yet in kscope".into());
+        if cmd.is_set("watch") && (targets.len() != 1 || !targets[0].1.is_empty() && targets[0].1.len() != 1) {
+            return Err("error: you may only specify a single resource type".into());
+        }
+        if cmd.is_set("watch") && !matches!(output.as_str(), "" | "wide") {
+            return Err("error: kscope's kubectl get --watch prints tables only (no -o yaml|json|name)".into());
         }
         let namespace = self.namespace(cmd);
         let all_ns = cmd.is_set("all-namespaces");
@@ -560,7 +572,118 @@ impl Cluster {
         for e in errors {
             out.error(e);
         }
+        if cmd.is_set("watch") && !out.failed {
+            self.start_kube_watch(cmd, targets[0].0, &namespace, all_ns, several, output == "wide");
+        }
         Ok(())
+    }
+
+    /// Starts streaming changes after the list just printed: each event is
+    /// one more table row, printed as it arrives (no header), until `sim
+    /// interrupt` (Ctrl-C).
+    fn start_kube_watch(
+        &mut self,
+        cmd: &Kubectl,
+        r: &'static Resource,
+        namespace: &str,
+        all_ns: bool,
+        several: bool,
+        wide: bool,
+    ) {
+        let client = format!("kubectl-watch-{}", self.next_client_request);
+        let request_id = self.next_client_request;
+        self.next_client_request += 1;
+        let ns = (r.namespaced && !all_ns).then_some(namespace);
+        let names = cmd.args.get(1).cloned().unwrap_or_default();
+        let mut field_selector = cmd.flag("field-selector").unwrap_or_default().to_string();
+        if !names.is_empty() {
+            let by_name = format!("metadata.name={names}");
+            field_selector = if field_selector.is_empty() { by_name } else { format!("{field_selector},{by_name}") };
+        }
+        let path = with_query(
+            &r.collection_path(ns),
+            &[
+                ("watch", "true"),
+                ("resourceVersion", &self.watch_start_revision(cmd, r, ns)),
+                ("labelSelector", cmd.flag("selector").unwrap_or_default()),
+                ("fieldSelector", &field_selector),
+            ],
+        );
+        let mut request = ApiRequest::new(request_id, Method::Get, path);
+        request.impersonate = cmd.flag("as").map(str::to_string);
+        request.impersonate_groups = cmd.flag_list("as-group");
+        self.sim.send_as_client(&client, ComponentId::ApiServer, Payload::ApiRequest(request));
+        let opts = TableOptions {
+            wide,
+            namespace_column: all_ns,
+            show_labels: cmd.is_set("show-labels"),
+            no_headers: false,
+            kind_prefix: several,
+        };
+        let header = printers::table_rows(r, &[], self.now_ms(), opts).into_iter().next().unwrap_or_default();
+        self.kube_watches.push(KubeWatch { client, request_id, resource: r, opts, header });
+    }
+
+    /// The resourceVersion of the collection now (where the watch starts).
+    fn watch_start_revision(&mut self, cmd: &Kubectl, r: &Resource, ns: Option<&str>) -> String {
+        let path = with_query(&r.collection_path(ns), &[("limit", "1")]);
+        self.api_get(cmd, path)
+            .ok()
+            .and_then(|l| l.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// Prints what the `kubectl get -w` streams received.
+    pub(crate) fn drain_kube_watches(&mut self) {
+        let now = self.now_ms();
+        let mut ended = Vec::new();
+        for (i, w) in self.kube_watches.iter().enumerate() {
+            for envelope in self.sim.take_client_inbox(&w.client) {
+                let Payload::ApiResponse(r) = envelope.payload else { continue };
+                if r.request_id != w.request_id {
+                    continue;
+                }
+                let Some(body) = r.body else {
+                    ended.push(i);
+                    continue;
+                };
+                if r.code >= 300 {
+                    self.background
+                        .push_str(&format!("{}\n", server_error_text(&StatusError::from_status(r.code, &body))));
+                    ended.push(i);
+                    continue;
+                }
+                match body["type"].as_str() {
+                    Some("ADDED" | "MODIFIED" | "DELETED") => {
+                        let rows = printers::table_rows(w.resource, &[body["object"].clone()], now, w.opts);
+                        let table = printers::tabulate(&[w.header.clone(), rows[1].clone()]);
+                        self.background.push_str(table.lines().nth(1).unwrap_or_default());
+                        self.background.push('\n');
+                    }
+                    Some("ERROR") => {
+                        let e = StatusError::from_status(
+                            body["object"]["code"].as_u64().unwrap_or(500) as u16,
+                            &body["object"],
+                        );
+                        self.background.push_str(&format!("{}\n", server_error_text(&e)));
+                        ended.push(i);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        ended.dedup();
+        for i in ended.into_iter().rev() {
+            self.kube_watches.remove(i);
+        }
+    }
+
+    /// Ends every `kubectl get -w` (Ctrl-C): the connections close.
+    pub(crate) fn stop_kube_watches(&mut self) {
+        self.drain_kube_watches();
+        for w in std::mem::take(&mut self.kube_watches) {
+            self.sim.send_as_client(&w.client, ComponentId::ApiServer, Payload::ApiCancel { request_id: w.request_id });
+        }
     }
 
     // ---- apply / create ----------------------------------------------------
