@@ -809,3 +809,26 @@ fn get_watch_streams_rows_until_interrupted() {
     assert_eq!(c.take_background_output(), "");
     assert!(ok(&mut c, "sim status").contains("watches=0"), "the apiserver closed the watch");
 }
+
+#[test]
+fn patch_and_service_type_changes() {
+    let mut c = cluster();
+    ok(&mut c, "kubectl create service nodeport web --tcp=80:8080");
+    let port = |c: &mut Cluster| ok(c, "kubectl get svc web -o jsonpath={.spec.ports[0].nodePort}");
+    assert!(port(&mut c).parse::<u16>().is_ok_and(|p| (30000..=32767).contains(&p)));
+    assert_eq!(ok(&mut c, r#"kubectl patch svc web -p '{"spec":{"type":"ClusterIP"}}'"#), "service/web patched\n");
+    assert_eq!(port(&mut c), "", "a ClusterIP service keeps no node port");
+    assert_eq!(ok(&mut c, r#"kubectl patch svc web -p '{"spec":{"type":"NodePort"}}'"#), "service/web patched\n");
+    assert!(port(&mut c).parse::<u16>().is_ok(), "changing to NodePort allocates one");
+    assert_eq!(
+        ok(&mut c, r#"kubectl patch svc web -p '{"spec":{"type":"NodePort"}}'"#),
+        "service/web patched (no change)\n"
+    );
+    assert_eq!(
+        ok(&mut c, r#"kubectl patch svc web --type merge -p '{"metadata":{"labels":{"tier":"front"}}}'"#),
+        "service/web patched\n"
+    );
+    assert_eq!(ok(&mut c, "kubectl get svc web -o jsonpath={.metadata.labels.tier}"), "front");
+    let out = fails(&mut c, r#"kubectl patch svc web --type json -p '[{"op":"remove","path":"/spec/nope"}]'"#);
+    assert!(out.starts_with("Error from server (BadRequest): remove operation does not apply"), "{out}");
+}

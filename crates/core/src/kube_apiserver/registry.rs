@@ -164,13 +164,13 @@ pub fn compute(input: &Input<'_>, rng: &mut SimRng) -> Result<Outcome, StatusErr
         (Verb::Update | Verb::Patch, sub) if !sub.is_empty() && !["status", "scale", "finalize"].contains(&sub) => {
             Err(StatusError::method_not_allowed())
         }
-        (Verb::Update, sub) => update(input, input.current.ok_or_else(not_found)?, body()?.clone(), sub),
+        (Verb::Update, sub) => update(input, input.current.ok_or_else(not_found)?, body()?.clone(), sub, rng),
         (Verb::Patch, sub) => {
             let current = input.current.ok_or_else(not_found)?;
             let content_type = input.content_type.unwrap_or(patch::STRATEGIC_MERGE_PATCH);
             let target = if sub == "scale" { to_scale(r, current) } else { current.clone() };
             let patched = patch::apply(&target, body()?, content_type).map_err(StatusError::bad_request)?;
-            update(input, current, patched, sub)
+            update(input, current, patched, sub, rng)
         }
         (Verb::Delete, "") => {
             let options = input.body.cloned().unwrap_or_else(|| json!({}));
@@ -365,7 +365,7 @@ fn create(input: &Input<'_>, mut body: Value, rng: &mut SimRng) -> Result<Outcom
     }
     prepare_status_on_create(r.kind, &mut value);
     if r.kind == "Service" {
-        allocate_service(input, &mut value, rng)?;
+        allocate_service(input, &mut value, rng, None)?;
     }
     let object = typed::decode(r, &value, false)?;
     let errors = validation::validate(&object, None, r.namespaced);
@@ -536,13 +536,21 @@ fn parse_ip(s: &str) -> Option<u32> {
 /// Allocates the Service's cluster IP (random free address of the range, like
 /// the bitmap allocator; the first address is the `kubernetes` Service's) and
 /// node ports.
-fn allocate_service(input: &Input<'_>, value: &mut Value, rng: &mut SimRng) -> Result<(), StatusError> {
+fn allocate_service(
+    input: &Input<'_>,
+    value: &mut Value,
+    rng: &mut SimRng,
+    own_key: Option<&str>,
+) -> Result<(), StatusError> {
     let r = input.info.resource;
     let name = meta_str(value, "name").to_string();
     let services = resources::by_plural("", "services").expect("services");
     let mut used_ips = std::collections::BTreeSet::new();
     let mut used_ports = std::collections::BTreeSet::new();
-    for (_, cached) in input.cache.list(&services.etcd_list_prefix("")) {
+    for (key, cached) in input.cache.list(&services.etcd_list_prefix("")) {
+        if Some(key.as_str()) == own_key {
+            continue;
+        }
         if let Some(ip) = cached.object.pointer("/spec/clusterIP").and_then(Value::as_str).and_then(parse_ip) {
             used_ips.insert(ip);
         }
@@ -646,7 +654,13 @@ fn allocate_service(input: &Input<'_>, value: &mut Value, rng: &mut SimRng) -> R
 /// An update (PUT, or a patch already applied): keeps what clients may not
 /// change, checks the resourceVersion precondition, defaults, validates, and
 /// bumps the generation when the spec changed.
-fn update(input: &Input<'_>, current: &Value, mut body: Value, sub: &str) -> Result<Outcome, StatusError> {
+fn update(
+    input: &Input<'_>,
+    current: &Value,
+    mut body: Value,
+    sub: &str,
+    rng: &mut SimRng,
+) -> Result<Outcome, StatusError> {
     let info = input.info;
     let r = info.resource;
     if sub == "scale" {
@@ -745,6 +759,24 @@ fn update(input: &Input<'_>, current: &Value, mut body: Value, sub: &str) -> Res
                     value["spec"][field] = v.clone();
                 }
             }
+        }
+    }
+    if r.kind == "Service" && sub.is_empty() {
+        // A type change drops or allocates what the type needs (the service
+        // strategy's dropTypeDependentFields and the allocators).
+        let kind = value.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+        let external = kind == "NodePort" || kind == "LoadBalancer";
+        if !external && current.pointer("/spec/type") != value.pointer("/spec/type") {
+            for p in value.pointer_mut("/spec/ports").and_then(Value::as_array_mut).into_iter().flatten() {
+                p.as_object_mut().map(|m| m.remove("nodePort"));
+            }
+            if value.pointer("/spec/externalIPs").and_then(Value::as_array).is_none_or(|a| a.is_empty()) {
+                value["spec"].as_object_mut().map(|m| m.remove("externalTrafficPolicy"));
+            }
+        }
+        if external {
+            let own = r.etcd_key(&info.namespace, &info.name);
+            allocate_service(input, &mut value, rng, Some(&own))?;
         }
     }
     if r.kind == "Pod" && sub.is_empty() {

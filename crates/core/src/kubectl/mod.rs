@@ -170,6 +170,13 @@ fn command_flags(verb: &str) -> &'static [FlagSpec] {
             ("verbs", None, Multi),
         ],
         "version" => &[("client", None, Bool), ("output", Some('o'), Value)],
+        "patch" => &[
+            ("patch", Some('p'), Value),
+            ("type", None, Value),
+            ("dry-run", None, Value),
+            ("output", Some('o'), Value),
+            ("subresource", None, Value),
+        ],
         _ => &[],
     }
 }
@@ -181,6 +188,7 @@ pub const VERBS: &[&str] = &[
     "apply",
     "create",
     "delete",
+    "patch",
     "scale",
     "label",
     "annotate",

@@ -197,6 +197,7 @@ impl Cluster {
             "create" => self.kubectl_create(cmd, &mut out),
             "delete" => self.kubectl_delete(cmd, &mut out),
             "scale" => self.kubectl_scale(cmd, &mut out),
+            "patch" => self.kubectl_patch(cmd, &mut out),
             "label" | "annotate" => self.kubectl_label(cmd, &mut out),
             "cordon" | "uncordon" => self.kubectl_cordon(cmd, &mut out),
             "drain" => self.kubectl_drain(cmd, &mut out),
@@ -1160,6 +1161,34 @@ impl Cluster {
             Some("server") => " (server dry run)",
             _ => "",
         }
+    }
+
+    fn kubectl_patch(&mut self, cmd: &Kubectl, out: &mut Out) -> Result<(), String> {
+        let Some(text) = cmd.flag("patch") else {
+            return Err("error: must specify -p to patch".into());
+        };
+        let content_type = match cmd.flag("type").unwrap_or("strategic") {
+            "strategic" => STRATEGIC_MERGE_PATCH,
+            "merge" => MERGE_PATCH,
+            "json" => crate::kube_apiserver::patch::JSON_PATCH,
+            other => return Err(format!("error: --type must be one of [json merge strategic], not {other:?}")),
+        };
+        let patch: Value = serde_yaml_ng::from_str(text).map_err(|e| {
+            format!("error: unable to parse {text:?}: {}", e.to_string().split(" at line").next().unwrap_or_default())
+        })?;
+        for (r, ns, name) in self.named_targets(cmd, &cmd.args)? {
+            let before = self.api_get(cmd, r.object_path(ns.as_deref(), &name));
+            match self.patch(cmd, r, ns.as_deref(), &name, patch.clone(), content_type) {
+                Ok(after) => {
+                    let same = before.as_ref().ok().and_then(|b| b.pointer("/metadata/resourceVersion"))
+                        == after.pointer("/metadata/resourceVersion");
+                    let word = if same && !after.is_null() { "patched (no change)" } else { "patched" };
+                    out.line(format!("{} {word}{}", object_ref(r, &name), Self::dry_suffix(cmd)));
+                }
+                Err(e) => out.server_error(&e),
+            }
+        }
+        Ok(())
     }
 
     fn kubectl_scale(&mut self, cmd: &Kubectl, out: &mut Out) -> Result<(), String> {
