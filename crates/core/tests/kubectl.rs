@@ -485,6 +485,19 @@ fn rbac_follows_roles_bindings_and_the_bootstrap_cluster_roles() {
     ok(&mut c, "kubectl --as jane get pods -n prod");
     let out = fails(&mut c, "kubectl --as jane create deployment web2 --image=nginx -n prod");
     assert_eq!(out, "Error from server (Forbidden): deployments.apps is forbidden: User \"jane\" cannot create resource \"deployments\" in API group \"apps\" in the namespace \"prod\"\n");
+    // No escalation: a namespace admin may grant what it holds, not more.
+    ok(&mut c, "kubectl create rolebinding boss --clusterrole=admin --user=boss -n prod");
+    ok(&mut c, "kubectl --as boss create role reader --verb=get --resource=pods -n prod");
+    let out =
+        fails(&mut c, "kubectl --as boss create rolebinding root --clusterrole=cluster-admin --user=boss -n prod");
+    assert!(out.contains("is attempting to grant RBAC permissions not currently held:\n{APIGroups:[\"*\"], Resources:[\"*\"], Verbs:[\"*\"]}"), "{out}");
+    let out = fails(&mut c, "kubectl --as boss create role nodes --verb=get --resource=nodes -n prod");
+    assert!(
+        out.starts_with(
+            "Error from server (Forbidden): roles.rbac.authorization.k8s.io \"nodes\" is forbidden: user \"boss\""
+        ),
+        "{out}"
+    );
 }
 
 #[test]

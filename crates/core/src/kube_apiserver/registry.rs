@@ -372,7 +372,10 @@ fn create(input: &Input<'_>, mut body: Value, rng: &mut SimRng) -> Result<Outcom
     if !errors.is_empty() {
         return Err(invalid(r, &info_name, errors));
     }
-    Ok(Outcome::Put { object: object.to_value(), code: 201, reply: None })
+    let value = object.to_value();
+    super::rbac::confirm_no_escalation(input.cache, input.user, &value, &info.namespace)
+        .map_err(|message| StatusError::forbidden(r.group, r.plural, &info_name, message))?;
+    Ok(Outcome::Put { object: value, code: 201, reply: None })
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -798,6 +801,8 @@ fn update(
         return Err(invalid(r, &info.name, errors));
     }
     let mut value = object.to_value();
+    super::rbac::confirm_no_escalation(input.cache, input.user, &value, &info.namespace)
+        .map_err(|message| StatusError::forbidden(r.group, r.plural, &info.name, message))?;
     // A finalizer-only change can complete a pending deletion.
     let deleting = value.pointer("/metadata/deletionTimestamp").is_some();
     let finalizers_left =
