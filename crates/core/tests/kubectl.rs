@@ -541,16 +541,19 @@ fn the_same_commands_give_the_same_trace() {
 #[test]
 fn api_resources_matches_kubectl() {
     let mut c = cluster();
-    // Byte for byte what kubectl 1.32 prints for this set of resources.
+    // Byte for byte what kubectl 1.32 prints for this set of resources (the rows
+    // and layout were taken from the real kubectl against a fake discovery).
     let expected = "NAME                     SHORTNAMES   APIVERSION                     NAMESPACED   KIND
 bindings                              v1                             true         Binding
 configmaps               cm           v1                             true         ConfigMap
 endpoints                ep           v1                             true         Endpoints
 events                   ev           v1                             true         Event
+limitranges              limits       v1                             true         LimitRange
 namespaces               ns           v1                             false        Namespace
 nodes                    no           v1                             false        Node
 pods                     po           v1                             true         Pod
 replicationcontrollers   rc           v1                             true         ReplicationController
+resourcequotas           quota        v1                             true         ResourceQuota
 secrets                               v1                             true         Secret
 serviceaccounts          sa           v1                             true         ServiceAccount
 services                 svc          v1                             true         Service
@@ -844,4 +847,38 @@ fn patch_and_service_type_changes() {
     assert_eq!(ok(&mut c, "kubectl get svc web -o jsonpath={.metadata.labels.tier}"), "front");
     let out = fails(&mut c, r#"kubectl patch svc web --type json -p '[{"op":"remove","path":"/spec/nope"}]'"#);
     assert!(out.starts_with("Error from server (BadRequest): remove operation does not apply"), "{out}");
+}
+
+#[test]
+fn limit_ranges_and_quotas_admit_like_the_documentation_says() {
+    // The manifests and the expected messages of the "Configure Memory and CPU
+    // Quotas for a Namespace" task in the Kubernetes documentation.
+    let mut c = cluster();
+    ok(&mut c, "kubectl create namespace quota-mem-cpu-example");
+    ok(&mut c, "kubectl apply -n quota-mem-cpu-example -f - <<EOF\napiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: mem-cpu-demo\nspec:\n  hard:\n    requests.cpu: \"1\"\n    requests.memory: 1Gi\n    limits.cpu: \"2\"\n    limits.memory: 2Gi\nEOF");
+    let pod = |name: &str, mem_limit: &str, mem_request: &str| {
+        format!("kubectl apply -n quota-mem-cpu-example -f - <<EOF\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: {name}-ctr\n    image: nginx\n    resources:\n      limits:\n        memory: \"{mem_limit}\"\n        cpu: \"800m\"\n      requests:\n        memory: \"{mem_request}\"\n        cpu: \"400m\"\nEOF")
+    };
+    assert_eq!(ok(&mut c, &pod("quota-mem-cpu-demo", "800Mi", "600Mi")), "pod/quota-mem-cpu-demo created\n");
+    assert_eq!(
+        fails(&mut c, &pod("quota-mem-cpu-demo-2", "1Gi", "700Mi")),
+        "Error from server (Forbidden): error when creating \"STDIN\": pods \"quota-mem-cpu-demo-2\" is forbidden: exceeded quota: mem-cpu-demo, requested: requests.memory=700Mi, used: requests.memory=600Mi, limited: requests.memory=1Gi\n"
+    );
+    assert_eq!(
+        fails(&mut c, "kubectl run bare -n quota-mem-cpu-example --image=nginx"),
+        "Error from server (Forbidden): pods \"bare\" is forbidden: failed quota: mem-cpu-demo: must specify limits.cpu for: bare; limits.memory for: bare; requests.cpu for: bare; requests.memory for: bare\n"
+    );
+    // A LimitRange fills in defaults and enforces its maximum.
+    ok(&mut c, "kubectl create namespace limits");
+    ok(&mut c, "kubectl apply -n limits -f - <<EOF\napiVersion: v1\nkind: LimitRange\nmetadata:\n  name: cpu-max\nspec:\n  limits:\n  - max: {cpu: 800m}\n    type: Container\nEOF");
+    ok(&mut c, "kubectl run small -n limits --image=nginx");
+    assert_eq!(
+        ok(&mut c, "kubectl get pod small -n limits -o jsonpath={.spec.containers[0].resources}"),
+        r#"{"limits":{"cpu":"800m"},"requests":{"cpu":"800m"}}"#
+    );
+    let big = "kubectl apply -n limits -f - <<EOF\napiVersion: v1\nkind: Pod\nmetadata: {name: big}\nspec:\n  containers:\n  - name: c\n    image: nginx\n    resources: {limits: {cpu: \"2\"}}\nEOF";
+    assert_eq!(
+        fails(&mut c, big),
+        "Error from server (Forbidden): error when creating \"STDIN\": pods \"big\" is forbidden: maximum cpu usage per Container is 800m, but limit is 2\n"
+    );
 }

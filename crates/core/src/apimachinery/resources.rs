@@ -103,6 +103,7 @@ pub static RESOURCES: &[Resource] = &[
     resource!("configmaps", "configmap", "ConfigMap", "", true, ["cm"], "/registry/configmaps", []),
     resource!("endpoints", "endpoints", "Endpoints", "", true, ["ep"], "/registry/services/endpoints", []),
     resource!("events", "event", "Event", "", true, ["ev"], "/registry/events", []),
+    resource!("limitranges", "limitrange", "LimitRange", "", true, ["limits"], "/registry/limitranges", []),
     resource!(
         "namespaces",
         "namespace",
@@ -124,6 +125,16 @@ pub static RESOURCES: &[Resource] = &[
         ["rc"],
         "/registry/controllers",
         ["status", "scale"]
+    ),
+    resource!(
+        "resourcequotas",
+        "resourcequota",
+        "ResourceQuota",
+        "",
+        true,
+        ["quota"],
+        "/registry/resourcequotas",
+        ["status"]
     ),
     resource!("secrets", "secret", "Secret", "", true, [], "/registry/secrets", []),
     resource!("serviceaccounts", "serviceaccount", "ServiceAccount", "", true, ["sa"], "/registry/serviceaccounts", []),

@@ -17,6 +17,38 @@ pub fn apply(object: &mut Typed) {
             if let Some(spec) = pod.spec.as_mut() {
                 pod_spec(spec);
                 spec.enable_service_links.get_or_insert(true);
+                // SetDefaults_Pod: a container's requests default to its limits.
+                for c in spec.containers.iter_mut().chain(spec.init_containers.iter_mut().flatten()) {
+                    if let Some(res) = c.resources.as_mut() {
+                        if let Some(limits) = res.limits.clone() {
+                            let requests = res.requests.get_or_insert_with(Default::default);
+                            for (k, v) in limits {
+                                requests.entry(k).or_insert(v);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Typed::LimitRange(lr) => {
+            // SetDefaults_LimitRangeItem: for containers, max defaults the
+            // default limit, and the default limit (or min) the default request.
+            for item in lr.spec.as_mut().map(|s| s.limits.iter_mut()).into_iter().flatten() {
+                if item.type_ != "Container" {
+                    continue;
+                }
+                if let Some(max) = item.max.clone() {
+                    let default = item.default.get_or_insert_with(Default::default);
+                    for (k, v) in max {
+                        default.entry(k).or_insert(v);
+                    }
+                }
+                for source in [item.default.clone(), item.min.clone()].into_iter().flatten() {
+                    let request = item.default_request.get_or_insert_with(Default::default);
+                    for (k, v) in source {
+                        request.entry(k).or_insert(v);
+                    }
+                }
             }
         }
         Typed::Deployment(d) => {

@@ -16,6 +16,7 @@
 //! through one etcd watch. The etcd client fails over between the
 //! `--etcd-servers` endpoints when one stops answering.
 
+pub mod admission;
 pub mod defaults;
 pub mod patch;
 pub mod rbac;

@@ -347,9 +347,17 @@ fn create(input: &Input<'_>, mut body: Value, rng: &mut SimRng) -> Result<Outcom
         let _ = current;
         return Err(StatusError::already_exists(r.group, r.plural, &info_name));
     }
-    admit_create(input, &mut object, &info_name)?;
+    // Scheme defaults come with decoding, before admission (so a pod's
+    // requests default to its limits before LimitRanger fills in the rest).
     defaults::apply(&mut object);
+    admit_create(input, &mut object, &info_name)?;
     let mut value = object.to_value();
+    if r.namespaced {
+        if r.kind == "Pod" {
+            super::admission::limit_ranger(input.cache, &info.namespace, &mut value, &info_name)?;
+        }
+        super::admission::resource_quota(input.cache, r, &info.namespace, &value, &info_name)?;
+    }
     // PrepareForCreate (generic store + strategy).
     {
         let meta = value["metadata"].as_object_mut().expect("metadata is an object");

@@ -39,6 +39,8 @@ typed! {
     ConfigMap => core::v1::ConfigMap,
     Endpoints => core::v1::Endpoints,
     Event => core::v1::Event,
+    LimitRange => core::v1::LimitRange,
+    ResourceQuota => core::v1::ResourceQuota,
     Namespace => core::v1::Namespace,
     Node => core::v1::Node,
     Pod => core::v1::Pod,

@@ -149,8 +149,9 @@ impl WatchCache {
     }
 
     /// Objects whose keys start with `prefix`, in key order.
-    pub fn list<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a String, &'a Cached)> + 'a {
-        self.objects.range(prefix.to_string()..).take_while(move |(k, _)| k.starts_with(prefix))
+    pub fn list<'a>(&'a self, prefix: &str) -> impl Iterator<Item = (&'a String, &'a Cached)> + 'a {
+        let prefix = prefix.to_string();
+        self.objects.range(prefix.clone()..).take_while(move |(k, _)| k.starts_with(&prefix))
     }
 
     /// Events after `revision` under `prefix`, or `None` when some are no

@@ -138,7 +138,8 @@ pub fn columns(resource: &Resource) -> Columns {
         "priorityclasses" => {
             &[("NAME", false), ("VALUE", false), ("GLOBAL-DEFAULT", false), ("AGE", false), ("PREEMPTIONPOLICY", false)]
         }
-        "roles" | "clusterroles" => &[("NAME", false), ("CREATED AT", false)],
+        "roles" | "clusterroles" | "limitranges" => &[("NAME", false), ("CREATED AT", false)],
+        "resourcequotas" => &[("NAME", false), ("AGE", false), ("REQUEST", false), ("LIMIT", false)],
         "rolebindings" | "clusterrolebindings" => &[
             ("NAME", false),
             ("ROLE", false),
@@ -392,7 +393,23 @@ pub fn cells(resource: &Resource, o: &Value, now_ms: u64) -> Vec<String> {
             age,
             s(o, "/preemptionPolicy").to_string(),
         ],
-        "roles" | "clusterroles" => vec![name, s(o, "/metadata/creationTimestamp").to_string()],
+        "roles" | "clusterroles" | "limitranges" => vec![name, s(o, "/metadata/creationTimestamp").to_string()],
+        "resourcequotas" => {
+            // printResourceQuota: `resource: used/hard`, limits apart, sorted.
+            let hard = o.pointer("/spec/hard").and_then(Value::as_object).cloned().unwrap_or_default();
+            let used = o.pointer("/status/used").and_then(Value::as_object).cloned().unwrap_or_default();
+            let (mut requests, mut limits) = (Vec::new(), Vec::new());
+            for (k, h) in &hard {
+                let u = used.get(k).and_then(Value::as_str).unwrap_or("0");
+                let cell = format!("{k}: {u}/{}", h.as_str().unwrap_or_default());
+                if k.starts_with("limits.") {
+                    limits.push(cell)
+                } else {
+                    requests.push(cell)
+                }
+            }
+            vec![name, age, requests.join(", "), limits.join(", ")]
+        }
         "rolebindings" | "clusterrolebindings" => {
             let subjects = list(o, "/subjects");
             let of = |kind: &str| {
