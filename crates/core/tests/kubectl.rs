@@ -882,3 +882,112 @@ fn limit_ranges_and_quotas_admit_like_the_documentation_says() {
         "Error from server (Forbidden): error when creating \"STDIN\": pods \"big\" is forbidden: maximum cpu usage per Container is 800m, but limit is 2\n"
     );
 }
+
+mod api {
+    //! REST semantics below kubectl: paging, finalizers, preconditions, bookmarks.
+    use super::*;
+    use kscope_core::component_id::ComponentId;
+    use kscope_core::message::{ApiRequest, Method, Payload};
+
+    /// Sends one request as client `who` and returns (code, body).
+    fn call(c: &mut Cluster, request: ApiRequest) -> (u16, Value) {
+        c.simulation_mut().send_as_client("api-test", ComponentId::ApiServer, Payload::ApiRequest(request));
+        for _ in 0..200 {
+            c.advance(Duration::from_millis(10)).unwrap();
+            for e in c.simulation_mut().take_client_inbox("api-test") {
+                if let Payload::ApiResponse(r) = e.payload {
+                    return (r.code, r.body.unwrap_or(Value::Null));
+                }
+            }
+        }
+        panic!("no answer");
+    }
+
+    #[test]
+    fn lists_page_with_limit_and_continue_at_one_revision() {
+        let mut c = cluster();
+        for i in 0..5 {
+            ok(&mut c, &format!("kubectl create cm page-{i}"));
+        }
+        let (code, first) =
+            call(&mut c, ApiRequest::new(1, Method::Get, "/api/v1/namespaces/default/configmaps?limit=2"));
+        assert_eq!(code, 200);
+        let names = |v: &Value| {
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&first), ["page-0", "page-1"]);
+        let token = first["metadata"]["continue"].as_str().unwrap().to_string();
+        ok(&mut c, "kubectl delete cm page-3");
+        let (_, second) = call(
+            &mut c,
+            ApiRequest::new(2, Method::Get, format!("/api/v1/namespaces/default/configmaps?limit=2&continue={token}")),
+        );
+        // The next page is read at the first page's revision: page-3 is still there.
+        assert_eq!(names(&second), ["page-2", "page-3"]);
+        assert_eq!(second["metadata"]["resourceVersion"], first["metadata"]["resourceVersion"]);
+        let token = second["metadata"]["continue"].as_str().unwrap().to_string();
+        let (_, third) = call(
+            &mut c,
+            ApiRequest::new(3, Method::Get, format!("/api/v1/namespaces/default/configmaps?limit=2&continue={token}")),
+        );
+        assert_eq!(names(&third), ["page-4"]);
+        assert!(third["metadata"].get("continue").is_none());
+        let (code, bad) =
+            call(&mut c, ApiRequest::new(4, Method::Get, "/api/v1/namespaces/default/configmaps?continue=garbage"));
+        assert_eq!((code, bad["reason"].as_str()), (400, Some("BadRequest")));
+    }
+
+    #[test]
+    fn finalizers_hold_a_delete_and_preconditions_guard_it() {
+        let mut c = cluster();
+        ok(&mut c, "kubectl apply -f - <<EOF\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  finalizers: [example.com/hold]\nEOF");
+        let (code, body) = call(
+            &mut c,
+            ApiRequest::new(1, Method::Delete, "/api/v1/namespaces/default/configmaps/held")
+                .with_body(serde_json::json!({"preconditions": {"uid": "not-the-uid"}})),
+        );
+        assert_eq!(code, 409);
+        assert!(
+            body["message"].as_str().unwrap().contains("Precondition failed: UID in precondition: not-the-uid"),
+            "{body}"
+        );
+        assert_eq!(ok(&mut c, "kubectl delete cm held"), "configmap \"held\" deleted\n");
+        let stamp = ok(&mut c, "kubectl get cm held -o jsonpath={.metadata.deletionTimestamp}");
+        assert!(stamp.starts_with("2025-01-01T00:00:"), "still there, being deleted: {stamp}");
+        ok(&mut c, "kubectl patch cm held --type merge -p '{\"metadata\":{\"finalizers\":null}}'");
+        assert_eq!(
+            fails(&mut c, "kubectl get cm held"),
+            "Error from server (NotFound): configmaps \"held\" not found\n"
+        );
+    }
+
+    #[test]
+    fn watchers_that_ask_get_bookmarks() {
+        let mut c = cluster();
+        let request = ApiRequest::new(
+            7,
+            Method::Get,
+            "/api/v1/namespaces/default/pods?watch=true&allowWatchBookmarks=true&resourceVersion=0",
+        );
+        c.simulation_mut().send_as_client("bm", ComponentId::ApiServer, Payload::ApiRequest(request));
+        c.advance(Duration::from_secs(61)).unwrap();
+        let bookmarks: Vec<Value> = c
+            .simulation_mut()
+            .take_client_inbox("bm")
+            .into_iter()
+            .filter_map(|e| match e.payload {
+                Payload::ApiResponse(r) => r.body,
+                _ => None,
+            })
+            .filter(|b| b["type"] == "BOOKMARK")
+            .collect();
+        assert_eq!(bookmarks.len(), 1, "one a minute");
+        assert_eq!(bookmarks[0]["object"]["kind"], "Pod");
+        assert!(bookmarks[0]["object"]["metadata"]["resourceVersion"].as_str().unwrap().parse::<i64>().unwrap() > 0);
+    }
+}

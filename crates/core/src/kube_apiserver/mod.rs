@@ -633,7 +633,13 @@ impl KubeApiServer {
                 }
             },
             (Verb::List, Reply::Range(r)) => {
-                let list = list_response(info, &r.kvs, revision);
+                // A continued list is read, and reported, at its first page's revision.
+                let prefix = info.resource.etcd_list_prefix(&info.namespace);
+                let at = match decode_continue(info.param("continue"), &prefix) {
+                    Ok((_, rev)) if rev > 0 => rev,
+                    _ => revision,
+                };
+                let list = list_response(info, &r.kvs, at);
                 let (client, request_id) = (op.client.clone(), op.request_id);
                 self.ops.remove(&id);
                 match list {
