@@ -402,13 +402,7 @@ impl KubeApiServer {
         let key = info.resource.etcd_key(&info.namespace, &info.name);
         match info.verb {
             Verb::Get => {
-                let request = Request::Range {
-                    range: KeyRange::single(key.as_bytes()),
-                    revision: 0,
-                    limit: 0,
-                    serializable: false,
-                };
-                self.etcd_send(ctx, Purpose::Op(id), request);
+                self.etcd_send(ctx, Purpose::Op(id), read_key(&key));
             }
             Verb::List => {
                 let prefix = info.resource.etcd_list_prefix(&info.namespace);
@@ -424,13 +418,7 @@ impl KubeApiServer {
             Verb::Create if info.subresource.is_empty() => self.compute_and_write(ctx, id, None),
             Verb::DeleteCollection | Verb::Watch => self.fail_op(ctx, id, StatusError::method_not_allowed()),
             _ => {
-                let request = Request::Range {
-                    range: KeyRange::single(key.as_bytes()),
-                    revision: 0,
-                    limit: 0,
-                    serializable: false,
-                };
-                self.etcd_send(ctx, Purpose::Op(id), request);
+                self.etcd_send(ctx, Purpose::Op(id), read_key(&key));
             }
         }
     }
@@ -919,6 +907,11 @@ fn watch_event(kind: &str, object: &Value) -> Value {
 /// the identity today; kept as the one place responses are shaped).
 fn strip_internal(object: Value) -> Value {
     object
+}
+
+/// A quorum read of one key.
+fn read_key(key: &str) -> Request {
+    Request::Range { range: KeyRange::single(key.as_bytes()), revision: 0, limit: 0, serializable: false }
 }
 
 /// A stored key-value as (object with its resourceVersion, mod revision).

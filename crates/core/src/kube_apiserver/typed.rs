@@ -24,6 +24,20 @@ macro_rules! typed {
                 })
             }
 
+            /// The object's kind.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Typed::$variant(_) => stringify!($variant),)*
+                }
+            }
+
+            /// The object's metadata.
+            pub fn metadata(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                match self {
+                    $(Typed::$variant(o) => &o.metadata,)*
+                }
+            }
+
             /// Back to JSON.
             pub fn to_value(&self) -> Value {
                 match self {

@@ -399,10 +399,7 @@ fn selector_required(selector: &LabelSelector, path: &str, kind: &str, errs: &mu
 /// Validates `object` (on create, `old` is `None`).
 pub fn validate(object: &Typed, old: Option<&Typed>, namespaced: bool) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    let kind_name = kind_of(object);
-    if let Some(meta) = meta_of(object) {
-        object_meta(kind_name, meta, namespaced, &mut errs);
-    }
+    object_meta(object.kind(), object.metadata(), namespaced, &mut errs);
     match object {
         Typed::Pod(pod) => match &pod.spec {
             Some(spec) => pod_spec(spec, "spec", &mut errs),
@@ -513,7 +510,7 @@ pub fn validate(object: &Typed, old: Option<&Typed>, namespaced: bool) -> Vec<Fi
         }
         _ => {}
     }
-    if let (Some(old), Some(meta)) = (old.and_then(meta_of), meta_of(object)) {
+    if let (Some(old), meta) = (old.map(Typed::metadata), object.metadata()) {
         if old.uid != meta.uid && meta.uid.is_some() {
             errs.push(FieldError::invalid("metadata.uid", meta.uid.clone().unwrap_or_default(), IMMUTABLE));
         }
@@ -605,66 +602,6 @@ fn service(svc: &k8s_openapi::api::core::v1::Service, old: Option<&Typed>, errs:
             ));
         }
     }
-}
-
-/// The kind of a typed object.
-pub fn kind_of(object: &Typed) -> &'static str {
-    macro_rules! kinds {
-        ($($v:ident),*) => { match object { $(Typed::$v(_) => stringify!($v),)* } };
-    }
-    kinds!(
-        ConfigMap,
-        Endpoints,
-        Event,
-        LimitRange,
-        ResourceQuota,
-        Namespace,
-        Node,
-        Pod,
-        ReplicationController,
-        Secret,
-        ServiceAccount,
-        Service,
-        Deployment,
-        ReplicaSet,
-        Lease,
-        EndpointSlice,
-        ClusterRoleBinding,
-        ClusterRole,
-        RoleBinding,
-        Role,
-        PriorityClass
-    )
-}
-
-/// The object's metadata.
-pub fn meta_of(object: &Typed) -> Option<&ObjectMeta> {
-    macro_rules! meta {
-        ($($v:ident),*) => { match object { $(Typed::$v(o) => Some(&o.metadata),)* } };
-    }
-    meta!(
-        ConfigMap,
-        Endpoints,
-        Event,
-        LimitRange,
-        ResourceQuota,
-        Namespace,
-        Node,
-        Pod,
-        ReplicationController,
-        Secret,
-        ServiceAccount,
-        Service,
-        Deployment,
-        ReplicaSet,
-        Lease,
-        EndpointSlice,
-        ClusterRoleBinding,
-        ClusterRole,
-        RoleBinding,
-        Role,
-        PriorityClass
-    )
 }
 
 #[cfg(test)]

@@ -309,25 +309,7 @@ fn pod(w: &mut String, o: &Value) {
                     let _ = writeln!(w, "    {label}:\t{}", probe(p));
                 }
             }
-            let env = list(c, "/env");
-            if env.is_empty() {
-                let _ = writeln!(w, "    Environment:\t<none>");
-            } else {
-                let _ = writeln!(w, "    Environment:");
-                for e in env {
-                    let _ = writeln!(w, "      {}:\t{}", s(e, "/name"), s(e, "/value"));
-                }
-            }
-            let mounts = list(c, "/volumeMounts");
-            if mounts.is_empty() {
-                let _ = writeln!(w, "    Mounts:\t<none>");
-            } else {
-                let _ = writeln!(w, "    Mounts:");
-                for m in mounts {
-                    let ro = if m.get("readOnly").and_then(Value::as_bool) == Some(true) { "ro" } else { "rw" };
-                    let _ = writeln!(w, "      {} from {} ({ro})", s(m, "/mountPath"), s(m, "/name"));
-                }
-            }
+            env_and_mounts(w, c);
         }
     }
     let conditions = list(o, "/status/conditions");
@@ -370,6 +352,29 @@ fn pod(w: &mut String, o: &Value) {
                 text.push_str(&format!(" for {secs}s"));
             }
             let _ = writeln!(w, "{}\t{text}", if i == 0 { "Tolerations:" } else { "" });
+        }
+    }
+}
+
+/// A container's Environment and Mounts lines.
+fn env_and_mounts(w: &mut String, c: &Value) {
+    let env = list(c, "/env");
+    if env.is_empty() {
+        let _ = writeln!(w, "    Environment:\t<none>");
+    } else {
+        let _ = writeln!(w, "    Environment:");
+        for e in env {
+            let _ = writeln!(w, "      {}:\t{}", s(e, "/name"), s(e, "/value"));
+        }
+    }
+    let mounts = list(c, "/volumeMounts");
+    if mounts.is_empty() {
+        let _ = writeln!(w, "    Mounts:\t<none>");
+    } else {
+        let _ = writeln!(w, "    Mounts:");
+        for m in mounts {
+            let ro = if m.get("readOnly").and_then(Value::as_bool) == Some(true) { "ro" } else { "rw" };
+            let _ = writeln!(w, "      {} from {} ({ro})", s(m, "/mountPath"), s(m, "/name"));
         }
     }
 }
@@ -634,16 +639,7 @@ fn pod_template(w: &mut String, t: &Value) {
             }
         }
         resources_lines(w, c);
-        let env = list(c, "/env");
-        if env.is_empty() {
-            let _ = writeln!(w, "    Environment:\t<none>");
-        } else {
-            let _ = writeln!(w, "    Environment:");
-            for e in env {
-                let _ = writeln!(w, "      {}:\t{}", s(e, "/name"), s(e, "/value"));
-            }
-        }
-        let _ = writeln!(w, "    Mounts:\t<none>");
+        env_and_mounts(w, c);
     }
     let _ = writeln!(w, "  Volumes:\t<none>");
     let _ = writeln!(w, "  Node-Selectors:\t<none>");

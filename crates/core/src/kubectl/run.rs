@@ -321,6 +321,12 @@ impl Cluster {
         }
     }
 
+    /// The resource and namespace a manifest goes to.
+    fn manifest_target(&self, cmd: &Kubectl, m: &Manifest) -> Result<(&'static Resource, Option<String>), String> {
+        let r = Self::manifest_resource(m)?;
+        Ok((r, self.manifest_namespace(cmd, r, &m.object)?))
+    }
+
     fn dry_run(cmd: &Kubectl) -> Result<Option<&'static str>, String> {
         match cmd.flag("dry-run") {
             None | Some("none") => Ok(None),
@@ -702,15 +708,8 @@ impl Cluster {
             return Err("error: no objects passed to apply".into());
         }
         for m in manifests {
-            let r = match Self::manifest_resource(&m) {
-                Ok(r) => r,
-                Err(e) => {
-                    out.error(e);
-                    continue;
-                }
-            };
-            let ns = match self.manifest_namespace(cmd, r, &m.object) {
-                Ok(ns) => ns,
+            let (r, ns) = match self.manifest_target(cmd, &m) {
+                Ok(t) => t,
                 Err(e) => {
                     out.error(e);
                     continue;
@@ -801,15 +800,8 @@ impl Cluster {
         let dry = Self::dry_run(cmd)?;
         if cmd.flags.contains_key("filename") {
             for m in self.manifests(cmd)? {
-                let r = match Self::manifest_resource(&m) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        out.error(e);
-                        continue;
-                    }
-                };
-                let ns = match self.manifest_namespace(cmd, r, &m.object) {
-                    Ok(ns) => ns,
+                let (r, ns) = match self.manifest_target(cmd, &m) {
+                    Ok(t) => t,
                     Err(e) => {
                         out.error(e);
                         continue;
@@ -1022,8 +1014,7 @@ impl Cluster {
         let mut items: Vec<(&'static Resource, Option<String>, String)> = Vec::new();
         if cmd.flags.contains_key("filename") {
             for m in self.manifests(cmd)? {
-                let r = Self::manifest_resource(&m)?;
-                let ns = self.manifest_namespace(cmd, r, &m.object)?;
+                let (r, ns) = self.manifest_target(cmd, &m)?;
                 items.push((r, ns, meta(&m.object, "name").to_string()));
             }
         } else {
