@@ -54,12 +54,11 @@ pub fn simulated(members: u8, puts: u64) -> Result<Measurement, String> {
         let now = cluster.now_ms();
         cluster.advance_to(now + 1)?;
         for envelope in cluster.simulation_mut().take_client_inbox("bench") {
-            match envelope.payload {
-                Payload::EtcdResponse { response, .. } => match response.result {
+            if let Payload::EtcdResponse { response, .. } = envelope.payload {
+                match response.result {
                     Ok(Reply::Put { .. }) => done += 1,
                     other => return Err(format!("a put failed: {other:?}")),
-                },
-                _ => {}
+                }
             }
         }
     }

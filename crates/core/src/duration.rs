@@ -91,7 +91,7 @@ impl Duration {
                 return Err(invalid());
             }
         }
-        if total_ns % 1_000_000 != 0 {
+        if !total_ns.is_multiple_of(1_000_000) {
             return Err(format!("duration {quoted} is finer than the simulation's 1ms resolution"));
         }
         Ok(Duration { ms: (total_ns / 1_000_000) as u64 })

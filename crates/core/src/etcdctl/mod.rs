@@ -313,7 +313,7 @@ fn range_of(command: &str, flags: &Flags) -> Result<KeyRange, String> {
     }
     let end = flags.args.get(1);
     if end.is_some() && (prefix || from_key) {
-        return Err(format!("too many arguments, only accept one argument when `--prefix` or `--from-key` is set"));
+        return Err("too many arguments, only accept one argument when `--prefix` or `--from-key` is set".to_string());
     }
     Ok(if prefix {
         KeyRange::prefix(key.as_bytes())

@@ -600,7 +600,7 @@ impl KubeApiServer {
         let revision = response.header.revision;
         let info = &op.info;
         match (info.verb, reply) {
-            (Verb::Get, Reply::Range(r)) => match r.kvs.first().and_then(|kv| decode_kv(kv)) {
+            (Verb::Get, Reply::Range(r)) => match r.kvs.first().and_then(decode_kv) {
                 Some((object, _)) => {
                     let (client, request_id) = (op.client.clone(), op.request_id);
                     let object =
@@ -637,7 +637,7 @@ impl KubeApiServer {
             }
             (_, Reply::Range(r)) => {
                 // The current object of an update, patch, delete or subresource write.
-                let current = r.kvs.first().and_then(|kv| decode_kv(kv));
+                let current = r.kvs.first().and_then(decode_kv);
                 self.compute_and_write(ctx, id, current);
             }
             (_, Reply::Txn { succeeded: true, .. }) => {
@@ -657,7 +657,7 @@ impl KubeApiServer {
                     op.last_txn = None;
                 }
                 let current = match responses.first() {
-                    Some(Reply::Range(r)) => r.kvs.first().and_then(|kv| decode_kv(kv)),
+                    Some(Reply::Range(r)) => r.kvs.first().and_then(decode_kv),
                     _ => None,
                 };
                 let Some(op) = self.ops.get_mut(&id) else { return };

@@ -472,13 +472,10 @@ pub fn validate(object: &Typed, old: Option<&Typed>, namespaced: bool) -> Vec<Fi
         },
         Typed::Service(svc) => service(svc, old, &mut errs),
         Typed::Namespace(_) | Typed::ConfigMap(_) | Typed::Secret(_) | Typed::ServiceAccount(_) => {}
-        Typed::PriorityClass(pc) => {
-            if pc.value > 1_000_000_000 && !pc.metadata.name.as_deref().unwrap_or_default().starts_with("system-") {
-                errs.push(FieldError::forbidden(
-                    "value",
-                    "maximum allowed value of a user defined priority is 1000000000",
-                ));
-            }
+        Typed::PriorityClass(pc)
+            if pc.value > 1_000_000_000 && !pc.metadata.name.as_deref().unwrap_or_default().starts_with("system-") =>
+        {
+            errs.push(FieldError::forbidden("value", "maximum allowed value of a user defined priority is 1000000000"));
         }
         _ => {}
     }
@@ -500,10 +497,8 @@ pub fn validate(object: &Typed, old: Option<&Typed>, namespaced: bool) -> Vec<Fi
                 errs.push(FieldError::forbidden("immutable", "field is immutable when `immutable` is set"));
             }
         }
-        (Typed::Secret(new), Some(Typed::Secret(old))) if old.immutable == Some(true) => {
-            if new.data != old.data {
-                errs.push(FieldError::forbidden("data", "field is immutable when `immutable` is set"));
-            }
+        (Typed::Secret(new), Some(Typed::Secret(old))) if old.immutable == Some(true) && new.data != old.data => {
+            errs.push(FieldError::forbidden("data", "field is immutable when `immutable` is set"));
         }
         (Typed::PriorityClass(new), Some(Typed::PriorityClass(old))) if new.value != old.value => {
             errs.push(FieldError::forbidden("value", "may not be changed in an update."));
@@ -582,14 +577,15 @@ fn service(svc: &k8s_openapi::api::core::v1::Service, old: Option<&Typed>, errs:
             errs.push(FieldError::not_supported("spec.sessionAffinity", policy, &["ClientIP", "None"]));
         }
     }
-    if spec.external_traffic_policy.is_some() && !(kind == "NodePort" || kind == "LoadBalancer") {
-        if spec.external_ips.as_ref().is_none_or(|v| v.is_empty()) {
-            errs.push(FieldError::invalid(
-                "spec.externalTrafficPolicy",
-                spec.external_traffic_policy.clone().unwrap_or_default(),
-                "may only be set for externally-accessible services",
-            ));
-        }
+    if spec.external_traffic_policy.is_some()
+        && !(kind == "NodePort" || kind == "LoadBalancer")
+        && spec.external_ips.as_ref().is_none_or(|v| v.is_empty())
+    {
+        errs.push(FieldError::invalid(
+            "spec.externalTrafficPolicy",
+            spec.external_traffic_policy.clone().unwrap_or_default(),
+            "may only be set for externally-accessible services",
+        ));
     }
     labels(&spec.selector, "spec.selector", errs);
     if let Some(Typed::Service(old)) = old {

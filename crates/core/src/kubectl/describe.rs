@@ -193,7 +193,7 @@ fn pod(w: &mut String, o: &Value) {
     multiline(w, "", "Labels", &labels_of(o));
     annotations_multiline(w, "", "Annotations", &annotations(o));
     if let Some(ts) = o.pointer("/metadata/deletionTimestamp").and_then(Value::as_str) {
-        let _ = writeln!(w, "Status:\tTerminating (lasts {})", "<unknown>");
+        let _ = writeln!(w, "Status:\tTerminating (lasts <unknown>)");
         let _ = writeln!(
             w,
             "Termination Grace Period:\t{}s",

@@ -801,7 +801,7 @@ pub fn jsonpath(template: &str, value: &Value) -> Result<String, String> {
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
-        let end = rest[start..].find('}').ok_or_else(|| format!("unclosed action"))? + start;
+        let end = rest[start..].find('}').ok_or_else(|| "unclosed action".to_string())? + start;
         let expr = rest[start + 1..end].trim();
         if let Some(literal) = expr.strip_prefix('"').and_then(|e| e.strip_suffix('"')) {
             out.push_str(literal);

@@ -208,7 +208,10 @@ impl Cluster {
             "expose" => self.kubectl_expose(cmd, &mut out),
             "logs" => self.kubectl_logs(cmd, &mut out),
             "auth" => self.kubectl_auth(cmd, &mut out),
-            "api-resources" => Ok(kubectl_api_resources(cmd, &mut out)),
+            "api-resources" => {
+                kubectl_api_resources(cmd, &mut out);
+                Ok(())
+            }
             "version" => self.kubectl_version(cmd, &mut out),
             "cluster-info" => self.kubectl_cluster_info(cmd, &mut out),
             _ => Err(format!("error: unknown command {:?} for \"kubectl\"", cmd.verb)),
@@ -961,7 +964,7 @@ impl Cluster {
                 for sa in cmd.flag_list("serviceaccount") {
                     let (ns, n) = sa
                         .split_once(':')
-                        .ok_or_else(|| format!("error: serviceaccount must be <namespace>:<name>"))?;
+                        .ok_or_else(|| "error: serviceaccount must be <namespace>:<name>".to_string())?;
                     subjects.push(json!({"kind": "ServiceAccount", "name": n, "namespace": ns}));
                 }
                 let plural = if kind == "rolebinding" { "rolebindings" } else { "clusterrolebindings" };
@@ -1299,20 +1302,17 @@ impl Cluster {
                     continue;
                 }
             }
-            let changed = patch_map
-                .iter()
-                .any(|(k, v)| existing.get(k) != Some(v) && !(v.is_null() && !existing.contains_key(k)));
+            // A change: a new or different value, or removing a key that is there.
+            let changed = patch_map.iter().any(|(k, v)| match v {
+                Value::Null => existing.contains_key(k),
+                v => existing.get(k) != Some(v),
+            });
             let removed_only = patch_map.values().all(Value::is_null);
-            let verb = if field == "labels" {
-                if removed_only {
-                    "unlabeled"
-                } else {
-                    "labeled"
-                }
-            } else if removed_only {
-                "annotated"
-            } else {
-                "annotated"
+            // kubectl says "unlabeled" when labels were only removed; annotate always "annotated".
+            let verb = match (field, removed_only) {
+                ("labels", true) => "unlabeled",
+                ("labels", false) => "labeled",
+                _ => "annotated",
             };
             if !changed {
                 out.line(format!(
@@ -1497,8 +1497,7 @@ impl Cluster {
             let mut patch_containers = Vec::new();
             for u in &updates {
                 let (c, image) = u.split_once('=').expect("has =");
-                let matched: Vec<&Value> =
-                    containers.iter().filter(|x| c == "*" || x["name"] == c.as_ref() as &str).collect();
+                let matched: Vec<&Value> = containers.iter().filter(|x| c == "*" || x["name"] == c as &str).collect();
                 if matched.is_empty() {
                     out.error(format!("error: unable to find container named \"{c}\""));
                     return Ok(());
@@ -1632,7 +1631,7 @@ impl Cluster {
                     } else {
                         "/spec/template/spec/containers/0/ports/0/containerPort"
                     };
-                    o.pointer(pointer).and_then(Value::as_i64).ok_or_else(|| format!("error: couldn't find port via --port flag or introspection\nSee 'kubectl expose -h' for help and examples"))?
+                    o.pointer(pointer).and_then(Value::as_i64).ok_or_else(|| "error: couldn't find port via --port flag or introspection\nSee 'kubectl expose -h' for help and examples".to_string())?
                 }
             };
             let target: Value = match cmd.flag("target-port") {
