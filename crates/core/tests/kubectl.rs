@@ -991,3 +991,20 @@ mod api {
         assert!(bookmarks[0]["object"]["metadata"]["resourceVersion"].as_str().unwrap().parse::<i64>().unwrap() > 0);
     }
 }
+
+#[test]
+fn replace_with_a_stale_resource_version_is_a_conflict() {
+    let mut c = cluster();
+    ok(&mut c, "kubectl create configmap app --from-literal=v=1");
+    let rv = ok(&mut c, "kubectl get cm app -o jsonpath={.metadata.resourceVersion}");
+    let manifest = |value: &str| {
+        format!("kubectl replace -f - <<EOF\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  resourceVersion: \"{rv}\"\ndata:\n  v: \"{value}\"\nEOF")
+    };
+    assert_eq!(ok(&mut c, &manifest("2")), "configmap/app replaced\n");
+    // The same resourceVersion again is now stale: someone (we) changed it since.
+    assert_eq!(
+        fails(&mut c, &manifest("3")),
+        "Error from server (Conflict): error when replacing \"STDIN\": Operation cannot be fulfilled on configmaps \"app\": the object has been modified; please apply your changes to the latest version and try again\n"
+    );
+    assert_eq!(ok(&mut c, "kubectl get cm app -o jsonpath={.data.v}"), "2");
+}

@@ -170,6 +170,13 @@ fn command_flags(verb: &str) -> &'static [FlagSpec] {
             ("verbs", None, Multi),
         ],
         "version" => &[("client", None, Bool), ("output", Some('o'), Value)],
+        "replace" => &[
+            ("filename", Some('f'), Multi),
+            ("dry-run", None, Value),
+            ("output", Some('o'), Value),
+            ("validate", None, Value),
+            ("force", None, Bool),
+        ],
         "patch" => &[
             ("patch", Some('p'), Value),
             ("type", None, Value),
@@ -189,6 +196,7 @@ pub const VERBS: &[&str] = &[
     "create",
     "delete",
     "patch",
+    "replace",
     "scale",
     "label",
     "annotate",

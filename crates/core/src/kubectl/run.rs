@@ -198,6 +198,7 @@ impl Cluster {
             "delete" => self.kubectl_delete(cmd, &mut out),
             "scale" => self.kubectl_scale(cmd, &mut out),
             "patch" => self.kubectl_patch(cmd, &mut out),
+            "replace" => self.kubectl_replace(cmd, &mut out),
             "label" | "annotate" => self.kubectl_label(cmd, &mut out),
             "cordon" | "uncordon" => self.kubectl_cordon(cmd, &mut out),
             "drain" => self.kubectl_drain(cmd, &mut out),
@@ -1155,6 +1156,44 @@ impl Cluster {
             Some("server") => " (server dry run)",
             _ => "",
         }
+    }
+
+    /// `kubectl replace -f`: a PUT of each manifest. With the manifest's
+    /// `metadata.resourceVersion` the apiserver checks it is still current
+    /// (409 Conflict otherwise); without it the update is unconditional.
+    fn kubectl_replace(&mut self, cmd: &Kubectl, out: &mut Out) -> Result<(), String> {
+        if !cmd.flags.contains_key("filename") {
+            return Err("error: must specify --filename to replace".into());
+        }
+        let dry = Self::dry_run(cmd)?;
+        for m in self.manifests(cmd)? {
+            let (r, ns) = match self.manifest_target(cmd, &m) {
+                Ok(t) => t,
+                Err(e) => {
+                    out.error(e);
+                    continue;
+                }
+            };
+            let name = meta(&m.object, "name").to_string();
+            let mut object = m.object.clone();
+            if let Some(ns) = &ns {
+                object["metadata"]["namespace"] = json!(ns);
+            }
+            if dry == Some("client") {
+                self.print_result(cmd, out, r, &object, "replaced", dry);
+                continue;
+            }
+            let mut params = vec![("fieldValidation", "Strict")];
+            if dry == Some("server") {
+                params.push(("dryRun", "All"));
+            }
+            let path = with_query(&r.object_path(ns.as_deref(), &name), &params);
+            match self.api_send(cmd, Method::Put, path, object, None) {
+                Ok(o) => self.print_result(cmd, out, r, &o, "replaced", dry),
+                Err(e) => out.server_error(&error_with_source(&e, "replacing", &m.source)),
+            }
+        }
+        Ok(())
     }
 
     fn kubectl_patch(&mut self, cmd: &Kubectl, out: &mut Out) -> Result<(), String> {
