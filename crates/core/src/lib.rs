@@ -27,6 +27,7 @@ pub mod kubelet;
 pub mod message;
 pub mod network;
 pub mod quantity;
+pub mod reflector;
 pub mod rng;
 pub mod scenario;
 pub mod session;
