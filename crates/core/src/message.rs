@@ -84,6 +84,10 @@ pub struct ApiResponse {
     pub code: u16,
     /// The JSON body: the object, a list, a `Status`, or one watch event.
     pub body: Option<serde_json::Value>,
+    /// Position on a watch stream (1, 2, ...; 0 for a plain answer). Not
+    /// HTTP: it stands for TCP's ordering, so a client notices a lost
+    /// message of its stream and watches again.
+    pub seq: u64,
 }
 
 /// The payload of one network message.

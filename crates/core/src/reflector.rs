@@ -63,6 +63,8 @@ pub struct Reflector {
     synced: bool,
     /// When the current request last heard from the apiserver.
     last_heard_ms: u64,
+    /// The next position expected on the watch stream.
+    next_seq: u64,
 }
 
 /// `namespace/name` (or `name`) of an object: the store's key.
@@ -87,6 +89,7 @@ impl Reflector {
             store: BTreeMap::new(),
             synced: false,
             last_heard_ms: 0,
+            next_seq: 1,
         }
     }
 
@@ -142,6 +145,7 @@ impl Reflector {
 
     fn watch(&mut self, request_id: u64) -> ApiRequest {
         self.phase = Phase::Watching(request_id);
+        self.next_seq = 1;
         let path = with_query(
             &self.path,
             &[
@@ -201,6 +205,13 @@ impl Reflector {
                 }
             }
             Phase::Watching(id) if id == response.request_id => {
+                if response.seq != 0 && response.seq != self.next_seq {
+                    // A message of the stream was lost: watch again from the
+                    // last version seen, which replays what was missed.
+                    step.send = Some(self.watch(next_id));
+                    return step;
+                }
+                self.next_seq += 1;
                 let Some(event) = &response.body else {
                     // The stream ended: watch again from where we were.
                     step.send = Some(self.watch(next_id));
@@ -243,7 +254,7 @@ mod tests {
     use serde_json::json;
 
     fn answer(id: u64, code: u16, body: Option<Value>) -> ApiResponse {
-        ApiResponse { request_id: id, code, body }
+        ApiResponse { request_id: id, code, body, seq: 0 }
     }
 
     fn cm(name: &str, rv: &str, v: &str) -> Value {
@@ -284,6 +295,20 @@ mod tests {
         assert!(r.handle(&answer(1, 503, None), 2, 0).retry_later);
         assert_eq!(r.handle(&answer(1, 200, Some(json!({"items": []}))), 2, 0), Step::default());
         assert!(r.retry(2).is_some());
+        // A gap in the stream's positions means a lost event: watch again.
+        let mut r = Reflector::new("/api/v1/nodes", "", "");
+        r.start(1);
+        r.handle(&answer(1, 200, Some(json!({"metadata": {"resourceVersion": "3"}, "items": []}))), 2, 0);
+        let event = |seq: u64, name: &str, rv: &str| ApiResponse {
+            request_id: 2,
+            code: 200,
+            body: Some(json!({"type": "ADDED", "object": {"metadata": {"name": name, "resourceVersion": rv}}})),
+            seq,
+        };
+        assert_eq!(r.handle(&event(1, "a", "4"), 3, 0).changes.len(), 1);
+        let step = r.handle(&event(3, "c", "6"), 3, 0);
+        assert!(step.changes.is_empty());
+        assert!(step.send.unwrap().path.contains("resourceVersion=4"));
         // A silent watch is restarted.
         let mut r = Reflector::new("/api/v1/nodes", "", "");
         r.start(1);

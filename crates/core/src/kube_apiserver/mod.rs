@@ -146,6 +146,8 @@ struct Watcher {
     labels: Selector,
     fields: FieldSelector,
     bookmarks: bool,
+    /// Messages sent on this stream.
+    sent: u64,
 }
 
 /// The API server component.
@@ -273,7 +275,7 @@ impl KubeApiServer {
     ) {
         if let Some(client) = client {
             self.requests_served += 1;
-            ctx.send(client.clone(), Payload::ApiResponse(ApiResponse { request_id, code, body: Some(body) }));
+            ctx.send(client.clone(), Payload::ApiResponse(ApiResponse { request_id, code, body: Some(body), seq: 0 }));
         }
     }
 
@@ -788,6 +790,7 @@ impl KubeApiServer {
             labels,
             fields,
             bookmarks: info.param("allowWatchBookmarks") == "true",
+            sent: 0,
         };
         let rv = info.param("resourceVersion");
         let mut initial: Vec<Value> = Vec::new();
@@ -815,44 +818,39 @@ impl KubeApiServer {
                         self.cache.window_start()
                     ));
                     let event = json!({"type": "ERROR", "object": e.to_status()});
-                    self.respond(ctx, &Some(from.clone()), request_id, 200, event);
-                    return self.respond_end(ctx, &from, request_id);
+                    let mut watcher = watcher;
+                    stream_send(ctx, &from, request_id, &mut watcher, Some(event));
+                    stream_send(ctx, &from, request_id, &mut watcher, None);
+                    return;
                 }
             }
         }
+        let mut watcher = watcher;
         for event in initial {
-            self.respond(ctx, &Some(from.clone()), request_id, 200, event);
+            stream_send(ctx, &from, request_id, &mut watcher, Some(event));
         }
         self.watchers.insert((from, request_id), watcher);
-    }
-
-    fn respond_end(&mut self, ctx: &mut Context<'_>, client: &ComponentId, request_id: u64) {
-        ctx.send(client.clone(), Payload::ApiResponse(ApiResponse { request_id, code: 200, body: None }));
     }
 
     /// Closes every client watch (the cache relisted, so it cannot promise
     /// continuity); clients watch again from their last resourceVersion.
     fn end_client_watches(&mut self, ctx: &mut Context<'_>) {
-        for ((client, request_id), _) in std::mem::take(&mut self.watchers) {
-            self.respond_end(ctx, &client, request_id);
+        for ((client, request_id), mut watcher) in std::mem::take(&mut self.watchers) {
+            stream_send(ctx, &client, request_id, &mut watcher, None);
         }
     }
 
     fn fan_out(&mut self, ctx: &mut Context<'_>, event: &CacheEvent) {
-        let mut sends = Vec::new();
-        for ((client, request_id), watcher) in &self.watchers {
+        for ((client, request_id), watcher) in self.watchers.iter_mut() {
             if let Some(e) = watcher.event_for(event) {
-                sends.push((client.clone(), *request_id, e));
+                stream_send(ctx, client, *request_id, watcher, Some(e));
             }
-        }
-        for (client, request_id, body) in sends {
-            ctx.send(client, Payload::ApiResponse(ApiResponse { request_id, code: 200, body: Some(body) }));
         }
     }
 
     fn send_bookmarks(&mut self, ctx: &mut Context<'_>) {
         let revision = self.cache.revision().to_string();
-        for ((client, request_id), watcher) in &self.watchers {
+        for ((client, request_id), watcher) in self.watchers.iter_mut() {
             if watcher.bookmarks {
                 let object = json!({
                     "kind": watcher.resource.kind,
@@ -860,13 +858,23 @@ impl KubeApiServer {
                     "metadata": {"resourceVersion": revision},
                 });
                 let body = json!({"type": "BOOKMARK", "object": object});
-                ctx.send(
-                    client.clone(),
-                    Payload::ApiResponse(ApiResponse { request_id: *request_id, code: 200, body: Some(body) }),
-                );
+                stream_send(ctx, client, *request_id, watcher, Some(body));
             }
         }
     }
+}
+
+/// Sends the next message of a watch stream (`None` ends it).
+fn stream_send(
+    ctx: &mut Context<'_>,
+    client: &ComponentId,
+    request_id: u64,
+    watcher: &mut Watcher,
+    body: Option<Value>,
+) {
+    watcher.sent += 1;
+    let response = ApiResponse { request_id, code: 200, body, seq: watcher.sent };
+    ctx.send(client.clone(), Payload::ApiResponse(response));
 }
 
 impl Watcher {
