@@ -1108,8 +1108,9 @@ impl Cluster {
     // ---- changes to existing objects ---------------------------------------
 
     /// Resolves `TYPE NAME...` or `TYPE/NAME...` to objects.
+    /// With `--all` or `-l`, a bare TYPE means every (selected) object of it.
     fn named_targets(
-        &self,
+        &mut self,
         cmd: &Kubectl,
         args: &[String],
     ) -> Result<Vec<(&'static Resource, Option<String>, String)>, String> {
@@ -1117,6 +1118,19 @@ impl Cluster {
         let mut out = Vec::new();
         for (r, names) in Self::targets(args)? {
             if names.is_empty() {
+                if cmd.is_set("all") || cmd.flag("selector").is_some() {
+                    let list = self
+                        .api_get(cmd, Self::list_path(cmd, r, &namespace, cmd.is_set("all-namespaces")))
+                        .map_err(|e| server_error_text(&e))?;
+                    for o in list.get("items").and_then(Value::as_array).into_iter().flatten() {
+                        let ns = r.namespaced.then(|| meta(o, "namespace").to_string());
+                        out.push((r, ns, meta(o, "name").to_string()));
+                    }
+                    if out.is_empty() {
+                        return Err("error: no objects passed to update".into());
+                    }
+                    continue;
+                }
                 return Err("error: resource(s) were provided, but no name was specified".into());
             }
             for n in names {
