@@ -308,6 +308,13 @@ fn changes_go_through_with_kubectls_wording() {
         ok(&mut c, "kubectl annotate deploy nginx-deployment owner=team-a"),
         "deployment.apps/nginx-deployment annotated\n"
     );
+    ok(&mut c, "kubectl create cm one");
+    ok(&mut c, "kubectl create cm two");
+    assert_eq!(ok(&mut c, "kubectl label cm --all team=x"), "configmap/one labeled\nconfigmap/two labeled\n");
+    assert_eq!(
+        ok(&mut c, "kubectl annotate cm -l team=x note=y"),
+        "configmap/one annotated\nconfigmap/two annotated\n"
+    );
     assert_eq!(
         ok(&mut c, "kubectl set image deployment/nginx-deployment nginx=nginx:1.16.1"),
         "deployment.apps/nginx-deployment image updated\n"
