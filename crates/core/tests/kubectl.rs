@@ -1015,3 +1015,82 @@ fn replace_with_a_stale_resource_version_is_a_conflict() {
     );
     assert_eq!(ok(&mut c, "kubectl get cm app -o jsonpath={.data.v}"), "2");
 }
+
+mod second_review {
+    //! What a second review found, kept as tests.
+    use super::*;
+
+    #[test]
+    fn sort_by_mixed_keys_deep_patches_and_deep_yaml_are_handled() {
+        let mut c = cluster();
+        for n in [
+            "9", "10", "1a", "2", "20", "3b", "100", "x", "5", "nan", "inf", "7", "77", "7a", "8", "80", "8b", "11",
+            "12", "1b", "13",
+        ] {
+            ok(&mut c, &format!("kubectl create configmap {n}"));
+        }
+        let sorted = ok(&mut c, "kubectl get cm --sort-by=.metadata.name -o name");
+        assert!(sorted.starts_with("configmap/10\nconfigmap/100\n"), "string keys sort as strings: {sorted}");
+        let mut ops = vec![r#"{"op":"add","path":"/metadata/annotations","value":{}}"#.to_string()];
+        ops.push(r#"{"op":"add","path":"/data","value":{"x":{}}}"#.to_string());
+        let mut path = "/data/x".to_string();
+        for _ in 0..12 {
+            ops.push(format!(r#"{{"op":"copy","from":"/data/x","path":"{path}/x"}}"#));
+            path.push_str("/x");
+        }
+        let out = fails(&mut c, &format!("kubectl patch cm 9 --type json -p '[{}]'", ops.join(",")));
+        assert!(out.starts_with("Error from server (BadRequest)"), "{out}");
+        let deep = format!("{}1{}", "{\"a\":".repeat(5_000), "}".repeat(5_000));
+        assert!(fails(&mut c, &format!("kubectl patch cm 9 -p '{deep}'")).contains("exceeded max depth"));
+        let deep_yaml = format!("kubectl apply -f - <<EOF\na: {}{}\nEOF", "[".repeat(5_000), "]".repeat(5_000));
+        assert!(fails(&mut c, &deep_yaml).contains("exceeded max depth"));
+    }
+
+    #[test]
+    fn numeric_quantities_toleration_removal_and_replicaset_selectors() {
+        let mut c = cluster();
+        ok(&mut c, "kubectl apply -f - <<EOF\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: nginx\n    resources: {limits: {cpu: 1, memory: 536870912}}\nEOF");
+        assert_eq!(
+            ok(&mut c, "kubectl get pod p -o jsonpath={.spec.containers[0].resources.limits.cpu}"),
+            "1",
+            "bare numbers are quantities"
+        );
+        let out = fails(&mut c, r#"kubectl patch pod p --type json -p '[{"op":"remove","path":"/spec/tolerations"}]'"#);
+        assert!(out.contains("pod updates may not change fields other than"), "{out}");
+        ok(&mut c, "kubectl apply -f - <<EOF\napiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: r}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b, c: d}}\n    spec: {containers: [{name: c, image: x}]}\nEOF");
+        let out =
+            fails(&mut c, r#"kubectl patch rs r --type merge -p '{"spec":{"selector":{"matchLabels":{"c":"d"}}}}'"#);
+        assert!(out.contains("spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"a\":\"b\", \"c\":\"d\"}"), "{out}");
+        assert!(out.ends_with("field is immutable\n"), "{out}");
+    }
+
+    #[test]
+    fn rbac_rules_drain_namespaces_and_can_i_groups() {
+        let mut c = cluster();
+        ok(
+            &mut c,
+            "kubectl create clusterrole rbac-writer --verb=create,get,list --resource=clusterroles,clusterrolebindings",
+        );
+        ok(&mut c, "kubectl create clusterrolebinding dev-rbac --clusterrole=rbac-writer --user=dev");
+        let out = fails(&mut c, "kubectl --as dev apply -f - <<EOF\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: evil}\nrules:\n- {apiGroups: ['*'], resources: ['*'], verbs: ['*'], nonResourceURLs: [/healthz]}\nEOF");
+        assert!(out.contains("rules cannot apply to both regular resources and non-resource URLs"), "{out}");
+        let out = fails(&mut c, "kubectl --as dev create clusterrolebinding evil --clusterrole=evil --user=dev");
+        assert!(out.contains("clusterroles.rbac.authorization.k8s.io \"evil\" not found"), "{out}");
+        let out = fails(&mut c, "kubectl create rolebinding rb --role=x --serviceaccount=:");
+        assert!(out.contains("subjects[0].name: Required value"), "{out}");
+        assert_eq!(run(&mut c, "kubectl auth can-i get secrets --as dev --as-group system:masters").text, "yes\n");
+        ok(&mut c, "kubectl apply -f - <<EOF\napiVersion: v1\nkind: Pod\nmetadata: {name: lonely}\nspec:\n  nodeName: node-1\n  containers: [{name: c, image: nginx}]\nEOF");
+        let out = fails(&mut c, "kubectl drain node-1");
+        assert!(
+            out.contains("cannot delete Pods that declare no controller (use --force to override): default/lonely"),
+            "{out}"
+        );
+        assert!(ok(&mut c, "kubectl drain node-1 --force --dry-run=client").contains("pod/lonely evicted (dry run)"));
+        assert!(!ok(&mut c, "kubectl get pod lonely").contains("Terminating"), "a dry run evicts nothing");
+        assert_eq!(
+            fails(&mut c, "kubectl get pods -n 'default/pods?watch=true&x='"),
+            "error: invalid namespace \"default/pods?watch=true&x=\": [may not contain '/']\n"
+        );
+        assert!(ok(&mut c, "sim status").contains("watches=0"));
+    }
+}

@@ -519,6 +519,14 @@ impl KubeApiServer {
                 // etcd is ahead of the cache twice in a row at the same cache
                 // revision: the watch may have lost its last message. Watching
                 // again from the cache's revision replays whatever was missed.
+                // etcd went back in time (a snapshot was restored): the cache
+                // cannot be patched up, list everything again.
+                if response.header.revision < self.cache.revision() && self.cache.is_ready() {
+                    ctx.record("watch cache: etcd's revision went back, listing again".to_string());
+                    self.cache.set_stale();
+                    self.restart_cache_watch(ctx);
+                    return;
+                }
                 // Writes outside /registry/ (etcdctl) also move etcd's revision:
                 // watch again only when it moved since the last time.
                 let behind = response.header.revision > self.cache.revision();

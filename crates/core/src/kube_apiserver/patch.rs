@@ -154,10 +154,20 @@ pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, String> {
         return Err(format!("the allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got {}", ops.len()));
     }
     let mut doc = target.clone();
+    // A running upper bound of the document's size: what each op adds.
+    let mut size = doc.to_string().len();
     for op in ops {
-        if matches!(op.get("op").and_then(Value::as_str), Some("copy" | "add" | "replace"))
-            && doc.to_string().len() > MAX_BYTES
-        {
+        let added = match op.get("op").and_then(Value::as_str) {
+            Some("add" | "replace" | "test") => op.get("value").map_or(0, |v| v.to_string().len()),
+            Some("copy") => op
+                .get("from")
+                .and_then(Value::as_str)
+                .and_then(|from| doc.pointer(from))
+                .map_or(0, |v| v.to_string().len()),
+            _ => 0,
+        };
+        size = size.saturating_add(added);
+        if size > MAX_BYTES {
             return Err("the patched document is larger than the request size limit".into());
         }
         let kind = op.get("op").and_then(Value::as_str).unwrap_or_default();

@@ -217,6 +217,28 @@ pub fn allowed(
     false
 }
 
+/// Whether `user` may `verb` the non-resource URL `url` (from ClusterRoles only).
+fn allowed_non_resource(cache: &WatchCache, user: &UserInfo, verb: &str, url: &str) -> bool {
+    if user.groups.iter().any(|g| g == "system:masters") {
+        return true;
+    }
+    let crb = resources::by_plural("rbac.authorization.k8s.io", "clusterrolebindings").expect("crb");
+    cache.list(&crb.etcd_list_prefix("")).any(|(_, binding)| {
+        let b = &binding.object;
+        let bound =
+            b.get("subjects").and_then(Value::as_array).into_iter().flatten().any(|s| subject_matches(s, user, ""));
+        bound
+            && role_rules(cache, &b["roleRef"], "").iter().any(|r| {
+                matches(r.get("verbs"), verb)
+                    && r.get("nonResourceURLs").and_then(Value::as_array).is_some_and(|urls| {
+                        urls.iter()
+                            .filter_map(Value::as_str)
+                            .any(|u| u == "*" || u == url || u.strip_suffix('*').is_some_and(|p| url.starts_with(p)))
+                    })
+            })
+    })
+}
+
 /// RBAC's escalation check (pkg/registry/rbac/validation `ConfirmNoEscalation`):
 /// a user may only create or change a Role/ClusterRole whose rules it holds
 /// itself (or has `escalate` on roles), and only bind a role whose rules it
@@ -250,6 +272,14 @@ pub fn confirm_no_escalation(
                 return Ok(());
             }
             let plural = if kind == "RoleBinding" { "rolebindings" } else { "clusterrolebindings" };
+            let key = match role_kind {
+                "Role" => resources::by_plural(group, "roles").map(|r| r.etcd_key(namespace, role_name)),
+                _ => resources::by_plural(group, "clusterroles").map(|r| r.etcd_key("", role_name)),
+            };
+            if key.and_then(|k| cache.get(&k)).is_none() {
+                // GetRoleReferenceRules fails: nothing to check the grant against.
+                return Err(format!("{role_plural}.{group} \"{role_name}\" not found"));
+            }
             (role_rules(cache, &role_ref, namespace).into_iter().cloned().collect(), plural)
         }
         _ => return Ok(()),
@@ -262,7 +292,14 @@ pub fn confirm_no_escalation(
     };
     let mut missing = Vec::new();
     for rule in &rules {
-        if rule.get("nonResourceURLs").is_some() {
+        if let Some(urls) = rule.get("nonResourceURLs").and_then(Value::as_array) {
+            for url in urls.iter().filter_map(Value::as_str) {
+                for verb in strings(rule, "verbs") {
+                    if !allowed_non_resource(cache, user, &verb, url) {
+                        missing.push(format!("{{NonResourceURLs:[{url:?}], Verbs:[{verb:?}]}}"));
+                    }
+                }
+            }
             continue;
         }
         for g in strings(rule, "apiGroups") {

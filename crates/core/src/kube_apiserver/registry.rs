@@ -147,6 +147,15 @@ pub fn compute(input: &Input<'_>, rng: &mut SimRng) -> Result<Outcome, StatusErr
     }
     let not_found = || StatusError::not_found(r.group, r.plural, &info.name);
     let body = || input.body.ok_or_else(|| StatusError::bad_request("the body of the request was empty"));
+    let too_deep = || {
+        StatusError::bad_request(format!(
+            "the request body is nested more than {} levels deep",
+            crate::apimachinery::MAX_DEPTH
+        ))
+    };
+    if input.body.is_some_and(|b| crate::apimachinery::too_deep(b, crate::apimachinery::MAX_DEPTH)) {
+        return Err(too_deep());
+    }
     match (info.verb, info.subresource.as_str()) {
         (Verb::Create, "") => create(input, body()?.clone(), rng),
         (Verb::Create, "binding") => bind(input, input.current.ok_or_else(not_found)?, body()?),
@@ -170,6 +179,9 @@ pub fn compute(input: &Input<'_>, rng: &mut SimRng) -> Result<Outcome, StatusErr
             let content_type = input.content_type.unwrap_or(patch::STRATEGIC_MERGE_PATCH);
             let target = if sub == "scale" { to_scale(r, current) } else { current.clone() };
             let patched = patch::apply(&target, body()?, content_type).map_err(StatusError::bad_request)?;
+            if crate::apimachinery::too_deep(&patched, crate::apimachinery::MAX_DEPTH) {
+                return Err(too_deep());
+            }
             update(input, current, patched, sub, rng)
         }
         (Verb::Delete, "") => {
@@ -852,7 +864,10 @@ fn pod_update_allowed(old: &Value, new: &Value) -> Result<(), FieldError> {
         }
         spec
     };
-    if neutral(old) == neutral(new) {
+    // Tolerations may only be added to (every old one must still be there).
+    let tolerations = |v: &Value| v.pointer("/spec/tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
+    let kept = tolerations(old).iter().all(|t| tolerations(new).contains(t));
+    if neutral(old) == neutral(new) && kept {
         return Ok(());
     }
     Err(FieldError::forbidden(

@@ -455,6 +455,15 @@ pub fn validate(object: &Typed, old: Option<&Typed>, namespaced: bool) -> Vec<Fi
                 non_negative(spec.replicas, "spec.replicas", &mut errs);
                 let selector = selector_required(&spec.selector, "spec.selector", "replicaset", &mut errs);
                 template(spec.template.as_ref(), selector.as_ref(), "spec.template", &mut errs);
+                if let Some(Typed::ReplicaSet(old)) = old {
+                    if old.spec.as_ref().map(|s| &s.selector) != Some(&spec.selector) {
+                        errs.push(FieldError::invalid(
+                            "spec.selector",
+                            BadValue::Bare(go_label_selector(&spec.selector)),
+                            IMMUTABLE,
+                        ));
+                    }
+                }
             }
             None => errs.push(FieldError::required("spec", "")),
         },
@@ -472,6 +481,10 @@ pub fn validate(object: &Typed, old: Option<&Typed>, namespaced: bool) -> Vec<Fi
         },
         Typed::Service(svc) => service(svc, old, &mut errs),
         Typed::Namespace(_) | Typed::ConfigMap(_) | Typed::Secret(_) | Typed::ServiceAccount(_) => {}
+        Typed::Role(role) => policy_rules(role.rules.as_deref().unwrap_or_default(), true, &mut errs),
+        Typed::ClusterRole(role) => policy_rules(role.rules.as_deref().unwrap_or_default(), false, &mut errs),
+        Typed::RoleBinding(b) => subjects(b.subjects.as_deref().unwrap_or_default(), &mut errs),
+        Typed::ClusterRoleBinding(b) => subjects(b.subjects.as_deref().unwrap_or_default(), &mut errs),
         Typed::PriorityClass(pc)
             if pc.value > 1_000_000_000 && !pc.metadata.name.as_deref().unwrap_or_default().starts_with("system-") =>
         {
@@ -514,6 +527,68 @@ pub fn validate(object: &Typed, old: Option<&Typed>, namespaced: bool) -> Vec<Fi
     let mut seen = BTreeSet::new();
     errs.retain(|e| seen.insert(e.to_string()));
     errs
+}
+
+/// pkg/apis/rbac/validation `ValidatePolicyRule`.
+fn policy_rules(rules: &[k8s_openapi::api::rbac::v1::PolicyRule], namespaced: bool, errs: &mut Vec<FieldError>) {
+    for (i, rule) in rules.iter().enumerate() {
+        let p = format!("rules[{i}]");
+        if rule.verbs.is_empty() {
+            errs.push(FieldError::required(format!("{p}.verbs"), "verbs must contain at least one value"));
+        }
+        let urls = rule.non_resource_urls.as_ref().is_some_and(|u| !u.is_empty());
+        let resources = rule.resources.as_ref().is_some_and(|r| !r.is_empty());
+        let value = || BadValue::Bare(format!("{:?}", rule.non_resource_urls.clone().unwrap_or_default()));
+        if urls {
+            if namespaced {
+                errs.push(FieldError::invalid(
+                    format!("{p}.nonResourceURLs"),
+                    value(),
+                    "namespaced rules cannot apply to non-resource URLs",
+                ));
+            }
+            if resources || rule.api_groups.as_ref().is_some_and(|g| !g.is_empty()) {
+                errs.push(FieldError::invalid(
+                    format!("{p}.nonResourceURLs"),
+                    value(),
+                    "rules cannot apply to both regular resources and non-resource URLs",
+                ));
+            }
+        } else {
+            if rule.api_groups.as_ref().is_none_or(|g| g.is_empty()) {
+                errs.push(FieldError::required(
+                    format!("{p}.apiGroups"),
+                    "resource rules must supply at least one api group",
+                ));
+            }
+            if !resources {
+                errs.push(FieldError::required(
+                    format!("{p}.resources"),
+                    "resource rules must supply at least one resource",
+                ));
+            }
+        }
+    }
+}
+
+fn subjects(subjects: &[k8s_openapi::api::rbac::v1::Subject], errs: &mut Vec<FieldError>) {
+    for (i, s) in subjects.iter().enumerate() {
+        let p = format!("subjects[{i}]");
+        if s.name.is_empty() {
+            errs.push(FieldError::required(format!("{p}.name"), ""));
+        }
+        match s.kind.as_str() {
+            "ServiceAccount" => {
+                if s.namespace.as_deref().is_none_or(str::is_empty) {
+                    errs.push(FieldError::required(format!("{p}.namespace"), ""));
+                }
+            }
+            "User" | "Group" => {}
+            other => {
+                errs.push(FieldError::not_supported(format!("{p}.kind"), other, &["ServiceAccount", "User", "Group"]))
+            }
+        }
+    }
 }
 
 fn role_ref_changed(r: &k8s_openapi::api::rbac::v1::RoleRef) -> FieldError {

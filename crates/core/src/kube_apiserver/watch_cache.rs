@@ -112,9 +112,14 @@ impl WatchCache {
             let cache_event = match event.kind {
                 EventKind::Put => {
                     let Some(object) = decode(&event.kv, revision) else {
-                        // Not an object (written with etcdctl): nothing valid is there any more.
-                        self.objects.remove(&key);
+                        // Not an object (written with etcdctl): nothing valid is
+                        // there any more, and watchers see the object go.
                         self.revision = self.revision.max(revision);
+                        let Some(mut gone) = self.objects.remove(&key).map(|c| c.object) else { continue };
+                        set_resource_version(&mut gone, revision);
+                        let e = CacheEvent { revision, key, object: gone, prev, deleted: true };
+                        self.events.push_back(e.clone());
+                        out.push(e);
                         continue;
                     };
                     self.objects.insert(key.clone(), Cached { object: object.clone(), mod_revision: revision });

@@ -388,6 +388,12 @@ pub fn read_manifests(text: &str, source: &str) -> Result<Vec<Manifest>, String>
         // The apiserver's limit on request bodies (3 MiB, etcd's max request is 1.5 MiB).
         return Err(format!("error reading {source}: the manifest is larger than {MAX_BYTES} bytes"));
     }
+    const MAX_BRACKETS: usize = 200;
+    if crate::apimachinery::bracket_depth(text) > MAX_BRACKETS {
+        return Err(format!(
+            "error parsing {source}: error converting YAML to JSON: yaml: exceeded max depth of {MAX_BRACKETS}"
+        ));
+    }
     let mut out = Vec::new();
     for document in serde_yaml_ng::Deserializer::from_str(text) {
         let value = serde_yaml_ng::Value::deserialize(document).map_err(|e| {

@@ -528,7 +528,7 @@ fn pod_cells(o: &Value, name: String, age: String, now_ms: u64) -> Vec<String> {
         + list(o, "/spec/initContainers").iter().filter(|c| s(c, "/restartPolicy") == "Always").count();
     let statuses = list(o, "/status/containerStatuses");
     let ready = statuses.iter().filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true)).count();
-    let restarts: i64 = statuses.iter().map(|c| int(c, "/restartCount")).sum();
+    let restarts: i64 = statuses.iter().map(|c| int(c, "/restartCount").clamp(0, i64::from(i32::MAX))).sum();
     let last_restart = statuses
         .iter()
         .filter_map(|c| c.pointer("/lastState/terminated/finishedAt").and_then(Value::as_str).and_then(parse_rfc3339))
@@ -823,7 +823,8 @@ pub fn jsonpath(template: &str, value: &Value) -> Result<String, String> {
     Ok(out.replace("\\n", "\n").replace("\\t", "\t"))
 }
 
-fn eval_path(expr: &str, value: &Value) -> Result<Vec<Value>, String> {
+/// The values a JSONPath expression (without braces) selects.
+pub fn eval_path(expr: &str, value: &Value) -> Result<Vec<Value>, String> {
     let expr = expr.strip_prefix('$').unwrap_or(expr);
     let mut current = vec![value.clone()];
     let mut rest = expr;

@@ -190,6 +190,12 @@ impl Cluster {
     /// Runs a kubectl command.
     pub(crate) fn kubectl(&mut self, cmd: &Kubectl) -> CommandOutput {
         let mut out = Out::default();
+        if let Some(ns) = cmd.flag("namespace").filter(|ns| !ns.is_empty()) {
+            if let Err(e) = check_name(ns) {
+                out.error(e.replace("resource name", "namespace"));
+                return out.done();
+            }
+        }
         let result = match cmd.verb.as_str() {
             "get" => self.kubectl_get(cmd, &mut out),
             "describe" => self.kubectl_describe(cmd, &mut out),
@@ -223,8 +229,12 @@ impl Cluster {
         out.done()
     }
 
+    /// The namespace to use (`-n`, else `default`); `-n ""` means the default too.
     fn namespace(&self, cmd: &Kubectl) -> String {
-        cmd.flag("namespace").unwrap_or("default").to_string()
+        match cmd.flag("namespace") {
+            Some(ns) if !ns.is_empty() => ns.to_string(),
+            _ => "default".to_string(),
+        }
     }
 
     /// The manifests named by `-f` (`-` is the heredoc typed after the command).
@@ -442,12 +452,15 @@ impl Cluster {
         let all_ns = cmd.is_set("all-namespaces");
         let several = targets.len() > 1 || cmd.args.first().is_some_and(|a| a == "all" || a.contains('/'));
         let mut found: Vec<(&'static Resource, Vec<Value>)> = Vec::new();
+        let mut list_revision = String::new();
         let mut errors: Vec<String> = Vec::new();
         for (r, names) in &targets {
             let mut objects = Vec::new();
             if names.is_empty() {
                 match self.api_get(cmd, Self::list_path(cmd, r, &namespace, all_ns)) {
                     Ok(list) => {
+                        let rv = list.pointer("/metadata/resourceVersion").and_then(Value::as_str);
+                        list_revision = rv.unwrap_or_default().to_string();
                         objects.extend(list.get("items").and_then(Value::as_array).cloned().unwrap_or_default())
                     }
                     Err(e) => {
@@ -466,14 +479,20 @@ impl Cluster {
             }
             if let Some(sort) = cmd.flag("sort-by") {
                 let path = sort.trim_start_matches('{').trim_end_matches('}').to_string();
-                let key = |o: &Value| printers::jsonpath(&format!("{{{path}}}"), o).unwrap_or_default();
-                // Numbers sort as numbers, like kubectl's sorter.
+                // kubectl's sorter compares values by their JSON type: numbers as
+                // numbers, strings as strings (a total order: type rank first).
+                let key = |o: &Value| -> (u8, f64, String) {
+                    match printers::eval_path(&path, o).ok().and_then(|v| v.into_iter().next()) {
+                        Some(Value::Number(n)) => (1, n.as_f64().unwrap_or(0.0), String::new()),
+                        Some(Value::String(s)) => (2, 0.0, s),
+                        Some(Value::Bool(b)) => (3, f64::from(u8::from(b)), String::new()),
+                        Some(other) => (4, 0.0, other.to_string()),
+                        None => (0, 0.0, String::new()),
+                    }
+                };
                 objects.sort_by(|a, b| {
                     let (ka, kb) = (key(a), key(b));
-                    match (ka.parse::<f64>(), kb.parse::<f64>()) {
-                        (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
-                        _ => ka.cmp(&kb),
-                    }
+                    ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1)).then(ka.2.cmp(&kb.2))
                 });
             }
             found.push((r, objects));
@@ -584,7 +603,8 @@ impl Cluster {
             out.error(e);
         }
         if cmd.is_set("watch") && !out.failed {
-            self.start_kube_watch(cmd, targets[0].0, &namespace, all_ns, several, output == "wide");
+            let wide = output == "wide";
+            self.start_kube_watch(cmd, targets[0].0, &namespace, all_ns, several, wide, list_revision);
         }
         Ok(())
     }
@@ -600,11 +620,15 @@ impl Cluster {
         all_ns: bool,
         several: bool,
         wide: bool,
+        list_revision: String,
     ) {
         let client = format!("kubectl-watch-{}", self.next_client_request);
         let request_id = self.next_client_request;
         self.next_client_request += 1;
         let ns = (r.namespaced && !all_ns).then_some(namespace);
+        // Watch from the printed list's version, so nothing between is missed.
+        let start_revision =
+            if list_revision.is_empty() { self.watch_start_revision(cmd, r, ns) } else { list_revision };
         let names = cmd.args.get(1).cloned().unwrap_or_default();
         let mut field_selector = cmd.flag("field-selector").unwrap_or_default().to_string();
         if !names.is_empty() {
@@ -615,7 +639,7 @@ impl Cluster {
             &r.collection_path(ns),
             &[
                 ("watch", "true"),
-                ("resourceVersion", &self.watch_start_revision(cmd, r, ns)),
+                ("resourceVersion", &start_revision),
                 ("labelSelector", cmd.flag("selector").unwrap_or_default()),
                 ("fieldSelector", &field_selector),
             ],
@@ -1220,6 +1244,12 @@ impl Cluster {
             "json" => crate::kube_apiserver::patch::JSON_PATCH,
             other => return Err(format!("error: --type must be one of [json merge strategic], not {other:?}")),
         };
+        if crate::apimachinery::bracket_depth(text) > 200 {
+            return Err(format!(
+                "error: unable to parse {:?}: yaml: exceeded max depth of 200",
+                text.chars().take(40).collect::<String>()
+            ));
+        }
         let patch: Value = serde_yaml_ng::from_str(text).map_err(|e| {
             format!("error: unable to parse {text:?}: {}", e.to_string().split(" at line").next().unwrap_or_default())
         })?;
@@ -1444,17 +1474,55 @@ impl Cluster {
         let pods = resources::resolve("pods").expect("pods");
         let path = with_query(&pods.collection_path(None), &[("fieldSelector", &format!("spec.nodeName={name}"))]);
         let list = self.api_get(cmd, path).map_err(|e| server_error_text(&e))?;
-        for pod in list.get("items").and_then(Value::as_array).into_iter().flatten() {
+        let pods_on_node: Vec<Value> = list.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+        // kubectl's drain filters: pods with no controller need --force,
+        // DaemonSet pods need --ignore-daemonsets (and are then left alone).
+        let controller = |p: &Value| {
+            p.pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .and_then(|refs| refs.iter().find(|r| r.get("controller").and_then(Value::as_bool) == Some(true)))
+                .and_then(|r| r.get("kind").and_then(Value::as_str))
+                .map(str::to_string)
+        };
+        let unmanaged: Vec<String> = pods_on_node
+            .iter()
+            .filter(|p| controller(p).is_none())
+            .map(|p| format!("{}/{}", meta(p, "namespace"), meta(p, "name")))
+            .collect();
+        if !unmanaged.is_empty() && !cmd.is_set("force") {
+            return Err(format!(
+                "error: unable to drain node \"{name}\" due to error: cannot delete Pods that declare no controller (use --force to override): {}, continuing command...\nThere are pending nodes to be drained:\n {name}",
+                unmanaged.join(", ")
+            ));
+        }
+        for pod in &pods_on_node {
+            if controller(pod).as_deref() == Some("DaemonSet") {
+                if cmd.is_set("ignore-daemonsets") {
+                    continue;
+                }
+                return Err(format!(
+                    "error: unable to drain node \"{name}\" due to error: cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): {}/{}",
+                    meta(pod, "namespace"),
+                    meta(pod, "name")
+                ));
+            }
             let (ns, pod_name) = (meta(pod, "namespace").to_string(), meta(pod, "name").to_string());
             let eviction =
                 json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod_name, "namespace": ns}});
             let path = format!("{}/eviction", pods.object_path(Some(&ns), &pod_name));
-            match self.api_send(cmd, Method::Post, path, eviction, None) {
-                Ok(_) => out.line(format!("pod/{pod_name} evicted")),
+            let result = match cmd.flag("dry-run") {
+                Some("client") => Ok(Value::Null),
+                Some("server") => {
+                    self.api_send(cmd, Method::Post, with_query(&path, &[("dryRun", "All")]), eviction, None)
+                }
+                _ => self.api_send(cmd, Method::Post, path, eviction, None),
+            };
+            match result {
+                Ok(_) => out.line(format!("pod/{pod_name} evicted{}", Self::dry_suffix(cmd))),
                 Err(e) => out.server_error(&e),
             }
         }
-        out.line(format!("node/{name} drained"));
+        out.line(format!("node/{name} drained{}", Self::dry_suffix(cmd)));
         Ok(())
     }
 
@@ -1755,7 +1823,11 @@ impl Cluster {
             None => r.plural.to_string(),
         };
         // The SelfSubjectAccessReview, answered from the apiserver's RBAC state.
-        let user = crate::kube_apiserver::authenticate(&ComponentId::Client("kubectl".into()), cmd.flag("as"));
+        let user = crate::kube_apiserver::authenticate_as(
+            &ComponentId::Client("kubectl".into()),
+            cmd.flag("as"),
+            &cmd.flag_list("as-group"),
+        );
         let allowed = self
             .sim
             .components()
@@ -1903,7 +1975,7 @@ fn rollout_status(d: &Value, name: &str) -> String {
     if total > updated {
         return format!(
             "Waiting for deployment \"{name}\" rollout to finish: {} old replicas are pending termination...",
-            total - updated
+            total.saturating_sub(updated)
         );
     }
     if available < updated {
