@@ -1094,3 +1094,29 @@ mod second_review {
         assert!(ok(&mut c, "sim status").contains("watches=0"));
     }
 }
+
+#[test]
+fn count_quotas_finalizer_merges_and_patch_subresources() {
+    let mut c = cluster();
+    ok(&mut c, "kubectl apply -f - <<EOF\napiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q}\nspec:\n  hard: {count/deployments.apps: \"1\"}\nEOF");
+    ok(&mut c, "kubectl create deploy a --image=x");
+    assert_eq!(
+        fails(&mut c, "kubectl create deploy b --image=x"),
+        "Error from server (Forbidden): deployments.apps \"b\" is forbidden: exceeded quota: q, requested: count/deployments.apps=1, used: count/deployments.apps=1, limited: count/deployments.apps=1\n"
+    );
+    ok(&mut c, "kubectl create namespace f");
+    ok(&mut c, r#"kubectl patch ns f -p '{"metadata":{"finalizers":["a.io/x"]}}'"#);
+    ok(&mut c, r#"kubectl patch ns f -p '{"metadata":{"finalizers":["b.io/y"]}}'"#);
+    assert_eq!(ok(&mut c, "kubectl get ns f -o jsonpath={.metadata.finalizers}"), r#"["a.io/x","b.io/y"]"#);
+    assert_eq!(
+        ok(&mut c, r#"kubectl patch deploy a --subresource=scale --type merge -p '{"spec":{"replicas":4}}'"#),
+        "deployment.apps/a patched\n"
+    );
+    assert_eq!(ok(&mut c, "kubectl get deploy a -o jsonpath={.spec.replicas}"), "4");
+    assert!(fails(&mut c, "kubectl patch deploy a --subresource=bogus -p '{}'").contains("invalid subresource value"));
+    ok(&mut c, "kubectl create cm d");
+    assert_eq!(
+        ok(&mut c, r#"kubectl patch cm d -p '{"data":{"x":"y"}}' --dry-run=server"#),
+        "configmap/d patched (server dry run)\n"
+    );
+}

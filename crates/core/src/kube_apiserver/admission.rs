@@ -235,11 +235,20 @@ pub fn resource_quota(
             }
         }
         let mut used: BTreeMap<String, i128> = BTreeMap::new();
-        for plural in ["pods", "services", "configmaps", "secrets", "replicationcontrollers", "resourcequotas"] {
-            for o in items(cache, plural, namespace).into_iter().filter(|o| counts(o)) {
-                let r = resources::by_plural("", plural).expect("served");
-                for (k, v) in usage_of(r, o) {
-                    *used.entry(k).or_insert(0) += v;
+        // Usage of every resource the quota or the request names.
+        let counted: Vec<&'static Resource> = resources::RESOURCES
+            .iter()
+            .filter(|r| {
+                r.namespaced
+                    && (r.plural == resource.plural || usage_of(r, &Value::Null).keys().any(|k| hard.contains_key(k)))
+            })
+            .collect();
+        for r in counted {
+            for (_, c) in cache.list(&r.etcd_list_prefix(namespace)) {
+                if counts(&c.object) {
+                    for (k, v) in usage_of(r, &c.object) {
+                        *used.entry(k).or_insert(0) += v;
+                    }
                 }
             }
         }

@@ -104,6 +104,16 @@ pub fn strategic_merge(target: &Value, patch: &Value, field: &str) -> Value {
             }
             Value::Object(out)
         }
+        // Lists of strings with patchStrategy "merge" (metadata.finalizers) take the union.
+        (Value::Array(t), Value::Array(p)) if field == "finalizers" => {
+            let mut out = t.clone();
+            for item in p {
+                if !out.contains(item) {
+                    out.push(item.clone());
+                }
+            }
+            Value::Array(out)
+        }
         (Value::Array(t), Value::Array(p)) => match merge_key(field) {
             Some(key) => {
                 let mut out = t.clone();

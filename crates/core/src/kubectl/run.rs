@@ -1253,13 +1253,40 @@ impl Cluster {
         let patch: Value = serde_yaml_ng::from_str(text).map_err(|e| {
             format!("error: unable to parse {text:?}: {}", e.to_string().split(" at line").next().unwrap_or_default())
         })?;
+        let subresource = cmd.flag("subresource").unwrap_or_default();
+        if !["", "status", "scale"].contains(&subresource) {
+            return Err(format!("error: invalid subresource value: {subresource:?}. Must be one of [status scale]"));
+        }
         for (r, ns, name) in self.named_targets(cmd, &cmd.args)? {
-            let before = self.api_get(cmd, r.object_path(ns.as_deref(), &name));
-            match self.patch(cmd, r, ns.as_deref(), &name, patch.clone(), content_type) {
+            let mut path = r.object_path(ns.as_deref(), &name);
+            if !subresource.is_empty() {
+                path = format!("{path}/{subresource}");
+            }
+            let before = self.api_get(cmd, path.clone());
+            let result = match cmd.flag("dry-run") {
+                Some("client") => before.clone(),
+                Some("server") => self.api_send(
+                    cmd,
+                    Method::Patch,
+                    with_query(&path, &[("dryRun", "All")]),
+                    patch.clone(),
+                    Some(content_type),
+                ),
+                _ => self.api_send(cmd, Method::Patch, path, patch.clone(), Some(content_type)),
+            };
+            match result {
                 Ok(after) => {
-                    let same = before.as_ref().ok().and_then(|b| b.pointer("/metadata/resourceVersion"))
-                        == after.pointer("/metadata/resourceVersion");
-                    let word = if same && !after.is_null() { "patched (no change)" } else { "patched" };
+                    // "no change" when the object is the same apart from its version.
+                    let strip = |v: &Value| {
+                        let mut v = v.clone();
+                        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                            m.remove("resourceVersion");
+                        }
+                        v
+                    };
+                    let same = before.as_ref().is_ok_and(|b| strip(b) == strip(&after))
+                        && cmd.flag("dry-run") != Some("client");
+                    let word = if same { "patched (no change)" } else { "patched" };
                     out.line(format!("{} {word}{}", object_ref(r, &name), Self::dry_suffix(cmd)));
                 }
                 Err(e) => out.server_error(&e),
