@@ -314,11 +314,9 @@ impl KubeApiServer {
             Err(e) => return self.respond(ctx, &Some(from), request.request_id, e.code, e.to_status()),
         };
         let user = authenticate_as(&from, request.impersonate.as_deref(), &request.impersonate_groups);
-        let superuser = user.groups.iter().any(|g| g == "system:masters");
         // Like kube-apiserver waiting for its RBAC informers and bootstrap
-        // policy (the rbac/bootstrap-roles post-start hook), requests that need
-        // them wait.
-        let _ = superuser;
+        // policy (the rbac/bootstrap-roles post-start hook), requests wait
+        // until the cache is loaded and the bootstrap objects exist.
         if !self.is_ready() {
             if self.waiting.len() >= MAX_WAITING {
                 let e = StatusError::unavailable("apiserver is not yet ready to handle requests: too many waiting");

@@ -355,8 +355,7 @@ fn create(input: &Input<'_>, mut body: Value, rng: &mut SimRng) -> Result<Outcom
     // The name the object would have, for errors (AlreadyExists, Invalid, Forbidden).
     let info_name = if info.name.is_empty() { name.clone() } else { info.name.clone() };
     let mut object = typed::decode(r, &body, strict(info))?;
-    if let Some(current) = input.current {
-        let _ = current;
+    if input.current.is_some() {
         return Err(StatusError::already_exists(r.group, r.plural, &info_name));
     }
     // Scheme defaults come with decoding, before admission (so a pod's

@@ -89,7 +89,7 @@ fn cannot_handle(resource: &Resource, why: &str) -> StatusError {
 /// validation error it becomes in the real apiserver (the Go decoder leaves it
 /// empty and validation requires it).
 pub fn decode(resource: &Resource, value: &Value, strict: bool) -> Result<Typed, StatusError> {
-    let without_nulls = quantities_as_strings(drop_nulls(value.clone()), true);
+    let without_nulls = quantities_as_strings(drop_nulls(value.clone()));
     let typed = match Typed::from_value(resource.kind, without_nulls.clone()) {
         None => return Err(StatusError::bad_request(format!("no kind \"{}\" is registered", resource.kind))),
         Some(Ok(t)) => t,
@@ -123,7 +123,7 @@ pub fn decode(resource: &Resource, value: &Value, strict: bool) -> Result<Typed,
 
 /// Quantities may be written as bare numbers (`cpu: 1`, `memory: 512`): Go's
 /// `Quantity.UnmarshalJSON` takes them; the typed structs want strings.
-fn quantities_as_strings(value: Value, _top: bool) -> Value {
+fn quantities_as_strings(value: Value) -> Value {
     const MAPS: &[&str] = &[
         "limits",
         "requests",
@@ -147,16 +147,16 @@ fn quantities_as_strings(value: Value, _top: bool) -> Value {
                             .into_iter()
                             .map(|(name, q)| match q {
                                 Value::Number(n) => (name, Value::String(n.to_string())),
-                                other => (name, quantities_as_strings(other, false)),
+                                other => (name, quantities_as_strings(other)),
                             })
                             .collect();
                         (k, Value::Object(entries))
                     }
-                    v => (k, quantities_as_strings(v, false)),
+                    v => (k, quantities_as_strings(v)),
                 })
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.into_iter().map(|v| quantities_as_strings(v, false)).collect()),
+        Value::Array(items) => Value::Array(items.into_iter().map(quantities_as_strings).collect()),
         other => other,
     }
 }

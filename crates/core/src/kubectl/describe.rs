@@ -192,14 +192,13 @@ fn pod(w: &mut String, o: &Value) {
     }
     multiline(w, "", "Labels", &labels_of(o));
     annotations_multiline(w, "", "Annotations", &annotations(o));
-    if let Some(ts) = o.pointer("/metadata/deletionTimestamp").and_then(Value::as_str) {
+    if o.pointer("/metadata/deletionTimestamp").is_some() {
         let _ = writeln!(w, "Status:\tTerminating (lasts <unknown>)");
         let _ = writeln!(
             w,
             "Termination Grace Period:\t{}s",
             o.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0)
         );
-        let _ = ts;
     } else {
         let _ = writeln!(w, "Status:\t{}", s(o, "/status/phase"));
     }

@@ -1401,10 +1401,9 @@ impl Cluster {
             let existing =
                 current.pointer(&format!("/metadata/{field}")).and_then(Value::as_object).cloned().unwrap_or_default();
             if !cmd.is_set("overwrite") {
-                if let Some((k, v)) =
+                if let Some((k, _)) =
                     patch_map.iter().find(|(k, v)| !v.is_null() && existing.get(*k).is_some_and(|old| old != *v))
                 {
-                    let _ = v;
                     out.error(format!(
                         "error: '{k}' already has a value ({}), and --overwrite is false",
                         existing[k].as_str().unwrap_or_default()
@@ -1555,11 +1554,10 @@ impl Cluster {
 
     fn kubectl_taint(&mut self, cmd: &Kubectl, out: &mut Out) -> Result<(), String> {
         let nodes = resources::resolve("nodes").expect("nodes");
-        let (kind, rest) = match cmd.args.split_first() {
-            Some((k, rest)) if resources::resolve(k).is_some_and(|r| r.plural == "nodes") => (k, rest),
+        let rest = match cmd.args.split_first() {
+            Some((k, rest)) if resources::resolve(k).is_some_and(|r| r.plural == "nodes") => rest,
             _ => return Err("error: at least one taint update is required".into()),
         };
-        let _ = kind;
         let Some((name, specs)) = rest.split_first() else {
             return Err("error: at least one taint update is required".into());
         };
