@@ -137,14 +137,19 @@ pub fn compute(input: &Input<'_>, rng: &mut SimRng) -> Result<Outcome, StatusErr
     let r = info.resource;
     // Something not an object of this kind was written under the key (with
     // etcdctl): the apiserver cannot decode it, as the real one cannot.
-    if let Some(current) = input.current {
-        if !stored_object_ok(current) || typed::decode(r, current, false).is_err() {
-            return Err(StatusError::internal(format!(
-                "Internal error occurred: unable to decode the stored object at {}",
-                r.etcd_key(&info.namespace, &info.name)
-            )));
-        }
-    }
+    // The decoded current object is what updates validate against.
+    let old = match input.current {
+        Some(current) => match typed::decode(r, current, false) {
+            Ok(old) if stored_object_ok(current) => Some(old),
+            _ => {
+                return Err(StatusError::internal(format!(
+                    "Internal error occurred: unable to decode the stored object at {}",
+                    r.etcd_key(&info.namespace, &info.name)
+                )))
+            }
+        },
+        None => None,
+    };
     let not_found = || StatusError::not_found(r.group, r.plural, &info.name);
     let body = || input.body.ok_or_else(|| StatusError::bad_request("the body of the request was empty"));
     let too_deep = || {
@@ -173,11 +178,14 @@ pub fn compute(input: &Input<'_>, rng: &mut SimRng) -> Result<Outcome, StatusErr
         (Verb::Update | Verb::Patch, sub) if !sub.is_empty() && !["status", "scale", "finalize"].contains(&sub) => {
             Err(StatusError::method_not_allowed())
         }
-        (Verb::Update, sub) => update(input, input.current.ok_or_else(not_found)?, body()?.clone(), sub, rng),
+        (Verb::Update, sub) => {
+            let current = input.current.zip(old.as_ref()).ok_or_else(not_found)?;
+            update(input, current, body()?.clone(), sub, rng)
+        }
         (Verb::Patch, sub) => {
-            let current = input.current.ok_or_else(not_found)?;
+            let current = input.current.zip(old.as_ref()).ok_or_else(not_found)?;
             let content_type = input.content_type.unwrap_or(patch::STRATEGIC_MERGE_PATCH);
-            let target = if sub == "scale" { to_scale(r, current) } else { current.clone() };
+            let target = if sub == "scale" { to_scale(r, current.0) } else { current.0.clone() };
             let patched = patch::apply(&target, body()?, content_type).map_err(StatusError::bad_request)?;
             if crate::apimachinery::too_deep(&patched, crate::apimachinery::MAX_DEPTH) {
                 return Err(too_deep());
@@ -676,9 +684,10 @@ fn allocate_service(
 /// An update (PUT, or a patch already applied): keeps what clients may not
 /// change, checks the resourceVersion precondition, defaults, validates, and
 /// bumps the generation when the spec changed.
+/// `current` is the stored object, as JSON and decoded.
 fn update(
     input: &Input<'_>,
-    current: &Value,
+    (current, old): (&Value, &Typed),
     mut body: Value,
     sub: &str,
     rng: &mut SimRng,
@@ -814,8 +823,7 @@ fn update(
         }
     }
     let object = typed::decode(r, &value, false)?;
-    let old = typed::decode(r, current, false).ok();
-    let errors = validation::validate(&object, old.as_ref(), r.namespaced);
+    let errors = validation::validate(&object, Some(old), r.namespaced);
     if !errors.is_empty() {
         return Err(invalid(r, &info.name, errors));
     }

@@ -202,6 +202,13 @@ fn go_label_selector(s: &LabelSelector) -> String {
     format!("v1.LabelSelector{{MatchLabels:{labels}, MatchExpressions:{exprs}}}")
 }
 
+/// apps/v1 selectors are immutable: `spec.selector: Invalid value: ...: field is immutable`.
+fn selector_unchanged(old: Option<&LabelSelector>, new: &LabelSelector, errs: &mut Vec<FieldError>) {
+    if old != Some(new) {
+        errs.push(FieldError::invalid("spec.selector", BadValue::Bare(go_label_selector(new)), IMMUTABLE));
+    }
+}
+
 fn label_selector_value(s: &LabelSelector) -> Option<Selector> {
     Selector::from_label_selector(&serde_json::to_value(s).ok()?)
 }
@@ -439,13 +446,7 @@ pub fn validate(object: &Typed, old: Option<&Typed>, namespaced: bool) -> Vec<Fi
                     }
                 }
                 if let Some(Typed::Deployment(old)) = old {
-                    if old.spec.as_ref().map(|s| &s.selector) != Some(&spec.selector) {
-                        errs.push(FieldError::invalid(
-                            "spec.selector",
-                            BadValue::Bare(go_label_selector(&spec.selector)),
-                            IMMUTABLE,
-                        ));
-                    }
+                    selector_unchanged(old.spec.as_ref().map(|s| &s.selector), &spec.selector, &mut errs);
                 }
             }
             None => errs.push(FieldError::required("spec", "")),
@@ -456,13 +457,7 @@ pub fn validate(object: &Typed, old: Option<&Typed>, namespaced: bool) -> Vec<Fi
                 let selector = selector_required(&spec.selector, "spec.selector", "replicaset", &mut errs);
                 template(spec.template.as_ref(), selector.as_ref(), "spec.template", &mut errs);
                 if let Some(Typed::ReplicaSet(old)) = old {
-                    if old.spec.as_ref().map(|s| &s.selector) != Some(&spec.selector) {
-                        errs.push(FieldError::invalid(
-                            "spec.selector",
-                            BadValue::Bare(go_label_selector(&spec.selector)),
-                            IMMUTABLE,
-                        ));
-                    }
+                    selector_unchanged(old.spec.as_ref().map(|s| &s.selector), &spec.selector, &mut errs);
                 }
             }
             None => errs.push(FieldError::required("spec", "")),
