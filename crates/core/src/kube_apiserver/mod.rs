@@ -434,8 +434,7 @@ impl KubeApiServer {
                 && op.info.subresource.is_empty()
                 && op.written_uids.iter().any(|u| u == uid)
             {
-                let object = strip_internal(object.clone());
-                return self.complete(ctx, id, 201, object);
+                return self.complete(ctx, id, 201, object.clone());
             }
         }
         let key = op.info.resource.etcd_key(&op.info.namespace, &op.info.name);
@@ -614,7 +613,7 @@ impl KubeApiServer {
                     let object =
                         if info.subresource == "scale" { registry::to_scale(info.resource, &object) } else { object };
                     self.ops.remove(&id);
-                    self.respond(ctx, &client, request_id, 200, strip_internal(object));
+                    self.respond(ctx, &client, request_id, 200, object);
                 }
                 None if r.kvs.is_empty() => {
                     let e = StatusError::not_found(info.resource.group, info.resource.plural, &info.name);
@@ -914,13 +913,7 @@ impl Watcher {
 }
 
 fn watch_event(kind: &str, object: &Value) -> Value {
-    json!({"type": kind, "object": strip_internal(object.clone())})
-}
-
-/// The object as clients see it (nothing kscope-internal is stored, so this is
-/// the identity today; kept as the one place responses are shaped).
-fn strip_internal(object: Value) -> Value {
-    object
+    json!({"type": kind, "object": object.clone()})
 }
 
 /// A quorum read of one key.
