@@ -12,6 +12,7 @@ use crate::etcd;
 use crate::etcd::member::{member_id, EtcdMember, Peer};
 use crate::etcdctl::{ConsoleWatch, EtcdctlCommand, TxnInput};
 use crate::kube_apiserver::KubeApiServer;
+use crate::kube_scheduler::KubeScheduler;
 use crate::kubelet::Kubelet;
 use crate::network::NetworkConfig;
 use crate::scenario::Scenario;
@@ -137,7 +138,8 @@ impl Cluster {
             );
         }
         if kubernetes {
-            sim.add(ComponentId::Scheduler, Box::new(Dormant::new(ComponentKind::Scheduler)));
+            let config = scenario.spec.scheduler.clone().unwrap_or(serde_json::Value::Null);
+            sim.add(ComponentId::Scheduler, Box::new(KubeScheduler::with_config(config)?));
             sim.add(ComponentId::ControllerManager, Box::new(Dormant::new(ComponentKind::ControllerManager)));
         }
         let nodes = if kubernetes { scenario.spec.nodes.as_slice() } else { &[] };
@@ -356,10 +358,28 @@ impl Cluster {
         }
     }
 
+    /// `sim explain`: kube-scheduler's last attempt for a pod.
+    fn explain(&self, namespace: &str, name: &str) -> Result<String, String> {
+        let key = format!("{namespace}/{name}");
+        let scheduler = self
+            .sim
+            .components()
+            .find(|(id, _, _)| **id == ComponentId::Scheduler)
+            .and_then(|(_, c, _)| c.as_any().downcast_ref::<KubeScheduler>())
+            .ok_or("this scenario runs no kube-scheduler")?;
+        match scheduler.explanation(&key) {
+            Some(attempt) => Ok(attempt.render(&key)),
+            None => Err(format!(
+                "kube-scheduler has no attempt on record for pod {key:?} (pods already bound when it started, pods for another scheduler, and old attempts are not kept)"
+            )),
+        }
+    }
+
     fn execute(&mut self, command: Command) -> Result<String, String> {
         match command {
             Command::Help => Ok(format!("{HELP}\n")),
             Command::Status => Ok(self.status()),
+            Command::Explain { namespace, name } => self.explain(&namespace, &name),
             Command::Advance(by) => {
                 if by > MAX_ADVANCE {
                     return Err(format!(

@@ -41,6 +41,13 @@ pub enum Command {
     Etcdctl(Box<Etcdctl>),
     /// `kubectl ...`: requests to kube-apiserver.
     Kubectl(Box<crate::kubectl::Kubectl>),
+    /// `sim explain pod/NAME [-n NAMESPACE]`: the pod's last scheduling attempt.
+    Explain {
+        /// Namespace (default `default`).
+        namespace: String,
+        /// Pod name.
+        name: String,
+    },
     /// `sim interrupt`: what Ctrl-C does in a terminal: stop streaming
     /// commands (`etcdctl watch`) and abandon a txn being typed.
     Interrupt,
@@ -77,6 +84,7 @@ Commands:
   sim kill COMPONENT          stop a component (e.g. etcd-2, kubelet/node-1)
   sim start COMPONENT         start a stopped component
   sim restart COMPONENT       stop a component and start it again
+  sim explain pod/NAME [-n NS]  why kube-scheduler put a pod where it did (or left it Pending)
   sim drop P                  lose a share P of messages (0.2 or 20%)
   sim delay MIN..MAX          set one-way network latency (e.g. 50ms..200ms)
   sim network [--latency MIN..MAX] [--loss P] [--duplicate P] [--reorder P]
@@ -196,6 +204,40 @@ fn parse_flags<'a>(
     Ok((flags, positional))
 }
 
+/// `sim explain pod/NAME [-n NS]` (also `pods/NAME`, `po/NAME`, or `NAME`).
+fn parse_explain(args: &[String]) -> Result<Command, String> {
+    let mut namespace = "default".to_string();
+    let mut positional = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_str();
+        if let Some(v) = arg.strip_prefix("--namespace=").or_else(|| arg.strip_prefix("-n=")) {
+            namespace = v.to_string();
+        } else if arg == "-n" || arg == "--namespace" {
+            i += 1;
+            namespace = args.get(i).ok_or_else(|| format!("flag needs an argument: {arg}"))?.clone();
+        } else if arg.starts_with('-') {
+            return Err(format!("unknown flag: {arg}"));
+        } else {
+            positional.push(arg);
+        }
+        i += 1;
+    }
+    exact_args("explain", &positional, 1)?;
+    let target = positional[0];
+    let name = match target.split_once('/') {
+        Some(("pod" | "pods" | "po", name)) => name,
+        Some((kind, _)) => {
+            return Err(format!("sim explain explains pods, not {kind:?}: use pod/NAME"));
+        }
+        None => target,
+    };
+    if name.is_empty() {
+        return Err("sim explain needs a pod name: sim explain pod/NAME".into());
+    }
+    Ok(Command::Explain { namespace, name: name.to_string() })
+}
+
 fn exact_args(sub: &str, positional: &[&str], n: usize) -> Result<(), String> {
     if positional.len() != n {
         let what = if n == 1 { "arg" } else { "args" };
@@ -271,6 +313,7 @@ impl Command {
         };
         let (flags, positional) = match sub {
             "interrupt" => return Ok(Command::Interrupt),
+            "explain" => return parse_explain(rest),
             "advance" | "status" | "reset" | "partition" | "heal" | "kill" | "start" | "restart" | "network"
             | "drop" | "delay" => parse_flags(rest, known)?,
             "help" | "--help" | "-h" => return Ok(Command::Help),

@@ -6,15 +6,21 @@
 //! (`nodeLeaseRenewIntervalFraction = 0.25`, `NodeLeaseDurationSeconds` default 40
 //! in pkg/kubelet/apis/config/v1beta1/defaults.go). Each sync is level-triggered:
 //! it does whatever step is missing (register, create lease, renew), so a lost
-//! message is simply retried at the next sync. Pods and the container runtime
-//! arrive with issue 7.
+//! message is simply retried at the next sync.
+//!
+//! It also watches the pods bound to its node (`spec.nodeName=<node>`) and
+//! finishes their graceful deletion: once a pod's deletionTimestamp passes
+//! (its grace period is over, the containers are gone), it deletes the pod
+//! with grace period 0, as the kubelet's status manager does. The container
+//! runtime, pod phases and probes arrive with issue 7.
 
-use crate::apimachinery::time::{rfc3339, rfc3339_micro};
+use crate::apimachinery::time::{parse_rfc3339, rfc3339, rfc3339_micro};
 use crate::component::{Component, Context, Envelope};
 use crate::component_id::ComponentId;
 use crate::duration::Duration;
 use crate::kube_apiserver::{NODES_PATH, NODE_LEASES_PATH};
 use crate::message::{ApiRequest, Method, Payload};
+use crate::reflector::{Reflector, RETRY_MS};
 use crate::scenario::NodeSpec;
 use kscope_protocol::ComponentKind;
 use serde_json::json;
@@ -26,12 +32,17 @@ pub const NODE_LEASE_DURATION: Duration = Duration::from_secs(40);
 pub const NODE_LEASE_RENEW_INTERVAL: Duration = Duration::from_millis(NODE_LEASE_DURATION.ms / 4);
 
 const TIMER_SYNC: u64 = 1;
+const TIMER_REAP: u64 = 2;
+const TIMER_PODS_RETRY: u64 = 3;
+/// How often terminating pods are checked.
+const REAP_MS: u64 = 1_000;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Call {
     RegisterNode,
     CreateLease,
     RenewLease,
+    FinishDeletion(String),
 }
 
 /// The kubelet version kscope's nodes report.
@@ -49,6 +60,7 @@ pub struct Kubelet {
     last_renew_ms: Option<u64>,
     next_request: u64,
     in_flight: BTreeMap<u64, Call>,
+    pods: Reflector,
 }
 
 impl Kubelet {
@@ -64,6 +76,41 @@ impl Kubelet {
             last_renew_ms: None,
             next_request: 0,
             in_flight: BTreeMap::new(),
+            pods: Reflector::new("/api/v1/pods", "", &format!("spec.nodeName={}", spec.name)),
+        }
+    }
+
+    /// Deletes, with grace period 0, the pods whose grace period has run out.
+    fn reap(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now_ms();
+        let due: Vec<(String, String, String)> = self
+            .pods
+            .store()
+            .values()
+            .filter(|p| {
+                p.pointer("/metadata/deletionTimestamp")
+                    .and_then(|v| v.as_str())
+                    .and_then(parse_rfc3339)
+                    .is_some_and(|t| t <= now)
+            })
+            .map(|p| {
+                let m = |f: &str| {
+                    p.pointer(&format!("/metadata/{f}")).and_then(|v| v.as_str()).unwrap_or_default().to_string()
+                };
+                (m("namespace"), m("name"), m("uid"))
+            })
+            .collect();
+        for (namespace, name, uid) in due {
+            let call = Call::FinishDeletion(uid.clone());
+            if self.in_flight.values().any(|c| *c == call) {
+                continue;
+            }
+            self.next_request += 1;
+            let id = self.next_request;
+            self.in_flight.insert(id, call);
+            let request = ApiRequest::new(id, Method::Delete, format!("/api/v1/namespaces/{namespace}/pods/{name}"))
+                .with_body(json!({"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "preconditions": {"uid": uid}}));
+            ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
         }
     }
 
@@ -103,7 +150,7 @@ impl Kubelet {
                 "labels": labels,
                 "annotations": {"node.alpha.kubernetes.io/ttl": "0", "volumes.kubernetes.io/controller-managed-attach-detach": "true"},
             },
-            "spec": {},
+            "spec": if self.spec.taints.is_empty() { json!({}) } else { json!({"taints": self.spec.taints}) },
             "status": {
                 "capacity": resources,
                 "allocatable": resources,
@@ -146,6 +193,7 @@ impl Kubelet {
             })
         };
         let (method, path, body) = match call {
+            Call::FinishDeletion(_) => return,
             Call::RegisterNode => (Method::Post, NODES_PATH.to_string(), self.node_object(now_ms)),
             Call::CreateLease => (Method::Post, NODE_LEASES_PATH.to_string(), lease()),
             Call::RenewLease => (Method::Put, format!("{NODE_LEASES_PATH}/{}", self.node), lease()),
@@ -178,12 +226,27 @@ impl Component for Kubelet {
         *self = Kubelet::new(&self.spec, &self.address);
         self.sync(ctx);
         ctx.set_timer(NODE_LEASE_RENEW_INTERVAL.ms, TIMER_SYNC);
+        self.next_request += 1;
+        let request = self.pods.start(self.next_request);
+        ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
+        ctx.set_timer(REAP_MS, TIMER_REAP);
     }
 
     fn receive(&mut self, ctx: &mut Context<'_>, envelope: Envelope) {
         let Payload::ApiResponse(response) = envelope.payload else {
             return;
         };
+        if self.pods.owns(response.request_id) {
+            let step = self.pods.handle(&response, self.next_request + 1, ctx.now_ms());
+            if let Some(request) = step.send {
+                self.next_request = request.request_id;
+                ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
+            }
+            if step.retry_later {
+                ctx.set_timer(RETRY_MS, TIMER_PODS_RETRY);
+            }
+            return;
+        }
         let Some(call) = self.in_flight.remove(&response.request_id) else {
             return;
         };
@@ -207,9 +270,26 @@ impl Component for Kubelet {
     }
 
     fn timer(&mut self, ctx: &mut Context<'_>, token: u64) {
-        if token == TIMER_SYNC {
-            self.sync(ctx);
-            ctx.set_timer(NODE_LEASE_RENEW_INTERVAL.ms, TIMER_SYNC);
+        match token {
+            TIMER_SYNC => {
+                self.sync(ctx);
+                ctx.set_timer(NODE_LEASE_RENEW_INTERVAL.ms, TIMER_SYNC);
+            }
+            TIMER_REAP => {
+                self.reap(ctx);
+                if let Some(request) = self.pods.check(ctx.now_ms(), self.next_request + 1) {
+                    self.next_request = request.request_id;
+                    ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
+                }
+                ctx.set_timer(REAP_MS, TIMER_REAP);
+            }
+            TIMER_PODS_RETRY => {
+                if let Some(request) = self.pods.retry(self.next_request + 1) {
+                    self.next_request = request.request_id;
+                    ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
+                }
+            }
+            _ => {}
         }
     }
 

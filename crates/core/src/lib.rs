@@ -22,6 +22,7 @@ pub mod duration;
 pub mod etcd;
 pub mod etcdctl;
 pub mod kube_apiserver;
+pub mod kube_scheduler;
 pub mod kubectl;
 pub mod kubelet;
 pub mod message;

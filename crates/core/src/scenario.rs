@@ -76,6 +76,10 @@ pub struct ScenarioSpec {
     /// Commands to run at given simulated times.
     #[serde(default)]
     pub script: Vec<ScriptStep>,
+    /// kube-scheduler's configuration: a KubeSchedulerConfiguration
+    /// (kubescheduler.config.k8s.io/v1) with profiles, plugins and plugin args.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<serde_json::Value>,
 }
 
 /// The etcd cluster's shape.
@@ -119,6 +123,22 @@ pub struct NodeSpec {
     /// Node labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Taints the kubelet registers the node with (`--register-with-taints`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taints: Vec<TaintSpec>,
+}
+
+/// A node taint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaintSpec {
+    /// Key.
+    pub key: String,
+    /// Value (may be empty).
+    #[serde(default)]
+    pub value: String,
+    /// NoSchedule, PreferNoSchedule or NoExecute.
+    pub effect: String,
 }
 
 /// Network behaviour; probabilities as fractions (`0.05`) or percentages (`"5%"`).
@@ -195,6 +215,7 @@ fn default_nodes() -> Vec<NodeSpec> {
             cpu: default_cpu(),
             memory: default_memory(),
             labels: BTreeMap::new(),
+            taints: Vec::new(),
         })
         .collect()
 }
@@ -218,6 +239,7 @@ impl Default for ScenarioSpec {
             nodes: default_nodes(),
             network: NetworkSpec::default(),
             script: Vec::new(),
+            scheduler: None,
         }
     }
 }
@@ -365,6 +387,10 @@ impl Scenario {
         if spec.etcd.snapshot_count == 0 {
             return Err("spec.etcd.snapshotCount: Invalid value: 0: must be greater than 0".into());
         }
+        if let Some(config) = &spec.scheduler {
+            crate::kube_scheduler::config::SchedulerConfig::parse(config)
+                .map_err(|e| format!("spec.scheduler: {e}"))?;
+        }
         if spec.nodes.len() > MAX_NODES {
             return Err(format!("spec.nodes: Too many: {}: must have at most {MAX_NODES} items", spec.nodes.len()));
         }
@@ -375,6 +401,14 @@ impl Scenario {
             }
             if !names.insert(node.name.as_str()) {
                 return Err(format!("spec.nodes[{i}].name: Duplicate value: {:?}", node.name));
+            }
+            for (j, t) in node.taints.iter().enumerate() {
+                if !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&t.effect.as_str()) {
+                    return Err(format!(
+                        "spec.nodes[{i}].taints[{j}].effect: Unsupported value: {:?}: supported values: \"NoExecute\", \"NoSchedule\", \"PreferNoSchedule\"",
+                        t.effect
+                    ));
+                }
             }
             for (field, q) in [("cpu", &node.cpu), ("memory", &node.memory)] {
                 if q.millis() < 0 {

@@ -19,9 +19,21 @@ pub fn rfc3339_micro(ms: u64) -> String {
     format!("{}.{:06}Z", &whole[..19], (ms % 1000) * 1000)
 }
 
-/// Simulated ms of an RFC 3339 UTC timestamp written by [`rfc3339`] (or any
-/// `YYYY-MM-DDTHH:MM:SSZ`); `None` for other text or times before the epoch.
+/// Simulated ms of an RFC 3339 UTC timestamp written by [`rfc3339`] or
+/// [`rfc3339_micro`] (`YYYY-MM-DDTHH:MM:SS[.ffffff]Z`); `None` for other
+/// text or times before the epoch.
 pub fn parse_rfc3339(text: &str) -> Option<u64> {
+    let (text, fraction_ms) = match text.split_once('.') {
+        Some((whole, frac)) => {
+            let digits = frac.strip_suffix('Z')?;
+            if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let ms = format!("{digits:0<3}")[..3].parse::<u64>().ok()?;
+            (format!("{whole}Z"), ms)
+        }
+        None => (text.to_string(), 0),
+    };
     let b = text.as_bytes();
     if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z'
     {
@@ -31,7 +43,7 @@ pub fn parse_rfc3339(text: &str) -> Option<u64> {
     let days = days_from_civil(num(0..4)?, num(5..7)?, num(8..10)?);
     let secs = days * 86_400 + num(11..13)? * 3600 + num(14..16)? * 60 + num(17..19)?;
     let since_epoch = secs - EPOCH_UNIX_SECS;
-    (since_epoch >= 0).then(|| since_epoch as u64 * 1000)
+    (since_epoch >= 0).then(|| since_epoch as u64 * 1000 + fraction_ms)
 }
 
 // Howard Hinnant's days-from-civil algorithms (proleptic Gregorian calendar).

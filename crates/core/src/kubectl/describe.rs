@@ -749,25 +749,21 @@ fn events_section(w: &mut String, events: &[Value], now_ms: u64) {
     }
     let _ = writeln!(w, "Events:\n  Type\tReason\tAge\tFrom\tMessage\n  ----\t------\t----\t----\t-------");
     let mut sorted: Vec<&Value> = events.iter().collect();
-    sorted.sort_by_key(|e| {
-        parse_rfc3339(s(e, "/lastTimestamp")).or_else(|| parse_rfc3339(s(e, "/firstTimestamp"))).unwrap_or(0)
-    });
+    let stamp = |e: &Value, p: &str| parse_rfc3339(s(e, p));
+    sorted.sort_by_key(|e| stamp(e, "/lastTimestamp").or_else(|| stamp(e, "/firstTimestamp")).unwrap_or(0));
     for e in sorted {
-        let first = parse_rfc3339(s(e, "/firstTimestamp"));
-        let last = parse_rfc3339(s(e, "/lastTimestamp"));
+        // describe.go DescribeEvents: the age of the first occurrence
+        // (eventTime for events.k8s.io events), with "(xN over AGE)" for
+        // series and counted events.
+        let first = stamp(e, "/eventTime").or_else(|| stamp(e, "/firstTimestamp"));
+        let first_since = first.map_or("<unknown>".to_string(), |f| human_duration(now_ms.saturating_sub(f)));
         let count = e.get("count").and_then(Value::as_i64).unwrap_or(1);
-        let interval = match (first, last) {
-            (Some(f), Some(l)) if count > 1 => format!(
-                "{} (x{count} over {})",
-                human_duration(now_ms.saturating_sub(l)),
-                human_duration(l.saturating_sub(f))
-            ),
-            _ => age(
-                e.pointer("/lastTimestamp")
-                    .and_then(Value::as_str)
-                    .or(e.pointer("/firstTimestamp").and_then(Value::as_str)),
-                now_ms,
-            ),
+        let series_count = e.pointer("/series/count").and_then(Value::as_i64);
+        let since = |t: Option<u64>| t.map_or("<unknown>".to_string(), |t| human_duration(now_ms.saturating_sub(t)));
+        let interval = match series_count {
+            Some(n) => format!("{} (x{n} over {first_since})", since(stamp(e, "/series/lastObservedTime"))),
+            None if count > 1 => format!("{} (x{count} over {first_since})", since(stamp(e, "/lastTimestamp"))),
+            None => first_since,
         };
         let from =
             if s(e, "/source/component").is_empty() { s(e, "/reportingComponent") } else { s(e, "/source/component") };

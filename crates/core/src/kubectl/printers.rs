@@ -343,9 +343,11 @@ pub fn cells(resource: &Resource, o: &Value, now_ms: u64) -> Vec<String> {
             let stamp = |p: &str| o.pointer(p).and_then(Value::as_str).filter(|t| parse_rfc3339(t).is_some());
             let first = stamp("/firstTimestamp").or_else(|| stamp("/eventTime"));
             let first_seen = crate::apimachinery::time::age(first, now_ms);
-            let last_seen = match stamp("/lastTimestamp") {
-                Some(t) => crate::apimachinery::time::age(Some(t), now_ms),
-                None => first_seen.clone(),
+            // printers.go printEvent: a series (events.k8s.io) carries the
+            // last time and count; otherwise lastTimestamp and count.
+            let last_seen = match (stamp("/series/lastObservedTime"), stamp("/lastTimestamp")) {
+                (Some(t), _) | (None, Some(t)) => crate::apimachinery::time::age(Some(t), now_ms),
+                (None, None) => first_seen.clone(),
             };
             let kind = s(o, "/involvedObject/kind").to_ascii_lowercase();
             let object_name = s(o, "/involvedObject/name");
@@ -358,9 +360,9 @@ pub fn cells(resource: &Resource, o: &Value, now_ms: u64) -> Vec<String> {
             if !host.is_empty() {
                 source = format!("{source}, {host}");
             }
-            let count = match int(o, "/count") {
-                0 => 1,
-                n => n,
+            let count = match (int(o, "/series/count"), int(o, "/count")) {
+                (0, 0) => 1,
+                (0, n) | (n, _) => n,
             };
             vec![
                 last_seen,
