@@ -421,6 +421,18 @@ fn prepare_status_on_create(kind: &str, value: &mut Value) {
         "Pod" => {
             let qos = qos_class(value);
             value["status"] = json!({"phase": "Pending", "qosClass": qos});
+            // pod/strategy.go `applySchedulingGatedCondition`.
+            let gated = value.pointer("/spec/schedulingGates").and_then(Value::as_array).is_some_and(|g| !g.is_empty());
+            if gated {
+                value["status"]["conditions"] = json!([{
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "SchedulingGated",
+                    "message": "Scheduling is blocked due to non-empty scheduling gates",
+                    "lastProbeTime": null,
+                    "lastTransitionTime": null,
+                }]);
+            }
         }
         "Deployment" | "ReplicaSet" | "ReplicationController" => value["status"] = json!({}),
         "Namespace" => {
@@ -868,9 +880,25 @@ fn pod_update_allowed(old: &Value, new: &Value) -> Result<(), FieldError> {
         if let Some(m) = spec.as_object_mut() {
             m.remove("activeDeadlineSeconds");
             m.remove("tolerations");
+            m.remove("schedulingGates");
         }
         spec
     };
+    // Scheduling gates may only be removed (validation.go
+    // `validateOnlyDeletedSchedulingGates`).
+    let gates = |v: &Value| -> Vec<String> {
+        v.pointer("/spec/schedulingGates")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|g| g.get("name").and_then(Value::as_str).map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let old_gates = gates(old);
+    if let Some(added) = gates(new).into_iter().find(|g| !old_gates.contains(g)) {
+        return Err(FieldError::forbidden(
+            "spec.schedulingGates",
+            &format!("only deletion is allowed, but found new scheduling gate '{added}'"),
+        ));
+    }
     // Tolerations may only be added to (every old one must still be there).
     let tolerations = |v: &Value| v.pointer("/spec/tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
     let kept = tolerations(old).iter().all(|t| tolerations(new).contains(t));
