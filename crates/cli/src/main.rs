@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 mod bench;
 mod bench_apiserver;
+mod bench_scheduler;
 
 const USAGE: &str = "\
 kscope: a simulated Kubernetes control plane
@@ -28,6 +29,7 @@ Usage:
       --seed replays one seed and prints its faults; --seeds runs 0..N (default 500).
   kscope bench etcd [--puts N]
   kscope bench apiserver [--objects N]
+  kscope bench scheduler [--nodes N] [--pods N]
       Committed-and-applied puts per second through the simulated etcd (3 and 5
       members, 100-byte values) and through a bare raft-rs cluster on entries of
       the same size, measured in the same run; prints both and the ratio.
@@ -324,7 +326,15 @@ fn campaign(args: &[String]) -> Result<ExitCode, CliError> {
 }
 
 fn bench_command(args: &[String]) -> Result<ExitCode, CliError> {
-    let options = parse_options(args, &["puts", "objects"], "bench")?;
+    let options = parse_options(args, &["puts", "objects", "nodes", "pods"], "bench")?;
+    let number = |name: &str, default: u64| -> Result<u64, CliError> {
+        match options.flag(name) {
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("invalid argument {v:?} for \"--{name}\" flag: must be a whole number").into()),
+            None => Ok(default),
+        }
+    };
     match options.scenario.as_deref() {
         Some("etcd") => {}
         Some("apiserver") => {
@@ -345,8 +355,19 @@ fn bench_command(args: &[String]) -> Result<ExitCode, CliError> {
             );
             return Ok(ExitCode::SUCCESS);
         }
-        Some(other) => return Err(format!("unknown benchmark {other:?}: the benchmarks are: etcd, apiserver").into()),
-        None => return Err("\"kscope bench\" needs the benchmark to run: etcd or apiserver".into()),
+        Some("scheduler") => {
+            let (nodes, pods) = (number("nodes", 1_000)?, number("pods", 5_000)?);
+            let m = bench_scheduler::run(nodes, pods)?;
+            println!(
+                "{:<40} {:>12.0}  ({pods} pods on {nodes} nodes in {:.2} s wall, {} simulated)",
+                "pods scheduled/s (watch → bind → etcd)", m.pods_per_second, m.wall_seconds, m.simulated
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(other) => {
+            return Err(format!("unknown benchmark {other:?}: the benchmarks are: etcd, apiserver, scheduler").into())
+        }
+        None => return Err("\"kscope bench\" needs the benchmark to run: etcd, apiserver or scheduler".into()),
     }
     let puts: u64 = match options.flag("puts") {
         Some(v) => {

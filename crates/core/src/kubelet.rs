@@ -198,8 +198,9 @@ impl Kubelet {
             Call::CreateLease => (Method::Post, NODE_LEASES_PATH.to_string(), lease()),
             Call::RenewLease => (Method::Put, format!("{NODE_LEASES_PATH}/{}", self.node), lease()),
         };
-        let request_id = self.next_request;
+        // Ids are shared with the pod reflector: take a fresh one.
         self.next_request += 1;
+        let request_id = self.next_request;
         self.in_flight.insert(request_id, call);
         let request = ApiRequest::new(request_id, method, path).with_body(body);
         ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));

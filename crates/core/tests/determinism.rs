@@ -88,4 +88,4 @@ fn default_scenario_hash_is_pinned() {
     assert_eq!(hash, PINNED_DEFAULT_SEED7_30S, "trace hash changed");
 }
 
-const PINNED_DEFAULT_SEED7_30S: &str = "06c5076d5a7ad929";
+const PINNED_DEFAULT_SEED7_30S: &str = "1c8bb86ed430460d";

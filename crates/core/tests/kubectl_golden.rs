@@ -34,7 +34,34 @@ fn normalize(text: &str) -> String {
                 && bare != "10.96.0.1";
             words.push(if uid || ip { word.replace(bare, "<random>") } else { word.to_string() });
         }
-        let line = words.join(" ");
+        // Ages depend on when each side ran (the real kubectl ran against
+        // objects stamped in 2025): a word that is a duration (`30s`, `693d`,
+        // `2m30s`) is blanked, and the padding of its line with it.
+        let is_age = |w: &str| {
+            let mut digits = false;
+            let mut ok = !w.is_empty();
+            for c in w.chars() {
+                if c.is_ascii_digit() {
+                    digits = true;
+                } else if "smhdy".contains(c) && digits {
+                    digits = false;
+                } else {
+                    ok = false;
+                }
+            }
+            ok && !digits
+        };
+        let aged = words.iter().any(|w| is_age(w));
+        let line = if aged {
+            words
+                .iter()
+                .filter(|w| !w.is_empty())
+                .map(|w| if is_age(w) { "<age>" } else { w.as_str() })
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            words.join(" ")
+        };
         let line = match line.find("resourceVersion") {
             Some(i) => format!("{}resourceVersion <n>", &line[..i]),
             None => line,

@@ -444,6 +444,9 @@ fn resources_arg(v: Option<&Value>, path: &str) -> Result<Vec<node_resources::Re
     let Some(list) = v.and_then(Value::as_array).filter(|l| !l.is_empty()) else {
         return Ok(node_resources::default_resources());
     };
+    if list.len() > 8 {
+        return Err(format!("{path}: Too many: {}: kscope scores at most 8 resources", list.len()));
+    }
     let mut out = Vec::new();
     for (i, r) in list.iter().enumerate() {
         strict(r, &["name", "weight"], &format!("{path}[{i}]"))?;

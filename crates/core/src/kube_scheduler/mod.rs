@@ -114,6 +114,8 @@ pub struct KubeScheduler {
     events: BTreeMap<(String, String, String), PostedEvent>,
     event_seq: u64,
     schedule_deferred: bool,
+    /// Nodes changed: the node order and image counts need rebuilding.
+    nodes_dirty: bool,
     stats: Stats,
 }
 
@@ -146,6 +148,7 @@ impl KubeScheduler {
             events: BTreeMap::new(),
             event_seq: 0,
             schedule_deferred: false,
+            nodes_dirty: false,
             stats: Stats::default(),
         })
     }
@@ -228,8 +231,11 @@ impl KubeScheduler {
     }
 
     fn node_mut(&mut self, name: &str) -> Option<&mut NodeInfo> {
-        let i = *self.snapshot.index.get(name)?;
-        self.snapshot.nodes.get_mut(i)
+        match self.snapshot.index.get(name) {
+            Some(&i) if self.snapshot.nodes.get(i).is_some_and(|n| n.name == name) => self.snapshot.nodes.get_mut(i),
+            // Nodes were added or removed and the order is not rebuilt yet.
+            _ => self.snapshot.nodes.iter_mut().find(|n| n.name == name),
+        }
     }
 
     fn on_node(&mut self, change: Change, now_ms: u64) {
@@ -246,8 +252,7 @@ impl KubeScheduler {
                     None => self.zones.push((zone, vec![info.name.clone()])),
                 }
                 self.snapshot.nodes.push(info);
-                self.rebuild_node_order();
-                self.recount_images();
+                self.nodes_dirty = true;
                 self.queue.on_event(ClusterEvent::NodeAdd, now_ms);
             }
             Change::Modified(_, node) => {
@@ -281,9 +286,8 @@ impl KubeScheduler {
                         None => self.zones.push((zone, vec![name.clone()])),
                     }
                     self.zones.retain(|(_, n)| !n.is_empty());
-                    self.rebuild_node_order();
                 }
-                self.recount_images();
+                self.nodes_dirty = true;
                 for e in events {
                     self.queue.on_event(e, now_ms);
                 }
@@ -295,8 +299,7 @@ impl KubeScheduler {
                 }
                 self.zones.retain(|(_, n)| !n.is_empty());
                 self.snapshot.nodes.retain(|n| n.name != name);
-                self.rebuild_node_order();
-                self.recount_images();
+                self.nodes_dirty = true;
             }
         }
     }
@@ -423,7 +426,13 @@ impl KubeScheduler {
     fn apply_changes(&mut self, informer: usize, changes: Vec<Change>, now_ms: u64) {
         match informer {
             0 => changes.into_iter().for_each(|c| self.on_pod(c, now_ms)),
-            1 => changes.into_iter().for_each(|c| self.on_node(c, now_ms)),
+            1 => {
+                changes.into_iter().for_each(|c| self.on_node(c, now_ms));
+                if std::mem::take(&mut self.nodes_dirty) {
+                    self.rebuild_node_order();
+                    self.recount_images();
+                }
+            }
             2 => {
                 self.snapshot.namespace_labels = self.reflectors[2]
                     .store()

@@ -7,7 +7,7 @@
 
 use super::config::{PreemptionArgs, Profile};
 use super::framework::{Code, Snapshot, Status};
-use super::schedule_one::{filter_with_nominated, run_pre_filter, FitError, Nominated};
+use super::schedule_one::{active_filters, filter_with_nominated, run_pre_filter, FitError, Nominated};
 use super::types::PodInfo;
 use crate::rng::SimRng;
 use std::rc::Rc;
@@ -91,7 +91,7 @@ fn select_victims(
             plugin.remove_pod(&mut state, pod, p, &node);
         }
     }
-    let status = filter_with_nominated(profile, &state, pod, &node, snapshot, nominated);
+    let status = filter_with_nominated(&active_filters(profile, &state), &state, pod, &node, snapshot, nominated);
     if !status.is_success() {
         return Err(status);
     }
@@ -102,7 +102,9 @@ fn select_victims(
         for (_, plugin) in profile.at(super::framework::Point::PreFilter) {
             plugin.add_pod(&mut state, pod, &p, &node);
         }
-        if !filter_with_nominated(profile, &state, pod, &node, snapshot, nominated).is_success() {
+        if !filter_with_nominated(&active_filters(profile, &state), &state, pod, &node, snapshot, nominated)
+            .is_success()
+        {
             node.remove_pod(&p.key);
             for (_, plugin) in profile.at(super::framework::Point::PreFilter) {
                 plugin.remove_pod(&mut state, pod, &p, &node);

@@ -58,6 +58,8 @@ pub struct SchedulingQueue {
     pods: BTreeMap<String, QueuedPod>,
     active: BTreeMap<ActiveKey, String>,
     backoff: BTreeSet<(u64, u64, String)>,
+    /// Keys of the pods in the unschedulable pool.
+    parked: BTreeSet<String>,
     seq: u64,
 }
 
@@ -96,7 +98,10 @@ impl SchedulingQueue {
                 let expiry = self.backoff_expiry(&p);
                 self.backoff.remove(&(expiry, p.seq, key.to_string()));
             }
-            Where::Unschedulable | Where::InFlight => {}
+            Where::Unschedulable => {
+                self.parked.remove(key);
+            }
+            Where::InFlight => {}
         }
         Some(p)
     }
@@ -113,7 +118,10 @@ impl SchedulingQueue {
                 let expiry = self.backoff_expiry(&p);
                 self.backoff.insert((expiry, p.seq, key.clone()));
             }
-            Where::Unschedulable | Where::InFlight => {}
+            Where::Unschedulable => {
+                self.parked.insert(key.clone());
+            }
+            Where::InFlight => {}
         }
         self.pods.insert(key, p);
     }
@@ -189,7 +197,7 @@ impl SchedulingQueue {
 
     /// How many pods wait in each place: (active, backoff, unschedulable).
     pub fn counts(&self) -> (usize, usize, usize) {
-        let unschedulable = self.pods.values().filter(|p| p.place == Where::Unschedulable).count();
+        let unschedulable = self.parked.len();
         (self.active.len(), self.backoff.len(), unschedulable)
     }
 
@@ -225,10 +233,10 @@ impl SchedulingQueue {
     /// Returns how many moved.
     pub fn on_event(&mut self, event: ClusterEvent, now_ms: u64) -> usize {
         let keys: Vec<String> = self
-            .pods
+            .parked
             .iter()
-            .filter(|(_, p)| p.place == Where::Unschedulable && !p.gated && p.wake_on.contains(&event))
-            .map(|(k, _)| k.clone())
+            .filter(|k| self.pods.get(*k).is_some_and(|p| !p.gated && p.wake_on.contains(&event)))
+            .cloned()
             .collect();
         for key in &keys {
             self.requeue(key, now_ms);
@@ -257,8 +265,9 @@ impl SchedulingQueue {
             }
         }
         let stale: Vec<String> = self
-            .pods
+            .parked
             .iter()
+            .filter_map(|k| self.pods.get(k).map(|p| (k, p)))
             .filter(|(_, p)| {
                 p.place == Where::Unschedulable
                     && !p.gated

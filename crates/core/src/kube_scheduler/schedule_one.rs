@@ -6,7 +6,7 @@
 
 use super::config::Profile;
 use super::explain::{Attempt, NodeVerdict, PluginScores};
-use super::framework::{Code, CycleState, Point, Snapshot, Status};
+use super::framework::{Code, CycleState, Plugin, Point, Snapshot, Status};
 use super::types::{NodeInfo, PodInfo};
 use crate::rng::SimRng;
 use std::collections::BTreeMap;
@@ -115,18 +115,20 @@ pub fn run_pre_filter(profile: &Profile, pod: &PodInfo, snapshot: &Snapshot) -> 
     Ok(state)
 }
 
+/// The Filter plugins to run this cycle: those whose PreFilter did not skip.
+pub fn active_filters<'a>(profile: &'a Profile, state: &CycleState) -> Vec<&'a dyn Plugin> {
+    profile.at(Point::Filter).map(|(_, p)| p).filter(|p| !state.skip_filter.contains(&p.name())).collect()
+}
+
 /// Runs the Filter plugins on one node; the first failure wins.
 pub fn run_filters(
-    profile: &Profile,
+    filters: &[&dyn Plugin],
     state: &CycleState,
     pod: &PodInfo,
     node: &NodeInfo,
     snapshot: &Snapshot,
 ) -> Status {
-    for (_, plugin) in profile.at(Point::Filter) {
-        if state.skip_filter.contains(&plugin.name()) {
-            continue;
-        }
+    for plugin in filters {
         let mut status = plugin.filter(state, pod, node, snapshot);
         if !status.is_success() {
             status.plugin = plugin.name();
@@ -140,13 +142,16 @@ pub fn run_filters(
 /// pod's priority as if they were there (framework
 /// `RunFilterPluginsWithNominatedPods`), then without them.
 pub fn filter_with_nominated(
-    profile: &Profile,
+    filters: &[&dyn Plugin],
     state: &CycleState,
     pod: &PodInfo,
     node: &NodeInfo,
     snapshot: &Snapshot,
     nominated: &Nominated,
 ) -> Status {
+    if nominated.is_empty() {
+        return run_filters(filters, state, pod, node, snapshot);
+    }
     let others: Vec<&Rc<PodInfo>> = nominated
         .get(&node.name)
         .into_iter()
@@ -158,12 +163,12 @@ pub fn filter_with_nominated(
         for p in others {
             with.add_pod(p.clone());
         }
-        let status = run_filters(profile, state, pod, &with, snapshot);
+        let status = run_filters(filters, state, pod, &with, snapshot);
         if !status.is_success() {
             return status;
         }
     }
-    run_filters(profile, state, pod, node, snapshot)
+    run_filters(filters, state, pod, node, snapshot)
 }
 
 /// The result of a successful cycle.
@@ -196,10 +201,11 @@ pub fn schedule_pod(
             return Err((fit, None));
         }
     };
+    let filters = active_filters(profile, &state);
     // A pod nominated by an earlier preemption tries its node first.
     if !pod.nominated_node_name.is_empty() {
         if let Some(node) = snapshot.node(&pod.nominated_node_name) {
-            if filter_with_nominated(profile, &state, pod, node, snapshot, nominated).is_success() {
+            if filter_with_nominated(&filters, &state, pod, node, snapshot, nominated).is_success() {
                 attempt.nominated_fast_path = true;
                 attempt.filtered.push(NodeVerdict { node: node.name.clone(), rejected: None });
                 attempt.scored.push(node.name.clone());
@@ -219,7 +225,7 @@ pub fn schedule_pod(
         let idx = (*next_start + i) % n;
         let node = &snapshot.nodes[idx];
         processed += 1;
-        let status = filter_with_nominated(profile, &state, pod, node, snapshot, nominated);
+        let status = filter_with_nominated(&filters, &state, pod, node, snapshot, nominated);
         if status.is_success() {
             feasible.push(idx);
             attempt.filtered.push(NodeVerdict { node: node.name.clone(), rejected: None });
@@ -233,6 +239,7 @@ pub fn schedule_pod(
     if n > 0 {
         *next_start = (*next_start + processed) % n;
     }
+    drop(filters);
     if feasible.is_empty() {
         return Err((fit, Some(state)));
     }

@@ -474,7 +474,8 @@ pub struct PodInfo {
     pub preferred_anti_affinity: Vec<WeightedAffinityTerm>,
     /// Topology spread constraints.
     pub spread_constraints: Vec<SpreadConstraint>,
-    /// The images of its containers and init containers.
+    /// The images of its init containers and containers, normalized
+    /// (`:latest` added where no tag is given), as ImageLocality looks them up.
     pub images: Vec<String>,
     /// creationTimestamp (ms).
     pub created_ms: u64,
@@ -591,7 +592,7 @@ impl PodInfo {
         for c in array(pod, "/spec/initContainers").iter().chain(array(pod, "/spec/containers")) {
             let image = str_at(c, "/image");
             if !image.is_empty() {
-                images.push(image.to_string());
+                images.push(normalize_image(image));
             }
         }
         for c in array(pod, "/spec/containers").iter().chain(

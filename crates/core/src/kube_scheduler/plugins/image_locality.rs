@@ -3,7 +3,7 @@
 //! (pkg/scheduler/framework/plugins/imagelocality/image_locality.go).
 
 use crate::kube_scheduler::framework::{CycleState, Plugin, Point, Snapshot, MAX_NODE_SCORE};
-use crate::kube_scheduler::types::{normalize_image, NodeInfo, PodInfo};
+use crate::kube_scheduler::types::{NodeInfo, PodInfo};
 
 /// The plugin's name.
 pub const NAME: &str = "ImageLocality";
@@ -39,10 +39,12 @@ impl Plugin for ImageLocality {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo, snapshot: &Snapshot) -> i64 {
         let total = snapshot.nodes.len().max(1) as f64;
         let mut sum = 0;
-        for image in &pod.images {
-            let name = normalize_image(image);
-            if let Some(size) = node.images.get(&name) {
-                let spread = *snapshot.image_nodes.get(&name).unwrap_or(&0) as f64 / total;
+        if node.images.is_empty() {
+            return calculate_priority(0, pod.images.len());
+        }
+        for name in &pod.images {
+            if let Some(size) = node.images.get(name) {
+                let spread = *snapshot.image_nodes.get(name).unwrap_or(&0) as f64 / total;
                 sum += (*size as f64 * spread) as i64;
             }
         }

@@ -190,10 +190,15 @@ fn requested_to_capacity_ratio(shape: &[ShapePoint], requested: &[i64], allocata
 /// balanced_allocation.go: one minus the standard deviation of the used
 /// shares (each capped at 1), times 100.
 fn balanced(requested: &[i64], allocatable: &[i64]) -> i64 {
-    let fractions: Vec<f64> = (0..requested.len())
-        .filter(|&i| allocatable[i] != 0)
-        .map(|i| (requested[i] as f64 / allocatable[i] as f64).min(1.0))
-        .collect();
+    let mut fractions = [0f64; INLINE];
+    let mut n = 0;
+    for i in 0..requested.len() {
+        if allocatable[i] != 0 {
+            fractions[n] = (requested[i] as f64 / allocatable[i] as f64).min(1.0);
+            n += 1;
+        }
+    }
+    let fractions = &fractions[..n];
     let std = match fractions.len() {
         0 | 1 => 0.0,
         2 => ((fractions[0] - fractions[1]) / 2.0).abs(),
@@ -205,6 +210,17 @@ fn balanced(requested: &[i64], allocatable: &[i64]) -> i64 {
     ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
 }
 
+/// Most profiles score two resources; up to this many are kept on the stack.
+const INLINE: usize = 8;
+
+/// Per-resource figures without a heap allocation for the usual few resources.
+struct Figures {
+    alloc: [i64; INLINE],
+    req: [i64; INLINE],
+    weights: [i64; INLINE],
+    len: usize,
+}
+
 /// The (allocatable, requested) of each scored resource on `node` with the
 /// pod added (resource_allocation.go `calculateResourceAllocatableRequest`):
 /// non-zero requests unless `use_requested`; an extended resource the pod
@@ -214,39 +230,38 @@ fn allocatable_and_requested(
     pod: &PodInfo,
     node: &NodeInfo,
     use_requested: bool,
-) -> (Vec<i64>, Vec<i64>) {
+) -> Figures {
     let (pod_req, node_req) = if use_requested {
         (&pod.requests, &node.requested)
     } else {
         (&pod.non_zero_requests, &node.non_zero_requested)
     };
-    let mut alloc = Vec::with_capacity(resources.len());
-    let mut req = Vec::with_capacity(resources.len());
-    for r in resources {
+    let mut f =
+        Figures { alloc: [0; INLINE], req: [0; INLINE], weights: [0; INLINE], len: resources.len().min(INLINE) };
+    for (i, r) in resources.iter().take(INLINE).enumerate() {
+        f.weights[i] = r.weight;
         let want = pod_req.get(&r.name);
         let scalar = !matches!(r.name.as_str(), "cpu" | "memory" | "ephemeral-storage" | "pods");
         if scalar && want == 0 {
-            alloc.push(0);
-            req.push(0);
             continue;
         }
         // Extended resources are counted from the real requests in both modes.
         let used = if scalar { node.requested.get(&r.name) } else { node_req.get(&r.name) };
-        alloc.push(node.allocatable.get(&r.name));
-        req.push(used + want);
+        f.alloc[i] = node.allocatable.get(&r.name);
+        f.req[i] = used + want;
     }
-    (alloc, req)
+    f
 }
 
 impl Fit {
     /// The score of `node` for `pod` with this strategy.
     pub fn score_node(&self, pod: &PodInfo, node: &NodeInfo) -> i64 {
-        let (alloc, req) = allocatable_and_requested(&self.resources, pod, node, false);
-        let weights: Vec<i64> = self.resources.iter().map(|r| r.weight).collect();
+        let f = allocatable_and_requested(&self.resources, pod, node, false);
+        let (req, alloc, weights) = (&f.req[..f.len], &f.alloc[..f.len], &f.weights[..f.len]);
         match &self.strategy {
-            Strategy::LeastAllocated => least_allocated(&req, &alloc, &weights),
-            Strategy::MostAllocated => most_allocated(&req, &alloc, &weights),
-            Strategy::RequestedToCapacityRatio(shape) => requested_to_capacity_ratio(shape, &req, &alloc, &weights),
+            Strategy::LeastAllocated => least_allocated(req, alloc, weights),
+            Strategy::MostAllocated => most_allocated(req, alloc, weights),
+            Strategy::RequestedToCapacityRatio(shape) => requested_to_capacity_ratio(shape, req, alloc, weights),
         }
     }
 }
@@ -297,8 +312,8 @@ impl Default for BalancedAllocation {
 impl BalancedAllocation {
     /// The score of `node` for `pod`.
     pub fn score_node(&self, pod: &PodInfo, node: &NodeInfo) -> i64 {
-        let (alloc, req) = allocatable_and_requested(&self.resources, pod, node, true);
-        balanced(&req, &alloc)
+        let f = allocatable_and_requested(&self.resources, pod, node, true);
+        balanced(&f.req[..f.len], &f.alloc[..f.len])
     }
 }
 

@@ -237,11 +237,13 @@ impl Plugin for PodTopologySpread {
                 ignored.insert(node.name.clone());
                 continue;
             }
+            // Without require_all (the system defaults) a node lacking the
+            // key is in the domain "", which counts towards the weight
+            // (scoring.go initPreScoreState keys on `node.Labels[key]`).
             for (i, c) in constraints.iter().enumerate() {
                 if c.topology_key != HOSTNAME {
-                    if let Some(v) = node.labels.get(&c.topology_key) {
-                        counts[i].entry(v.clone()).or_insert(0i64);
-                    }
+                    let v = node.labels.get(&c.topology_key).cloned().unwrap_or_default();
+                    counts[i].entry(v).or_insert(0i64);
                 }
             }
         }
@@ -254,14 +256,15 @@ impl Plugin for PodTopologySpread {
             })
             .collect();
         for node in &snapshot.nodes {
-            if !has_all_keys(node, &constraints) {
+            if require_all && !has_all_keys(node, &constraints) {
                 continue;
             }
             for (i, c) in constraints.iter().enumerate() {
                 if c.topology_key == HOSTNAME || !included(c, pod, node) {
                     continue;
                 }
-                if let Some(n) = counts[i].get_mut(&node.labels[&c.topology_key]) {
+                let value = node.labels.get(&c.topology_key).map_or("", String::as_str);
+                if let Some(n) = counts[i].get_mut(value) {
                     *n += count_matching(node, &c.selector, &pod.namespace);
                 }
             }
