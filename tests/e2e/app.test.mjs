@@ -174,6 +174,30 @@ test('kubectl in the console: a heredoc manifest is applied, listed, described a
   await screenshot(page, 'kubectl.png');
 });
 
+test('kube-scheduler binds a pod, and sim explain shows why there and why another stays Pending', async () => {
+  for (const [name, cpu] of [['small', '500m'], ['huge', '64']]) {
+    const lines = ['kubectl apply -f - <<EOF', 'apiVersion: v1', 'kind: Pod', `metadata: {name: ${name}}`, 'spec:',
+      `  containers: [{name: c, image: nginx, resources: {requests: {cpu: "${cpu}"}}}]`];
+    for (const line of lines) {
+      await page.fill('[data-testid=console-input]', line);
+      await page.press('[data-testid=console-input]', 'Enter');
+    }
+    await runConsole(page, 'EOF', `pod/${name} created`);
+  }
+  await runConsole(page, 'sim advance 2s', 'advanced');
+  const wide = await runConsole(page, 'kubectl get pods -o wide', 'NOMINATED');
+  assert.match(wide, /^small\s+0\/1\s+Pending\s+0\s+\d+s\s+<none>\s+node-\d/m);
+  assert.match(wide, /^huge\s+0\/1\s+Pending\s+0\s+\d+s\s+<none>\s+<none>/m);
+  const explain = await runConsole(page, 'sim explain pod/small', 'TOTAL');
+  assert.match(explain, /result: bound to node-\d/);
+  assert.match(explain, /NodeResourcesFit/);
+  const why = await runConsole(page, 'sim explain pod/huge', 'result');
+  assert.match(why, /0\/3 nodes are available: 3 Insufficient cpu\./);
+  const events = await runConsole(page, 'kubectl describe pod huge', 'Events');
+  assert.match(events, /Warning\s+FailedScheduling\s+\S+\s+default-scheduler\s+0\/3 nodes are available: 3 Insufficient cpu\./);
+  await screenshot(page, 'scheduler.png');
+});
+
 test('no errors in the page', () => {
   assert.deepEqual(errors, []);
 });

@@ -467,3 +467,23 @@ fn the_scheduler_recovers_after_a_restart() {
     t.advance(3_000);
     assert_ne!(t.node_of("while-down"), "");
 }
+
+#[test]
+fn repeated_failures_count_up_one_event_series() {
+    let mut t = Test::new(NODES, "");
+    t.ok(&pod("picky", "100m", "  nodeSelector: {disk: ssd}\n"));
+    t.advance(2_000);
+    // Each label change retries the pod (NodeAffinity registered NodeLabel);
+    // its own status patch does not (a status-only change).
+    t.ok("kubectl label node node-1 foo=bar");
+    t.advance(2_000);
+    t.ok("kubectl label node node-2 foo=bar");
+    t.advance(2_000);
+    let v = t.json("kubectl get events --field-selector involvedObject.name=picky -o json");
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "one event, counted in its series: {v}");
+    assert_eq!(items[0]["series"]["count"], 3);
+    assert_eq!(items[0]["reportingComponent"], "default-scheduler");
+    let describe = t.ok("kubectl describe pod picky");
+    assert!(describe.contains("(x3 over "), "{describe}");
+}

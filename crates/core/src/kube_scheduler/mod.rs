@@ -320,9 +320,10 @@ impl KubeScheduler {
     }
 
     fn on_pod(&mut self, change: Change, now_ms: u64) {
-        let (object, deleted) = match change {
-            Change::Added(o) | Change::Modified(_, o) => (o, false),
-            Change::Deleted(o) => (o, true),
+        let (object, deleted, old) = match change {
+            Change::Added(o) => (o, false, None),
+            Change::Modified(old, o) => (o, false, Some(old)),
+            Change::Deleted(o) => (o, true, None),
         };
         let pod = Rc::new(PodInfo::parse(&object));
         let key = pod.key.clone();
@@ -380,7 +381,11 @@ impl KubeScheduler {
         }
         let gated = self.gated(&pod);
         if self.queue.contains(&key) {
-            self.queue.update(&key, pod.priority, gated, now_ms);
+            // A status-only change (our own PodScheduled patch) is no reason
+            // to try again (eventhandlers.go `isPodUpdated`).
+            if old.as_ref().is_none_or(|old| pod_updated(old, &object)) {
+                self.queue.update(&key, pod.priority, gated, now_ms);
+            }
         } else {
             self.queue.add(&key, pod.priority, gated, now_ms);
         }
@@ -796,6 +801,24 @@ impl KubeScheduler {
             Call::Event { .. } | Call::Other => {}
         }
     }
+}
+
+/// Whether a pod changed other than in its status, resourceVersion,
+/// generation, managedFields or finalizers (eventhandlers.go `isPodUpdated`).
+fn pod_updated(old: &Value, new: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            for f in ["resourceVersion", "generation", "managedFields", "finalizers"] {
+                m.remove(f);
+            }
+        }
+        if let Some(m) = v.as_object_mut() {
+            m.remove("status");
+        }
+        v
+    };
+    strip(old) != strip(new)
 }
 
 impl Default for KubeScheduler {
