@@ -125,6 +125,11 @@ test('etcd elects a leader, and killing it from the console elects another', asy
   const put = await runConsole(page, `etcdctl --endpoints=${old === 'etcd-1' ? 'etcd-2' : 'etcd-1'} put greeting hello`, 'OK');
   assert.match(put, /^OK$/m);
   await screenshot(page, 'etcd-failover.png');
+  // Bring the old leader back: the later tests use etcdctl's default
+  // endpoint (etcd-1), which may be the member that was killed.
+  await runConsole(page, `sim start ${old}`, `${old} started`);
+  await page.waitForSelector(`[data-component="${old}"]:not(.down)`);
+  await runConsole(page, 'etcdctl endpoint health', 'is healthy');
 });
 
 test('etcdctl watch streams into the console and Ctrl-C stops it', async () => {

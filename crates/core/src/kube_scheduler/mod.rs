@@ -211,7 +211,8 @@ impl KubeScheduler {
             }
         }
         self.snapshot.index = self.snapshot.nodes.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
-        self.next_start = 0;
+        // nextStartNodeIndex carries over (modulo the new node count).
+        self.next_start = self.next_start.checked_rem(self.snapshot.nodes.len()).unwrap_or(0);
     }
 
     fn zone_of(node: &NodeInfo) -> String {
