@@ -918,6 +918,19 @@ fn bind(input: &Input<'_>, current: &Value, body: &Value) -> Result<Outcome, Sta
     if node.is_empty() {
         return Err(invalid(info.resource, &info.name, vec![FieldError::required("target.name", "")]));
     }
+    // storage.go `setPodNodeAndMetadata` runs with a UID precondition: a
+    // binding for a pod deleted and created again under the same name fails.
+    let uid = current.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default();
+    if let Some(want) = body.pointer("/metadata/uid").and_then(Value::as_str).filter(|u| !u.is_empty()) {
+        if want != uid {
+            return Err(StatusError::conflict(
+                "",
+                "pods",
+                &info.name,
+                &format!("Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"),
+            ));
+        }
+    }
     if current.pointer("/metadata/deletionTimestamp").is_some() {
         return Err(StatusError::conflict(
             "",

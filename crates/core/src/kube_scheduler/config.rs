@@ -223,6 +223,11 @@ impl SchedulerConfig {
         if !(0..=100).contains(&percentage) {
             errors.push(invalid("percentageOfNodesToScore", &percentage.into(), "not in valid range [0-100]"));
         }
+        for (field, v) in [("podInitialBackoffSeconds", initial), ("podMaxBackoffSeconds", max)] {
+            if v > i64::from(i32::MAX) {
+                return Err(format!("strict decoding error: {field} {v} does not fit an int32"));
+            }
+        }
         if initial <= 0 {
             errors.push(invalid("podInitialBackoffSeconds", &initial.into(), "must be greater than 0"));
         }
@@ -413,6 +418,9 @@ fn build_profile(p: &Value, name: &str) -> Result<Profile, String> {
         let w = explicit.or(multi_w).filter(|w| *w != 0).unwrap_or(1);
         if w < 0 {
             return Err(format!("score plugin {n:?} should not have a negative weight, got {w}"));
+        }
+        if w > i32::MAX as i64 {
+            return Err(format!("strict decoding error: weight {w} of plugin {n:?} does not fit an int32"));
         }
         weights.insert(i, w);
     }

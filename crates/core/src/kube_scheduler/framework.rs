@@ -284,6 +284,8 @@ impl Point {
 pub enum ClusterEvent {
     /// A node was added.
     NodeAdd,
+    /// A node was deleted.
+    NodeDelete,
     /// A node's allocatable grew.
     NodeAllocatable,
     /// A node's labels changed.

@@ -50,7 +50,8 @@ pub const EXPLANATIONS_KEPT: usize = 1_000;
 /// Event notes longer than this are cut (`truncateMessage`, `NoteLengthLimit` 1024).
 const NOTE_LENGTH_LIMIT: usize = 1024;
 /// The instance name on the scheduler's events.
-const REPORTING_INSTANCE: &str = "default-scheduler-kscope-control-plane";
+/// The host in the scheduler's events' reportingInstance (`<profile>-<host>`).
+const REPORTING_HOST: &str = "kscope-control-plane";
 
 /// The watched collections.
 const INFORMERS: [(&str, &str); 6] = [
@@ -64,17 +65,45 @@ const INFORMERS: [(&str, &str); 6] = [
 
 #[derive(Clone, Debug)]
 enum Call {
-    Bind { pod: String, node: String },
-    Event { key: (String, String, String) },
+    /// A binding, with the pod as it was scheduled and when it was sent.
+    Bind {
+        pod: Rc<PodInfo>,
+        node: String,
+        sent_ms: u64,
+    },
+    Event {
+        key: EventKey,
+    },
     Other,
 }
+
+/// How long a binding may go unanswered (the apiserver or the network is
+/// gone) before the scheduler gives up on it, forgets the assumed pod and
+/// tries again. Real kube-scheduler's client sees a failed request instead.
+pub const BIND_TIMEOUT_MS: u64 = 30_000;
+/// Requests other than bindings are forgotten after this long unanswered.
+const CALL_TIMEOUT_MS: u64 = 60_000;
+/// A series not seen for this long is finished (client-go events `finishTime`, 6 minutes).
+const SERIES_FINISH_MS: u64 = 6 * 60 * 1000;
+/// Series counts are written back this often (`refreshTime`, 30 minutes).
+const SERIES_REFRESH_MS: u64 = 30 * 60 * 1000;
+
+/// What makes two events the same series (client-go tools/events `getKey`):
+/// action, reason, reporting controller, the object regarded (with its
+/// resourceVersion) and the related object. The note is not part of it.
+type EventKey = (String, String, String, String, String);
 
 /// An event the scheduler posted, for its series.
 #[derive(Clone, Debug)]
 struct PostedEvent {
     name: String,
     namespace: String,
+    posted_ms: u64,
+    /// Occurrences; 1 until it becomes a series.
     count: u64,
+    last_observed_ms: u64,
+    /// The count written to the apiserver so far.
+    written: u64,
 }
 
 /// Counters shown in `sim status`.
@@ -111,7 +140,10 @@ pub struct KubeScheduler {
     next_start: usize,
     explanations: BTreeMap<String, Attempt>,
     explain_order: VecDeque<String>,
-    events: BTreeMap<(String, String, String), PostedEvent>,
+    events: BTreeMap<EventKey, PostedEvent>,
+    /// When in-flight requests were sent, to forget the unanswered.
+    sent_at: BTreeMap<u64, u64>,
+    last_series_refresh_ms: u64,
     event_seq: u64,
     schedule_deferred: bool,
     /// Nodes changed: the node order and image counts need rebuilding.
@@ -146,6 +178,8 @@ impl KubeScheduler {
             explanations: BTreeMap::new(),
             explain_order: VecDeque::new(),
             events: BTreeMap::new(),
+            sent_at: BTreeMap::new(),
+            last_series_refresh_ms: 0,
             event_seq: 0,
             schedule_deferred: false,
             nodes_dirty: false,
@@ -174,6 +208,7 @@ impl KubeScheduler {
     }
 
     fn send(&mut self, ctx: &mut Context<'_>, request: ApiRequest, call: Call) {
+        self.sent_at.insert(request.request_id, ctx.now_ms());
         self.in_flight.insert(request.request_id, call);
         ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
     }
@@ -301,6 +336,7 @@ impl KubeScheduler {
                 self.zones.retain(|(_, n)| !n.is_empty());
                 self.snapshot.nodes.retain(|n| n.name != name);
                 self.nodes_dirty = true;
+                self.queue.on_event(ClusterEvent::NodeDelete, now_ms);
             }
         }
     }
@@ -343,14 +379,18 @@ impl KubeScheduler {
             self.pending.remove(&key);
             self.queue.delete(&key);
             self.unnominate(&key);
-            self.assumed.remove(&key);
+            let was_assumed = self.assumed.remove(&key).is_some();
             let old = self.remove_assigned(&key);
             if let Some(node) = self.node_mut(&pod.node_name.clone()) {
                 node.add_pod(pod.clone());
             }
             self.assigned.insert(key, pod.clone());
             match old {
+                // New to the cache, or our own assumption confirmed (addPodToCache).
                 None => {
+                    self.queue.on_event(ClusterEvent::AssignedPodAdd, now_ms);
+                }
+                Some(_) if was_assumed => {
                     self.queue.on_event(ClusterEvent::AssignedPodAdd, now_ms);
                 }
                 Some(old) if old.labels != pod.labels => {
@@ -589,12 +629,26 @@ impl KubeScheduler {
         });
         let path = format!("/api/v1/namespaces/{}/pods/{}/binding", pod.namespace, pod.name);
         let request = ApiRequest::new(id, Method::Post, path).with_body(binding);
-        self.send(ctx, request, Call::Bind { pod: pod.key.clone(), node: node.to_string() });
+        let sent_ms = ctx.now_ms();
+        self.send(ctx, request, Call::Bind { pod: pod.clone(), node: node.to_string(), sent_ms });
     }
 
     /// The pod could not be scheduled: FailedScheduling event, PodScheduled
     /// False condition and nominatedNodeName (`handleSchedulingFailure`).
     fn fail(&mut self, ctx: &mut Context<'_>, pod: &PodInfo, message: String, nominate: Option<String>) {
+        self.fail_with(ctx, pod, "Unschedulable", message, nominate);
+    }
+
+    /// [`Self::fail`] with the condition's reason (`Unschedulable`, or
+    /// `SchedulerError` for errors such as a failed binding).
+    fn fail_with(
+        &mut self,
+        ctx: &mut Context<'_>,
+        pod: &PodInfo,
+        reason: &str,
+        message: String,
+        nominate: Option<String>,
+    ) {
         self.stats.unschedulable += 1;
         let mut note = message.clone();
         if note.len() > NOTE_LENGTH_LIMIT {
@@ -610,20 +664,24 @@ impl KubeScheduler {
         let condition_same = pod
             .pod_scheduled
             .as_ref()
-            .is_some_and(|(status, reason, msg)| status == "False" && reason == "Unschedulable" && *msg == message);
+            .is_some_and(|(status, r, msg)| status == "False" && r == reason && *msg == message);
         if condition_same && nominated.is_none() {
             return;
         }
         let mut status = json!({});
         if !condition_same {
-            status["conditions"] = json!([{
+            let mut condition = json!({
                 "type": "PodScheduled",
                 "status": "False",
-                "reason": "Unschedulable",
+                "reason": reason,
                 "message": message,
                 "lastProbeTime": null,
-                "lastTransitionTime": rfc3339(ctx.now_ms()),
-            }]);
+            });
+            // UpdatePodCondition keeps the transition time while the status stays False.
+            if pod.pod_scheduled.as_ref().is_none_or(|(status, _, _)| status != "False") {
+                condition["lastTransitionTime"] = json!(rfc3339(ctx.now_ms()));
+            }
+            status["conditions"] = json!([condition]);
         }
         if let Some(node) = &nominated {
             status["nominatedNodeName"] = if node.is_empty() { Value::Null } else { json!(node) };
@@ -698,15 +756,23 @@ impl KubeScheduler {
         related: Option<&PodInfo>,
     ) {
         let now = ctx.now_ms();
-        let key = (pod.key.clone(), reason.to_string(), note.to_string());
+        let regarding = format!("{}/{}/{}/{}", pod.namespace, pod.name, pod.uid, pod.resource_version);
+        let related_key = related.map(|r| format!("{}/{}/{}", r.namespace, r.name, r.uid)).unwrap_or_default();
+        let controller = pod.scheduler_name.clone();
+        let key: EventKey = (action.to_string(), reason.to_string(), controller.clone(), regarding, related_key);
         if let Some(posted) = self.events.get_mut(&key) {
+            // An isomorphic event: the first repeat turns it into a series
+            // (written at once); later ones are counted and written with the
+            // periodic refresh or when the series finishes.
             posted.count += 1;
-            let patch = json!({"series": {"count": posted.count, "lastObservedTime": rfc3339_micro(now)}});
-            let path = format!("/api/v1/namespaces/{}/events/{}", posted.namespace, posted.name);
-            let id = self.next_id();
-            let mut request = ApiRequest::new(id, Method::Patch, path).with_body(patch);
-            request.content_type = Some("application/merge-patch+json".into());
-            self.send(ctx, request, Call::Other);
+            posted.last_observed_ms = now;
+            if posted.count == 2 {
+                let posted = posted.clone();
+                self.write_series(ctx, &posted);
+                if let Some(p) = self.events.get_mut(&key) {
+                    p.written = 2;
+                }
+            }
             return;
         }
         self.event_seq += 1;
@@ -726,17 +792,123 @@ impl KubeScheduler {
             "type": kind,
             "eventTime": rfc3339_micro(now),
             "action": action,
-            "reportingComponent": "default-scheduler",
-            "reportingInstance": REPORTING_INSTANCE,
+            "reportingComponent": controller,
+            "reportingInstance": format!("{controller}-{REPORTING_HOST}"),
             "source": {},
         });
         if let Some(r) = related {
             event["related"] = reference(r);
         }
-        self.events.insert(key.clone(), PostedEvent { name: name.clone(), namespace: pod.namespace.clone(), count: 1 });
+        self.events.insert(
+            key.clone(),
+            PostedEvent {
+                name: name.clone(),
+                namespace: pod.namespace.clone(),
+                posted_ms: now,
+                count: 1,
+                last_observed_ms: now,
+                written: 1,
+            },
+        );
         let id = self.next_id();
         let path = format!("/api/v1/namespaces/{}/events", pod.namespace);
         self.send(ctx, ApiRequest::new(id, Method::Post, path).with_body(event), Call::Event { key });
+    }
+
+    /// Writes a series' count and last time (a merge patch of `series`).
+    fn write_series(&mut self, ctx: &mut Context<'_>, posted: &PostedEvent) {
+        let patch =
+            json!({"series": {"count": posted.count, "lastObservedTime": rfc3339_micro(posted.last_observed_ms)}});
+        let path = format!("/api/v1/namespaces/{}/events/{}", posted.namespace, posted.name);
+        let id = self.next_id();
+        let mut request = ApiRequest::new(id, Method::Patch, path).with_body(patch);
+        request.content_type = Some("application/merge-patch+json".into());
+        self.send(ctx, request, Call::Other);
+    }
+
+    /// The event cache's housekeeping (client-go tools/events
+    /// `refreshExistingEventSeries` every 30 minutes, `finishSeries` every
+    /// 6): series are written back, and events not seen for 6 minutes are
+    /// dropped from the cache (a series gets its final count first).
+    fn maintain_events(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now_ms();
+        let refresh = now.saturating_sub(self.last_series_refresh_ms) >= SERIES_REFRESH_MS;
+        if refresh {
+            self.last_series_refresh_ms = now;
+        }
+        let mut writes = Vec::new();
+        let mut drop = Vec::new();
+        for (key, e) in &self.events {
+            let stale = now.saturating_sub(e.last_observed_ms.max(e.posted_ms)) >= SERIES_FINISH_MS;
+            if e.count > 1 && e.count != e.written && (refresh || stale) {
+                writes.push(key.clone());
+            }
+            if stale {
+                drop.push(key.clone());
+            }
+        }
+        for key in writes {
+            if let Some(e) = self.events.get_mut(&key) {
+                e.written = e.count;
+                let e = e.clone();
+                self.write_series(ctx, &e);
+            }
+        }
+        for key in drop {
+            self.events.remove(&key);
+        }
+        // Requests whose answers never came: forget them (bindings are handled on their own).
+        let expired: Vec<u64> = self
+            .sent_at
+            .iter()
+            .filter(|(id, t)| {
+                now.saturating_sub(**t) >= CALL_TIMEOUT_MS && !matches!(self.in_flight.get(id), Some(Call::Bind { .. }))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.sent_at.remove(&id);
+            self.in_flight.remove(&id);
+        }
+    }
+
+    /// Bindings unanswered for [`BIND_TIMEOUT_MS`] fail like a refused one.
+    fn expire_bindings(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now_ms();
+        let expired: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, c)| matches!(c, Call::Bind { sent_ms, .. } if now.saturating_sub(*sent_ms) >= BIND_TIMEOUT_MS))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.sent_at.remove(&id);
+            if let Some(Call::Bind { pod, .. }) = self.in_flight.remove(&id) {
+                self.binding_failed(ctx, &pod, "context deadline exceeded");
+            }
+        }
+    }
+
+    /// `handleBindingCycleError`: forget the assumed pod (its room is free
+    /// again, which may help other pods), report the error and retry the
+    /// pod after its backoff.
+    fn binding_failed(&mut self, ctx: &mut Context<'_>, pod: &Rc<PodInfo>, error: &str) {
+        let now = ctx.now_ms();
+        self.stats.bind_errors += 1;
+        if self.assumed.remove(&pod.key).is_some() {
+            self.remove_assigned(&pod.key);
+            self.queue.on_event(ClusterEvent::AssignedPodDelete, now);
+        }
+        // The pod as the informer knows it now (updates were held back while it was assumed).
+        let Some(current) = self.pending.get(&pod.key).cloned() else {
+            return;
+        };
+        let message = format!("running Bind plugin \"DefaultBinder\": {error}");
+        self.fail_with(ctx, &current, "SchedulerError", message, Some(String::new()));
+        if !self.queue.contains(&current.key) {
+            self.queue.add(&current.key, current.priority, false, now);
+        }
+        self.queue.add_backoff(&current.key, now);
     }
 
     fn on_response(&mut self, ctx: &mut Context<'_>, response: ApiResponse) {
@@ -755,24 +927,17 @@ impl KubeScheduler {
             self.defer_schedule(ctx);
             return;
         }
+        self.sent_at.remove(&response.request_id);
         let Some(call) = self.in_flight.remove(&response.request_id) else {
             return;
         };
         match call {
-            Call::Bind { pod, node } => {
-                let Some(info) = self.pending.get(&pod).cloned() else {
-                    return;
-                };
+            Call::Bind { pod, node, .. } => {
                 if response.code == 201 || response.code == 200 {
                     self.stats.scheduled += 1;
-                    let note = format!("Successfully assigned {}/{} to {node}", info.namespace, info.name);
-                    self.event(ctx, &info, "Normal", "Scheduled", "Binding", &note, None);
+                    let note = format!("Successfully assigned {}/{} to {node}", pod.namespace, pod.name);
+                    self.event(ctx, &pod, "Normal", "Scheduled", "Binding", &note, None);
                     return;
-                }
-                // Binding refused: forget the assumption and try again after backoff.
-                self.stats.bind_errors += 1;
-                if self.assumed.remove(&pod).is_some() {
-                    self.remove_assigned(&pod);
                 }
                 let message = response
                     .body
@@ -781,19 +946,7 @@ impl KubeScheduler {
                     .and_then(Value::as_str)
                     .unwrap_or("binding failed")
                     .to_string();
-                self.event(
-                    ctx,
-                    &info,
-                    "Warning",
-                    "FailedScheduling",
-                    "Scheduling",
-                    &format!("Binding rejected: {message}"),
-                    None,
-                );
-                if !self.queue.contains(&pod) {
-                    self.queue.add(&pod, info.priority, false, now);
-                }
-                self.queue.add_backoff(&pod, now);
+                self.binding_failed(ctx, &pod, &message);
             }
             Call::Event { key } if response.code >= 300 => {
                 // The event was not recorded: a repeat will post it anew.
@@ -858,6 +1011,8 @@ impl Component for KubeScheduler {
                 self.run_cycles(ctx);
             }
             TIMER_FLUSH => {
+                self.expire_bindings(ctx);
+                self.maintain_events(ctx);
                 self.queue.flush(now);
                 for i in 0..self.reflectors.len() {
                     let next = self.next_request + 1;

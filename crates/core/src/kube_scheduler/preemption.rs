@@ -59,7 +59,7 @@ fn eligible(pod: &PodInfo, fit: &FitError, snapshot: &Snapshot) -> Result<(), &'
             return Ok(());
         }
         if let Some(node) = snapshot.node(&pod.nominated_node_name) {
-            if node.pods.iter().any(|p| p.priority < pod.priority && p.terminating) {
+            if node.pods.iter().any(|p| p.priority < pod.priority && p.terminating_by_preemption) {
                 return Err("not eligible due to a terminating pod on the nominated node.");
             }
         }

@@ -485,6 +485,9 @@ pub struct PodInfo {
     pub controller: Option<(String, String)>,
     /// Its PodScheduled condition: (status, reason, message).
     pub pod_scheduled: Option<(String, String, String)>,
+    /// Being deleted because kube-scheduler preempted it (a DisruptionTarget
+    /// condition with reason PreemptionByScheduler), `podTerminatingByPreemption`.
+    pub terminating_by_preemption: bool,
 }
 
 fn str_at<'a>(v: &'a Value, path: &str) -> &'a str {
@@ -689,6 +692,12 @@ impl PodInfo {
             created_ms: parse_rfc3339(str_at(pod, "/metadata/creationTimestamp")).unwrap_or(0),
             start_ms: parse_rfc3339(str_at(pod, "/status/startTime")),
             controller,
+            terminating_by_preemption: pod.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null())
+                && array(pod, "/status/conditions").iter().any(|c| {
+                    str_at(c, "/type") == "DisruptionTarget"
+                        && str_at(c, "/status") == "True"
+                        && str_at(c, "/reason") == "PreemptionByScheduler"
+                }),
             pod_scheduled: array(pod, "/status/conditions").iter().find(|c| str_at(c, "/type") == "PodScheduled").map(
                 |c| {
                     (

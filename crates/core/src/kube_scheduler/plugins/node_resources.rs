@@ -240,13 +240,20 @@ fn allocatable_and_requested(
         Figures { alloc: [0; INLINE], req: [0; INLINE], weights: [0; INLINE], len: resources.len().min(INLINE) };
     for (i, r) in resources.iter().take(INLINE).enumerate() {
         f.weights[i] = r.weight;
-        let want = pod_req.get(&r.name);
-        let scalar = !matches!(r.name.as_str(), "cpu" | "memory" | "ephemeral-storage" | "pods");
+        // `pods` is not a scored resource (calculateResourceAllocatableRequest
+        // knows cpu, memory, ephemeral-storage and scalar resources).
+        if r.name == "pods" {
+            continue;
+        }
+        let cpu_or_memory = matches!(r.name.as_str(), "cpu" | "memory");
+        let want = if cpu_or_memory { pod_req.get(&r.name) } else { pod.requests.get(&r.name) };
+        let scalar = !cpu_or_memory && r.name != "ephemeral-storage";
         if scalar && want == 0 {
             continue;
         }
-        // Extended resources are counted from the real requests in both modes.
-        let used = if scalar { node.requested.get(&r.name) } else { node_req.get(&r.name) };
+        // Only CPU and memory have non-zero defaults; the rest is counted
+        // from the real requests in both modes.
+        let used = if cpu_or_memory { node_req.get(&r.name) } else { node.requested.get(&r.name) };
         f.alloc[i] = node.allocatable.get(&r.name);
         f.req[i] = used + want;
     }

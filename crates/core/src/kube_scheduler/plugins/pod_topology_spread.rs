@@ -300,6 +300,7 @@ impl Plugin for PodTopologySpread {
     fn events(&self) -> &'static [ClusterEvent] {
         &[
             ClusterEvent::NodeAdd,
+            ClusterEvent::NodeDelete,
             ClusterEvent::NodeLabel,
             ClusterEvent::NodeTaint,
             ClusterEvent::AssignedPodAdd,
