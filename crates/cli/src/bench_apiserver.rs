@@ -40,12 +40,23 @@ fn configmap(i: u64) -> serde_json::Value {
 /// Creates `objects` ConfigMaps with `WINDOW` requests in flight; returns how
 /// long it took in seconds.
 fn create_all(cluster: &mut Cluster, objects: u64, first: u64) -> Result<f64, String> {
-    let (mut sent, mut done) = (0u64, 0u64);
     let start = Instant::now();
-    while done < objects {
-        while sent < objects && sent - done < WINDOW {
-            let request = ApiRequest::new(sent, Method::Post, "/api/v1/namespaces/default/configmaps")
-                .with_body(configmap(first + sent));
+    create_objects(cluster, objects, |i| ("/api/v1/namespaces/default/configmaps".to_string(), configmap(first + i)))?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// POSTs `count` objects, `make(i)` giving the collection path and body of
+/// the i-th, with `WINDOW` requests in flight, until all are created.
+pub fn create_objects(
+    cluster: &mut Cluster,
+    count: u64,
+    make: impl Fn(u64) -> (String, serde_json::Value),
+) -> Result<(), String> {
+    let (mut sent, mut done) = (0u64, 0u64);
+    while done < count {
+        while sent < count && sent - done < WINDOW {
+            let (path, body) = make(sent);
+            let request = ApiRequest::new(sent, Method::Post, path).with_body(body);
             cluster.simulation_mut().send_as_client("bench", ComponentId::ApiServer, Payload::ApiRequest(request));
             sent += 1;
         }
@@ -60,7 +71,7 @@ fn create_all(cluster: &mut Cluster, objects: u64, first: u64) -> Result<f64, St
             }
         }
     }
-    Ok(start.elapsed().as_secs_f64())
+    Ok(())
 }
 
 /// Runs both measurements with `objects` creates each.

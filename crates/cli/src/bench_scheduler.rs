@@ -8,16 +8,13 @@
 //!
 //! Wall-clock time is read here, in the benchmark, never in the core.
 
+use crate::bench_apiserver::create_objects;
 use kscope_core::component_id::ComponentId;
 use kscope_core::duration::Duration;
 use kscope_core::kube_scheduler::KubeScheduler;
-use kscope_core::message::{ApiRequest, Method, Payload};
 use kscope_core::{Cluster, Scenario};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Instant;
-
-/// Creates in flight at once while setting up.
-const WINDOW: u64 = 200;
 
 /// The results of one run.
 pub struct SchedulerMeasurement {
@@ -27,29 +24,6 @@ pub struct SchedulerMeasurement {
     pub wall_seconds: f64,
     /// Simulated time the same took.
     pub simulated: Duration,
-}
-
-fn create_all(cluster: &mut Cluster, objects: &[(String, Value)]) -> Result<(), String> {
-    let (mut sent, mut done) = (0usize, 0usize);
-    while done < objects.len() {
-        while sent < objects.len() && sent - done < WINDOW as usize {
-            let (path, body) = &objects[sent];
-            let request = ApiRequest::new(sent as u64, Method::Post, path.clone()).with_body(body.clone());
-            cluster.simulation_mut().send_as_client("bench", ComponentId::ApiServer, Payload::ApiRequest(request));
-            sent += 1;
-        }
-        let now = cluster.now_ms();
-        cluster.advance_to(now + 1)?;
-        for envelope in cluster.simulation_mut().take_client_inbox("bench") {
-            if let Payload::ApiResponse(r) = envelope.payload {
-                if r.code != 201 {
-                    return Err(format!("a create failed with {}: {:?}", r.code, r.body));
-                }
-                done += 1;
-            }
-        }
-    }
-    Ok(())
 }
 
 fn scheduled(cluster: &Cluster) -> u64 {
@@ -71,27 +45,21 @@ pub fn run(nodes: u64, pods: u64) -> Result<SchedulerMeasurement, String> {
         return Err(out.text);
     }
     let resources = json!({"cpu": "4", "memory": "32Gi", "pods": "110"});
-    let node_objects: Vec<(String, Value)> = (0..nodes)
-        .map(|i| {
-            let name = format!("node-{i}");
-            let node = json!({"apiVersion": "v1", "kind": "Node",
-                "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
-                "status": {"capacity": resources, "allocatable": resources,
-                    "conditions": [{"type": "Ready", "status": "True"}]}});
-            ("/api/v1/nodes".to_string(), node)
-        })
-        .collect();
-    create_all(&mut cluster, &node_objects)?;
-    let pod_objects: Vec<(String, Value)> = (0..pods)
-        .map(|i| {
-            let pod = json!({"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": format!("pod-{i}")},
-                "spec": {"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.10",
-                    "resources": {"requests": {"cpu": "100m", "memory": "500Mi"}, "limits": {"cpu": "100m", "memory": "500Mi"}}}]}});
-            ("/api/v1/namespaces/default/pods".to_string(), pod)
-        })
-        .collect();
-    create_all(&mut cluster, &pod_objects)?;
+    create_objects(&mut cluster, nodes, |i| {
+        let name = format!("node-{i}");
+        let node = json!({"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "status": {"capacity": resources, "allocatable": resources,
+                "conditions": [{"type": "Ready", "status": "True"}]}});
+        ("/api/v1/nodes".to_string(), node)
+    })?;
+    create_objects(&mut cluster, pods, |i| {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("pod-{i}")},
+            "spec": {"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.10",
+                "resources": {"requests": {"cpu": "100m", "memory": "500Mi"}, "limits": {"cpu": "100m", "memory": "500Mi"}}}]}});
+        ("/api/v1/namespaces/default/pods".to_string(), pod)
+    })?;
     cluster.advance(Duration::from_millis(500))?;
     let start_ms = cluster.now_ms();
     let start = Instant::now();

@@ -9,6 +9,9 @@ use kscope_core::duration::Duration;
 use kscope_core::quantity::Quantity;
 use kscope_core::{Cluster, CommandOutput, Scenario};
 use serde_json::Value;
+
+mod common;
+use common::requests;
 use std::collections::{BTreeMap, BTreeSet};
 
 const NODES: &str = "
@@ -132,21 +135,6 @@ impl Test {
             .map(|e| (e["reason"].as_str().unwrap().to_string(), e["message"].as_str().unwrap().to_string()))
             .collect()
     }
-}
-
-/// Requests of a pod's containers (the tests' pods have no init containers or overhead).
-fn requests(p: &Value) -> (i128, i128) {
-    let mut cpu = 0;
-    let mut mem = 0;
-    for c in p["spec"]["containers"].as_array().unwrap() {
-        if let Some(v) = c["resources"]["requests"]["cpu"].as_str() {
-            cpu += Quantity::parse(v).unwrap().millis();
-        }
-        if let Some(v) = c["resources"]["requests"]["memory"].as_str() {
-            mem += Quantity::parse(v).unwrap().value();
-        }
-    }
-    (cpu, mem)
 }
 
 fn pod(name: &str, cpu: &str, extra: &str) -> String {

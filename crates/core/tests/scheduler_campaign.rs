@@ -18,6 +18,9 @@ use kscope_core::quantity::Quantity;
 use kscope_core::rng::SimRng;
 use kscope_core::{Cluster, Scenario};
 use serde_json::Value;
+
+mod common;
+use common::requests;
 use std::collections::BTreeMap;
 
 struct Run {
@@ -31,20 +34,6 @@ struct Run {
 
 fn q(v: &Value) -> Quantity {
     Quantity::parse(v.as_str().unwrap_or("0")).unwrap()
-}
-
-fn requests(p: &Value) -> (i128, i128) {
-    let mut cpu = 0;
-    let mut mem = 0;
-    for c in p["spec"]["containers"].as_array().unwrap() {
-        if let Some(v) = c["resources"]["requests"]["cpu"].as_str() {
-            cpu += Quantity::parse(v).unwrap().millis();
-        }
-        if let Some(v) = c["resources"]["requests"]["memory"].as_str() {
-            mem += Quantity::parse(v).unwrap().value();
-        }
-    }
-    (cpu, mem)
 }
 
 fn tolerates(p: &Value, taint: &Value) -> bool {
