@@ -404,7 +404,11 @@ impl KubeScheduler {
             return;
         }
         if self.assumed.contains_key(&key) {
-            // Our binding is in flight; the watch has not caught up.
+            // Our binding is in flight; the watch has not caught up. Keep the
+            // latest copy for a retry should the binding fail.
+            if self.pending.contains_key(&key) {
+                self.pending.insert(key, pod);
+            }
             return;
         }
         if self.config.profile(&pod.scheduler_name).is_none() {
