@@ -6,18 +6,18 @@
 
 use crate::command::{Command, HELP};
 use crate::component_id::ComponentId;
-use crate::dormant::Dormant;
 use crate::duration::{clock, Duration};
 use crate::etcd;
 use crate::etcd::member::{member_id, EtcdMember, Peer};
 use crate::etcdctl::{ConsoleWatch, EtcdctlCommand, TxnInput};
 use crate::kube_apiserver::KubeApiServer;
+use crate::kube_controller_manager::KubeControllerManager;
 use crate::kube_scheduler::KubeScheduler;
 use crate::kubelet::Kubelet;
 use crate::network::NetworkConfig;
 use crate::scenario::Scenario;
 use crate::simulation::Simulation;
-use kscope_protocol::{ComponentKind, ComponentView, NodeView};
+use kscope_protocol::{ComponentView, NodeView};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -140,7 +140,7 @@ impl Cluster {
         if kubernetes {
             let config = scenario.spec.scheduler.clone().unwrap_or(serde_json::Value::Null);
             sim.add(ComponentId::Scheduler, Box::new(KubeScheduler::with_config(config)?));
-            sim.add(ComponentId::ControllerManager, Box::new(Dormant::new(ComponentKind::ControllerManager)));
+            sim.add(ComponentId::ControllerManager, Box::new(KubeControllerManager::new()));
         }
         let nodes = if kubernetes { scenario.spec.nodes.as_slice() } else { &[] };
         for (i, node) in nodes.iter().enumerate() {

@@ -6,7 +6,7 @@
 //! - [`network`], [`trace`], [`component`], [`simulation`]: the simulated network,
 //!   the event trace with its stable hash, the component interface and the
 //!   driver that owns time and delivery.
-//! - [`etcd`], [`kube_apiserver`], [`kubelet`], [`dormant`]: the components, one module each.
+//! - [`etcd`], [`kube_apiserver`], [`kube_scheduler`], [`kube_controller_manager`], [`kubelet`]: the components, one module each.
 //! - [`scenario`], [`command`], [`etcdctl`], [`cluster`]: the scenario file, the command layer
 //!   shared by every front end, and a whole cluster built from a scenario.
 //! - [`session`]: what the web worker runs: playback, batching, deltas.
@@ -17,11 +17,11 @@ pub mod cluster;
 pub mod command;
 pub mod component;
 pub mod component_id;
-pub mod dormant;
 pub mod duration;
 pub mod etcd;
 pub mod etcdctl;
 pub mod kube_apiserver;
+pub mod kube_controller_manager;
 pub mod kube_scheduler;
 pub mod kubectl;
 pub mod kubelet;

@@ -140,7 +140,7 @@ pub fn describe(resource: &Resource, object: &Value, related: &Related, now_ms: 
         "pods" => pod(&mut w, object),
         "nodes" => node(&mut w, object, related, now_ms),
         "deployments" => deployment(&mut w, object),
-        "replicasets" => replicaset(&mut w, object),
+        "replicasets" => replicaset(&mut w, object, &related.pods),
         "services" => service(&mut w, object),
         "namespaces" => namespace(&mut w, object),
         _ => generic(&mut w, object),
@@ -685,7 +685,7 @@ fn deployment(w: &mut String, o: &Value) {
     }
 }
 
-fn replicaset(w: &mut String, o: &Value) {
+fn replicaset(w: &mut String, o: &Value, pods: &[Value]) {
     let int = |p: &str| o.pointer(p).and_then(Value::as_i64).unwrap_or(0);
     header(w, o, true);
     let _ = writeln!(w, "Selector:\t{}", selector_text(o, "/spec/selector"));
@@ -697,7 +697,15 @@ fn replicaset(w: &mut String, o: &Value) {
         let _ = writeln!(w, "Controlled By:\t{}/{}", s(owner, "/kind"), s(owner, "/name"));
     }
     let _ = writeln!(w, "Replicas:\t{} current / {} desired", int("/status/replicas"), int("/spec/replicas"));
-    let _ = writeln!(w, "Pods Status:\t{} Running / 0 Waiting / 0 Succeeded / 0 Failed", int("/status/readyReplicas"));
+    let phase = |p: &str| pods.iter().filter(|pod| s(pod, "/status/phase") == p).count();
+    let _ = writeln!(
+        w,
+        "Pods Status:\t{} Running / {} Waiting / {} Succeeded / {} Failed",
+        phase("Running"),
+        phase("Pending"),
+        phase("Succeeded"),
+        phase("Failed")
+    );
     pod_template(w, o.pointer("/spec/template").unwrap_or(&Value::Null));
 }
 

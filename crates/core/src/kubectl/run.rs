@@ -1953,6 +1953,38 @@ impl Cluster {
                         .and_then(|l| l.get("items").and_then(Value::as_array).cloned())
                         .unwrap_or_default();
                 }
+                if r.plural == "replicasets" || r.plural == "replicationcontrollers" {
+                    // getPodStatusForController: the pods its selector matches in
+                    // its namespace, counted by phase when it controls them.
+                    let pods = resources::resolve("pods").expect("pods");
+                    let selector = if r.plural == "replicasets" {
+                        o.pointer("/spec/selector")
+                            .and_then(crate::apimachinery::labels::Selector::from_label_selector)
+                            .map(|sel| crate::kube_apiserver::registry::selector_string(&sel))
+                            .unwrap_or_default()
+                    } else {
+                        crate::apimachinery::labels::format_labels(&crate::apimachinery::labels::string_map(
+                            o.pointer("/spec/selector"),
+                        ))
+                    };
+                    let path = with_query(
+                        &pods.collection_path(Some(meta(&o, "namespace"))),
+                        &[("labelSelector", selector.as_str())],
+                    );
+                    let uid = meta(&o, "uid").to_string();
+                    related.pods = self
+                        .api_get(cmd, path)
+                        .ok()
+                        .and_then(|l| l.get("items").and_then(Value::as_array).cloned())
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|p| {
+                            p.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|refs| {
+                                refs.iter().any(|r| r["controller"] == true && r["uid"] == uid.as_str())
+                            })
+                        })
+                        .collect();
+                }
                 out.text.push_str(&super::describe::describe(r, &o, &related, self.now_ms()));
             }
         }

@@ -1,0 +1,195 @@
+//! kube-controller-manager: the control loops, each a level-triggered
+//! reconciler that watches through kube-apiserver and writes through it.
+//!
+//! Today it runs the ReplicaSet controller ([`replicaset`]); the other loops
+//! of issue 7 (Deployment, Endpoints, Namespace, garbage collector, node
+//! lifecycle, ...) join it one by one.
+
+pub mod replicaset;
+
+use crate::component::{Component, Context, Envelope};
+use crate::component_id::ComponentId;
+use crate::message::{ApiRequest, Payload};
+use crate::reflector::{Reflector, RETRY_MS};
+use kscope_protocol::ComponentKind;
+use replicaset::ReplicaSetController;
+use std::collections::BTreeMap;
+
+const TIMER_SYNC: u64 = 1;
+const TIMER_RETRY: u64 = 2;
+const TIMER_TICK: u64 = 3;
+/// How often the manager checks its watches and expectations.
+const TICK_MS: u64 = 1_000;
+
+/// The watched collections.
+const INFORMERS: [&str; 2] = ["/api/v1/pods", "/apis/apps/v1/replicasets"];
+const PODS: usize = 0;
+const REPLICA_SETS: usize = 1;
+
+/// What a loop wants sent, and what it expects back.
+pub struct Outbox {
+    /// Requests to send, each with the tag its answer is routed by.
+    pub requests: Vec<(ApiRequest, u64)>,
+    next_id: u64,
+}
+
+impl Outbox {
+    /// Queues a request; returns its id.
+    pub fn send(&mut self, request: ApiRequest, tag: u64) -> u64 {
+        self.next_id += 1;
+        let mut request = request;
+        request.request_id = self.next_id;
+        self.requests.push((request, tag));
+        self.next_id
+    }
+}
+
+/// The kube-controller-manager component.
+pub struct KubeControllerManager {
+    reflectors: Vec<Reflector>,
+    next_request: u64,
+    replica_sets: ReplicaSetController,
+    /// Request id → tag of the loop request it answers.
+    in_flight: BTreeMap<u64, u64>,
+    sync_deferred: bool,
+}
+
+impl KubeControllerManager {
+    /// A controller manager with every modelled loop.
+    pub fn new() -> Self {
+        KubeControllerManager {
+            reflectors: INFORMERS.iter().map(|p| Reflector::new(p, "", "")).collect(),
+            next_request: 0,
+            replica_sets: ReplicaSetController::default(),
+            in_flight: BTreeMap::new(),
+            sync_deferred: false,
+        }
+    }
+
+    /// The ReplicaSet controller.
+    pub fn replica_sets(&self) -> &ReplicaSetController {
+        &self.replica_sets
+    }
+
+    fn flush(&mut self, ctx: &mut Context<'_>, outbox: Outbox) {
+        self.next_request = outbox.next_id;
+        for (request, tag) in outbox.requests {
+            self.in_flight.insert(request.request_id, tag);
+            ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
+        }
+    }
+
+    fn outbox(&self) -> Outbox {
+        Outbox { requests: Vec::new(), next_id: self.next_request }
+    }
+
+    fn defer_sync(&mut self, ctx: &mut Context<'_>) {
+        if !self.sync_deferred {
+            self.sync_deferred = true;
+            ctx.defer(TIMER_SYNC);
+        }
+    }
+}
+
+impl Default for KubeControllerManager {
+    fn default() -> Self {
+        KubeControllerManager::new()
+    }
+}
+
+impl Component for KubeControllerManager {
+    fn kind(&self) -> ComponentKind {
+        ComponentKind::ControllerManager
+    }
+
+    fn start(&mut self, ctx: &mut Context<'_>) {
+        *self = KubeControllerManager::new();
+        for i in 0..self.reflectors.len() {
+            self.next_request += 1;
+            let request = self.reflectors[i].start(self.next_request);
+            ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
+        }
+        ctx.set_timer(TICK_MS, TIMER_TICK);
+    }
+
+    fn receive(&mut self, ctx: &mut Context<'_>, envelope: Envelope) {
+        let Payload::ApiResponse(response) = envelope.payload else {
+            return;
+        };
+        let now = ctx.now_ms();
+        if let Some(i) = self.reflectors.iter().position(|r| r.owns(response.request_id)) {
+            let step = self.reflectors[i].handle(&response, self.next_request + 1, now);
+            if let Some(request) = step.send {
+                self.next_request = request.request_id;
+                ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
+            }
+            if step.retry_later {
+                ctx.set_timer(RETRY_MS, TIMER_RETRY);
+            }
+            for change in step.changes {
+                match i {
+                    PODS => self.replica_sets.on_pod(&change, &self.reflectors[REPLICA_SETS]),
+                    REPLICA_SETS => self.replica_sets.on_replica_set(&change),
+                    _ => {}
+                }
+            }
+            self.defer_sync(ctx);
+            return;
+        }
+        let Some(tag) = self.in_flight.remove(&response.request_id) else {
+            return;
+        };
+        let mut outbox = self.outbox();
+        self.replica_sets.on_response(tag, &response, now, &mut outbox);
+        self.flush(ctx, outbox);
+        self.defer_sync(ctx);
+    }
+
+    fn timer(&mut self, ctx: &mut Context<'_>, token: u64) {
+        let now = ctx.now_ms();
+        match token {
+            TIMER_SYNC => {
+                self.sync_deferred = false;
+                if self.reflectors.iter().all(Reflector::has_synced) {
+                    let mut outbox = self.outbox();
+                    self.replica_sets.sync(&self.reflectors[PODS], &self.reflectors[REPLICA_SETS], now, &mut outbox);
+                    self.flush(ctx, outbox);
+                }
+            }
+            TIMER_TICK => {
+                for i in 0..self.reflectors.len() {
+                    if let Some(request) = self.reflectors[i].check(now, self.next_request + 1) {
+                        self.next_request = request.request_id;
+                        ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
+                    }
+                }
+                // Expectations time out; requests never answered are forgotten.
+                if self.replica_sets.expire(now) {
+                    self.defer_sync(ctx);
+                }
+                ctx.set_timer(TICK_MS, TIMER_TICK);
+            }
+            TIMER_RETRY => {
+                for i in 0..self.reflectors.len() {
+                    if let Some(request) = self.reflectors[i].retry(self.next_request + 1) {
+                        self.next_request = request.request_id;
+                        ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn details(&self) -> Vec<(String, String)> {
+        vec![
+            ("loops".into(), "replicaset".into()),
+            ("replicasets".into(), self.replica_sets.count().to_string()),
+            ("pods created".into(), self.replica_sets.created().to_string()),
+        ]
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}

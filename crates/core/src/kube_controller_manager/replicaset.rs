@@ -1,0 +1,420 @@
+//! The ReplicaSet controller (pkg/controller/replicaset/replica_set.go):
+//! for each ReplicaSet, count the active pods it controls (adopting matching
+//! orphans), create the missing ones from its template in slow-start
+//! batches (1, 2, 4, ...; at most `burstReplicas` 500 per sync), delete the
+//! surplus ranked like `controller.ActivePods` (unscheduled before
+//! scheduled, pending before running, not ready before ready, newest first),
+//! and write the counts to its status.
+//!
+//! Expectations (pkg/controller/controller_utils.go) keep a sync from acting
+//! again before the watch has shown the pods it created or deleted; they
+//! expire after 5 minutes (`ExpectationsTimeout`).
+
+use super::Outbox;
+use crate::apimachinery::labels::{labels_of, Selector};
+use crate::apimachinery::time::{parse_rfc3339, rfc3339, EPOCH_UNIX_SECS};
+use crate::message::{ApiRequest, ApiResponse, Method};
+use crate::reflector::{object_key, Change, Reflector};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Pods created or deleted per sync at most (`BurstReplicas`).
+pub const BURST_REPLICAS: usize = 500;
+/// Expectations not met within this time are dropped (`ExpectationsTimeout`, 5 minutes).
+pub const EXPECTATIONS_TIMEOUT_MS: u64 = 5 * 60 * 1000;
+/// The controller's name in events (`source.component`).
+pub const COMPONENT: &str = "replicaset-controller";
+
+#[derive(Clone, Debug, Default)]
+struct Expectation {
+    adds: i64,
+    deleting: BTreeSet<String>,
+    set_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+struct SlowStart {
+    remaining: usize,
+    batch: usize,
+    in_flight: usize,
+    failed: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Request {
+    Create { rs: String },
+    Other,
+}
+
+/// The controller's state.
+#[derive(Debug, Default)]
+pub struct ReplicaSetController {
+    dirty: BTreeSet<String>,
+    expectations: BTreeMap<String, Expectation>,
+    creating: BTreeMap<String, SlowStart>,
+    /// The ReplicaSet as it was when its current creations started.
+    pending_rs: BTreeMap<String, Value>,
+    requests: BTreeMap<u64, Request>,
+    next_tag: u64,
+    created: u64,
+    known: usize,
+    event_seq: u64,
+}
+
+fn meta<'a>(o: &'a Value, field: &str) -> &'a str {
+    o.pointer(&format!("/metadata/{field}")).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// The ReplicaSet controlling a pod (its controller ownerReference), as
+/// (name, uid).
+fn controller_of(pod: &Value) -> Option<(String, String)> {
+    pod.pointer("/metadata/ownerReferences")?
+        .as_array()?
+        .iter()
+        .find(|o| o.get("controller").and_then(Value::as_bool) == Some(true))
+        .filter(|o| o.get("kind").and_then(Value::as_str) == Some("ReplicaSet"))
+        .map(|o| {
+            let s = |f: &str| o.get(f).and_then(Value::as_str).unwrap_or_default().to_string();
+            (s("name"), s("uid"))
+        })
+}
+
+fn has_controller(pod: &Value) -> bool {
+    pod.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|refs| refs.iter().any(|o| o.get("controller").and_then(Value::as_bool) == Some(true)))
+}
+
+/// Not being deleted and not finished (`controller.IsPodActive`).
+fn active(pod: &Value) -> bool {
+    let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or_default();
+    pod.pointer("/metadata/deletionTimestamp").is_none_or(Value::is_null) && phase != "Succeeded" && phase != "Failed"
+}
+
+fn ready_since(pod: &Value) -> Option<u64> {
+    pod.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready" && c["status"] == "True")
+        .map(|c| c.get("lastTransitionTime").and_then(Value::as_str).and_then(parse_rfc3339).unwrap_or(0))
+}
+
+fn selector_of(rs: &Value) -> Option<Selector> {
+    rs.pointer("/spec/selector").and_then(Selector::from_label_selector).filter(|s| !s.is_empty())
+}
+
+impl ReplicaSetController {
+    /// ReplicaSets known.
+    pub fn count(&self) -> usize {
+        self.known
+    }
+
+    /// Pods created so far.
+    pub fn created(&self) -> u64 {
+        self.created
+    }
+
+    fn tag(&mut self, request: Request) -> u64 {
+        self.next_tag += 1;
+        self.requests.insert(self.next_tag, request);
+        self.next_tag
+    }
+
+    /// A ReplicaSet changed: sync it.
+    pub fn on_replica_set(&mut self, change: &Change) {
+        let (o, deleted) = match change {
+            Change::Added(o) | Change::Modified(_, o) => (o, false),
+            Change::Deleted(o) => (o, true),
+        };
+        let key = object_key(o);
+        if deleted {
+            self.expectations.remove(&key);
+            self.creating.remove(&key);
+            self.dirty.remove(&key);
+        } else {
+            self.dirty.insert(key);
+        }
+    }
+
+    /// A pod changed: observe expectations and sync the ReplicaSets concerned.
+    pub fn on_pod(&mut self, change: &Change, replica_sets: &Reflector) {
+        let (pod, old) = match change {
+            Change::Added(p) => (p, None),
+            Change::Modified(old, p) => (p, Some(old)),
+            Change::Deleted(p) => (p, None),
+        };
+        let namespace = meta(pod, "namespace");
+        let pod_key = object_key(pod);
+        if let Some((name, _)) = controller_of(pod) {
+            let rs_key = format!("{namespace}/{name}");
+            if let Some(e) = self.expectations.get_mut(&rs_key) {
+                match change {
+                    Change::Added(_) => e.adds -= 1,
+                    Change::Deleted(_) => {
+                        e.deleting.remove(&pod_key);
+                    }
+                    Change::Modified(..) => {
+                        // A pod marked for deletion counts as deleted (updatePod).
+                        if !active(pod) {
+                            e.deleting.remove(&pod_key);
+                        }
+                    }
+                }
+            }
+            self.dirty.insert(rs_key);
+        } else if !has_controller(pod) {
+            // An orphan: the ReplicaSets whose selector matches may adopt it.
+            let labels = labels_of(pod);
+            for (key, rs) in replica_sets.store() {
+                if meta(rs, "namespace") == namespace && selector_of(rs).is_some_and(|s| s.matches(&labels)) {
+                    self.dirty.insert(key.clone());
+                }
+            }
+        }
+        if let Some((name, _)) = old.and_then(controller_of) {
+            self.dirty.insert(format!("{namespace}/{name}"));
+        }
+    }
+
+    /// Drops expectations older than the timeout; whether any were.
+    pub fn expire(&mut self, now: u64) -> bool {
+        let stale: Vec<String> = self
+            .expectations
+            .iter()
+            .filter(|(_, e)| now.saturating_sub(e.set_ms) >= EXPECTATIONS_TIMEOUT_MS)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &stale {
+            self.expectations.remove(k);
+            self.dirty.insert(k.clone());
+        }
+        !stale.is_empty()
+    }
+
+    fn satisfied(&self, key: &str) -> bool {
+        self.expectations.get(key).is_none_or(|e| e.adds <= 0 && e.deleting.is_empty())
+    }
+
+    /// Syncs every ReplicaSet marked dirty.
+    pub fn sync(&mut self, pods: &Reflector, replica_sets: &Reflector, now: u64, out: &mut Outbox) {
+        self.known = replica_sets.store().len();
+        for key in std::mem::take(&mut self.dirty) {
+            if let Some(rs) = replica_sets.store().get(&key) {
+                self.sync_one(&key, rs, pods, now, out);
+            }
+        }
+    }
+
+    fn sync_one(&mut self, key: &str, rs: &Value, pods: &Reflector, now: u64, out: &mut Outbox) {
+        let namespace = meta(rs, "namespace").to_string();
+        let name = meta(rs, "name").to_string();
+        let uid = meta(rs, "uid").to_string();
+        let Some(selector) = selector_of(rs) else { return };
+        let deleting = rs.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
+        // claimPods: ours, plus matching orphans adopted.
+        let mut owned: Vec<&Value> = Vec::new();
+        for pod in pods.store().values().filter(|p| meta(p, "namespace") == namespace && active(p)) {
+            match controller_of(pod) {
+                Some((_, owner)) if owner == uid => owned.push(pod),
+                None if !has_controller(pod) && !deleting && selector.matches(&labels_of(pod)) => {
+                    let patch =
+                        json!({"metadata": {"ownerReferences": [owner_reference(rs)], "uid": meta(pod, "uid")}});
+                    let path = format!("/api/v1/namespaces/{namespace}/pods/{}", meta(pod, "name"));
+                    let mut request = ApiRequest::new(0, Method::Patch, path).with_body(patch);
+                    request.content_type = Some("application/strategic-merge-patch+json".into());
+                    let tag = self.tag(Request::Other);
+                    out.send(request, tag);
+                    owned.push(pod);
+                }
+                _ => {}
+            }
+        }
+        let replicas = rs.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1).max(0) as usize;
+        if self.satisfied(key) && !deleting && !self.creating.contains_key(key) {
+            if owned.len() < replicas {
+                let n = (replicas - owned.len()).min(BURST_REPLICAS);
+                self.expectations
+                    .insert(key.to_string(), Expectation { adds: n as i64, deleting: BTreeSet::new(), set_ms: now });
+                self.creating
+                    .insert(key.to_string(), SlowStart { remaining: n, batch: 0, in_flight: 0, failed: false });
+                self.next_batch(key, rs, out);
+            } else if owned.len() > replicas {
+                let n = (owned.len() - replicas).min(BURST_REPLICAS);
+                let mut ranked = owned.clone();
+                ranked.sort_by(|a, b| rank(a).cmp(&rank(b)));
+                let victims: Vec<&Value> = ranked.into_iter().take(n).collect();
+                let deleting: BTreeSet<String> = victims.iter().map(|p| object_key(p)).collect();
+                self.expectations.insert(key.to_string(), Expectation { adds: 0, deleting, set_ms: now });
+                for pod in victims {
+                    let pod_name = meta(pod, "name");
+                    let path = format!("/api/v1/namespaces/{namespace}/pods/{pod_name}");
+                    let tag = self.tag(Request::Other);
+                    out.send(ApiRequest::new(0, Method::Delete, path), tag);
+                    self.event(rs, "Normal", "SuccessfulDelete", &format!("Deleted pod: {pod_name}"), now, out);
+                }
+            }
+        }
+        // calculateStatus.
+        let template_labels = crate::apimachinery::labels::string_map(rs.pointer("/spec/template/metadata/labels"));
+        let min_ready_ms = rs.pointer("/spec/minReadySeconds").and_then(Value::as_u64).unwrap_or(0) * 1000;
+        let fully_labeled =
+            owned.iter().filter(|p| template_labels.iter().all(|(k, v)| labels_of(p).get(k) == Some(v))).count();
+        let ready: Vec<u64> = owned.iter().filter_map(|p| ready_since(p)).collect();
+        let available = ready.iter().filter(|since| **since + min_ready_ms <= now).count();
+        let status = json!({
+            "replicas": owned.len(),
+            "fullyLabeledReplicas": fully_labeled,
+            "readyReplicas": ready.len(),
+            "availableReplicas": available,
+            "observedGeneration": rs.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+        });
+        let mut current = rs.get("status").cloned().unwrap_or(json!({}));
+        if let Some(m) = current.as_object_mut() {
+            m.retain(|k, _| k != "conditions");
+        }
+        let normalized = |v: &Value| -> BTreeMap<String, i64> {
+            v.as_object()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_i64().unwrap_or(0))).filter(|(_, v)| *v != 0).collect())
+                .unwrap_or_default()
+        };
+        if normalized(&current) != normalized(&status) {
+            let mut updated = rs.clone();
+            updated["status"] = status;
+            let path = format!("/apis/apps/v1/namespaces/{namespace}/replicasets/{name}/status");
+            let tag = self.tag(Request::Other);
+            out.send(ApiRequest::new(0, Method::Put, path).with_body(updated), tag);
+        }
+    }
+
+    /// Sends the next slow-start batch (1, 2, 4, ... pods).
+    fn next_batch(&mut self, key: &str, rs: &Value, out: &mut Outbox) {
+        let Some(s) = self.creating.get_mut(key) else { return };
+        s.batch = if s.batch == 0 { 1 } else { s.batch * 2 }.min(s.remaining);
+        let batch = s.batch;
+        s.remaining -= batch;
+        s.in_flight = batch;
+        let namespace = meta(rs, "namespace").to_string();
+        let pod = pod_from_template(rs);
+        for _ in 0..batch {
+            let tag = self.tag(Request::Create { rs: key.to_string() });
+            let path = format!("/api/v1/namespaces/{namespace}/pods");
+            out.send(ApiRequest::new(0, Method::Post, path).with_body(pod.clone()), tag);
+        }
+        self.pending_rs.insert(key.to_string(), rs.clone());
+    }
+
+    /// An answer to one of the controller's requests.
+    pub fn on_response(&mut self, tag: u64, response: &ApiResponse, now: u64, out: &mut Outbox) {
+        let Some(Request::Create { rs: key }) = self.requests.remove(&tag) else {
+            return;
+        };
+        let Some(rs) = self.pending_rs.get(&key).cloned() else { return };
+        if response.code == 201 {
+            self.created += 1;
+            let name = response.body.as_ref().map(|b| meta(b, "name").to_string()).unwrap_or_default();
+            self.event(&rs, "Normal", "SuccessfulCreate", &format!("Created pod: {name}"), now, out);
+        } else {
+            let message =
+                response.body.as_ref().and_then(|b| b.get("message")).and_then(Value::as_str).unwrap_or("error");
+            self.event(&rs, "Warning", "FailedCreate", &format!("Error creating: {message}"), now, out);
+            // The pod will not show up in the watch.
+            if let Some(e) = self.expectations.get_mut(&key) {
+                e.adds -= 1;
+            }
+            if let Some(s) = self.creating.get_mut(&key) {
+                s.failed = true;
+            }
+        }
+        let Some(s) = self.creating.get_mut(&key) else { return };
+        s.in_flight -= 1;
+        if s.in_flight > 0 {
+            return;
+        }
+        if s.failed || s.remaining == 0 {
+            // After a failed batch the rest are skipped (slowStartBatch):
+            // they are no longer expected.
+            let skipped = s.remaining as i64;
+            self.creating.remove(&key);
+            self.pending_rs.remove(&key);
+            if let Some(e) = self.expectations.get_mut(&key) {
+                e.adds -= skipped;
+            }
+            self.dirty.insert(key);
+            return;
+        }
+        self.next_batch(&key, &rs, out);
+    }
+
+    /// A legacy (core/v1) event about the ReplicaSet, as record.EventRecorder writes it.
+    fn event(&mut self, rs: &Value, kind: &str, reason: &str, message: &str, now: u64, out: &mut Outbox) {
+        self.event_seq += 1;
+        let nanos = (EPOCH_UNIX_SECS as u64 * 1000 + now) * 1_000_000 + self.event_seq % 1_000_000;
+        let namespace = meta(rs, "namespace");
+        let event = json!({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": format!("{}.{nanos:x}", meta(rs, "name")), "namespace": namespace},
+            "involvedObject": {"apiVersion": "apps/v1", "kind": "ReplicaSet", "namespace": namespace,
+                "name": meta(rs, "name"), "uid": meta(rs, "uid"), "resourceVersion": meta(rs, "resourceVersion")},
+            "reason": reason,
+            "message": message,
+            "type": kind,
+            "source": {"component": COMPONENT},
+            "firstTimestamp": rfc3339(now),
+            "lastTimestamp": rfc3339(now),
+            "count": 1,
+            "reportingComponent": COMPONENT,
+            "reportingInstance": "",
+        });
+        let tag = self.tag(Request::Other);
+        out.send(
+            ApiRequest::new(0, Method::Post, format!("/api/v1/namespaces/{namespace}/events")).with_body(event),
+            tag,
+        );
+    }
+}
+
+/// The ownerReference a ReplicaSet puts on its pods.
+fn owner_reference(rs: &Value) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": meta(rs, "name"), "uid": meta(rs, "uid"),
+        "controller": true, "blockOwnerDeletion": true})
+}
+
+/// A pod from the ReplicaSet's template (controller_utils.go
+/// `GetPodFromTemplate`): generateName `<rs>-`, the template's labels,
+/// annotations and finalizers, and the controller reference.
+fn pod_from_template(rs: &Value) -> Value {
+    let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
+    let mut metadata = json!({
+        "generateName": format!("{}-", meta(rs, "name")),
+        "namespace": meta(rs, "namespace"),
+        "ownerReferences": [owner_reference(rs)],
+    });
+    for field in ["labels", "annotations", "finalizers"] {
+        if let Some(v) = template.pointer(&format!("/metadata/{field}")) {
+            metadata[field] = v.clone();
+        }
+    }
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template.get("spec").cloned().unwrap_or(json!({}))})
+}
+
+/// The deletion order of `controller.ActivePods` (lowest first): not
+/// scheduled before scheduled, Pending before Unknown before Running, not
+/// ready before ready, then the newest first.
+fn rank(pod: &Value) -> (u8, u8, u8, std::cmp::Reverse<u64>, String) {
+    let scheduled = pod.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+    let phase = match pod.pointer("/status/phase").and_then(Value::as_str) {
+        Some("Pending") => 0,
+        Some("Running") => 2,
+        _ => 1,
+    };
+    let created =
+        pod.pointer("/metadata/creationTimestamp").and_then(Value::as_str).and_then(parse_rfc3339).unwrap_or(0);
+    (
+        u8::from(scheduled),
+        phase,
+        u8::from(ready_since(pod).is_some()),
+        std::cmp::Reverse(created),
+        meta(pod, "uid").to_string(),
+    )
+}
