@@ -225,6 +225,9 @@ impl Component for Kubelet {
 
     fn start(&mut self, ctx: &mut Context<'_>) {
         *self = Kubelet::new(&self.spec, &self.address);
+        // Request ids of this run start above any earlier run's, so a late
+        // answer to a request sent before a restart matches nothing.
+        self.next_request = ctx.now_ms().saturating_mul(1_000_000);
         self.sync(ctx);
         ctx.set_timer(NODE_LEASE_RENEW_INTERVAL.ms, TIMER_SYNC);
         self.next_request += 1;

@@ -149,3 +149,40 @@ fn a_big_replica_set_converges_without_overshooting() {
     assert_eq!(t.active_pods("many").len(), 40);
     assert_eq!(t.json("kubectl get rs many -o json")["status"]["replicas"], 40);
 }
+
+#[test]
+fn a_relabelled_pod_is_released_and_replaced() {
+    let mut t = Test::new();
+    t.ok(&replica_set("web", 2));
+    t.advance(2_000, "web");
+    let pod = t.active_pods("web")[0]["metadata"]["name"].as_str().unwrap().to_string();
+    t.ok(&format!("kubectl label pod {pod} app=debug --overwrite"));
+    t.advance(2_000, "web");
+    let owned: Vec<String> =
+        t.active_pods("web").iter().map(|p| p["metadata"]["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(owned.len(), 2);
+    assert!(!owned.contains(&pod), "{pod} was released");
+    let p = t.json(&format!("kubectl get pod {pod} -o json"));
+    assert!(p["metadata"]["ownerReferences"].as_array().is_none_or(|r| r.is_empty()), "{p}");
+}
+
+#[test]
+fn failed_creates_back_off_and_resume_when_they_can() {
+    let mut t = Test::new();
+    t.ok("kubectl apply -f - <<EOF\napiVersion: v1\nkind: LimitRange\nmetadata: {name: small}\nspec:\n  limits:\n  - type: Container\n    max: {cpu: 50m}\nEOF");
+    t.ok(&replica_set("web", 3));
+    t.advance(10_000, "web");
+    assert_eq!(t.active_pods("web").len(), 0);
+    let events = t.json("kubectl get events --field-selector reason=FailedCreate -o json");
+    let failed = events["items"].as_array().unwrap().len();
+    // Retried after 5 ms, 10 ms, 20 ms, ... rather than in a loop.
+    assert!((5..=15).contains(&failed), "retries back off: {failed} FailedCreate events in 10 s");
+    let message = events["items"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Error creating: pods ") && message.contains("maximum cpu usage per Container is 50m"),
+        "{message}"
+    );
+    t.ok("kubectl delete limitrange small");
+    t.advance(40_000, "web");
+    assert_eq!(t.active_pods("web").len(), 3);
+}

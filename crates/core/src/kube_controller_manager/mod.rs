@@ -104,6 +104,9 @@ impl Component for KubeControllerManager {
 
     fn start(&mut self, ctx: &mut Context<'_>) {
         *self = KubeControllerManager::new();
+        // Request ids of this run start above any earlier run's, so a late
+        // answer to a request sent before a restart matches nothing.
+        self.next_request = ctx.now_ms().saturating_mul(1_000_000);
         for i in 0..self.reflectors.len() {
             self.next_request += 1;
             let request = self.reflectors[i].start(self.next_request);

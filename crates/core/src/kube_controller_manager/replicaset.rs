@@ -34,6 +34,7 @@ struct Expectation {
 
 #[derive(Clone, Debug)]
 struct SlowStart {
+    started_ms: u64,
     remaining: usize,
     batch: usize,
     in_flight: usize,
@@ -43,8 +44,14 @@ struct SlowStart {
 #[derive(Clone, Debug)]
 enum Request {
     Create { rs: String },
+    Delete { rs: String, pod: String, name: String },
     Other,
 }
+
+/// The first retry after a failed sync (the workqueue's rate limiter starts at 5 ms).
+const RETRY_BASE_MS: u64 = 5;
+/// The longest retry delay (1000 s).
+const RETRY_MAX_MS: u64 = 1_000_000;
 
 /// The controller's state.
 #[derive(Debug, Default)]
@@ -55,6 +62,10 @@ pub struct ReplicaSetController {
     /// The ReplicaSet as it was when its current creations started.
     pending_rs: BTreeMap<String, Value>,
     requests: BTreeMap<u64, Request>,
+    /// Keys to sync again at a time: retries after failures (with their
+    /// failure count) and waits for minReadySeconds.
+    delayed: BTreeMap<String, u64>,
+    failures: BTreeMap<String, u32>,
     next_tag: u64,
     created: u64,
     known: usize,
@@ -99,6 +110,15 @@ fn ready_since(pod: &Value) -> Option<u64> {
         .map(|c| c.get("lastTransitionTime").and_then(Value::as_str).and_then(parse_rfc3339).unwrap_or(0))
 }
 
+/// When the Ready condition last changed (None when unknown).
+fn ready_transition(pod: &Value) -> Option<u64> {
+    pod.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready" && c["status"] == "True")
+        .and_then(|c| c.get("lastTransitionTime").and_then(Value::as_str).and_then(parse_rfc3339))
+}
+
 fn selector_of(rs: &Value) -> Option<Selector> {
     rs.pointer("/spec/selector").and_then(Selector::from_label_selector).filter(|s| !s.is_empty())
 }
@@ -130,6 +150,9 @@ impl ReplicaSetController {
         if deleted {
             self.expectations.remove(&key);
             self.creating.remove(&key);
+            self.pending_rs.remove(&key);
+            self.delayed.remove(&key);
+            self.failures.remove(&key);
             self.dirty.remove(&key);
         } else {
             self.dirty.insert(key);
@@ -188,17 +211,37 @@ impl ReplicaSetController {
             self.expectations.remove(k);
             self.dirty.insert(k.clone());
         }
-        !stale.is_empty()
+        // Creations whose answers never came (a lost request) give up too.
+        let stuck: Vec<String> = self
+            .creating
+            .iter()
+            .filter(|(_, c)| now.saturating_sub(c.started_ms) >= EXPECTATIONS_TIMEOUT_MS)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &stuck {
+            self.creating.remove(k);
+            self.pending_rs.remove(k);
+            self.dirty.insert(k.clone());
+        }
+        let due: Vec<String> = self.delayed.iter().filter(|(_, t)| **t <= now).map(|(k, _)| k.clone()).collect();
+        for k in &due {
+            self.delayed.remove(k);
+            self.dirty.insert(k.clone());
+        }
+        !stale.is_empty() || !stuck.is_empty() || !due.is_empty()
     }
 
     fn satisfied(&self, key: &str) -> bool {
         self.expectations.get(key).is_none_or(|e| e.adds <= 0 && e.deleting.is_empty())
     }
 
-    /// Syncs every ReplicaSet marked dirty.
+    /// Syncs every ReplicaSet marked dirty (except those waiting out a retry delay).
     pub fn sync(&mut self, pods: &Reflector, replica_sets: &Reflector, now: u64, out: &mut Outbox) {
         self.known = replica_sets.store().len();
         for key in std::mem::take(&mut self.dirty) {
+            if self.delayed.get(&key).is_some_and(|t| *t > now) && self.failures.contains_key(&key) {
+                continue;
+            }
             if let Some(rs) = replica_sets.store().get(&key) {
                 self.sync_one(&key, rs, pods, now, out);
             }
@@ -215,6 +258,15 @@ impl ReplicaSetController {
         let mut owned: Vec<&Value> = Vec::new();
         for pod in pods.store().values().filter(|p| meta(p, "namespace") == namespace && active(p)) {
             match controller_of(pod) {
+                Some((_, owner)) if owner == uid && !selector.matches(&labels_of(pod)) && !deleting => {
+                    // Its labels no longer match: release it (controller_ref_manager.go ReleasePod).
+                    let patch = json!({"metadata": {"ownerReferences": [{"$patch": "delete", "uid": uid}], "uid": meta(pod, "uid")}});
+                    let path = format!("/api/v1/namespaces/{namespace}/pods/{}", meta(pod, "name"));
+                    let mut request = ApiRequest::new(0, Method::Patch, path).with_body(patch);
+                    request.content_type = Some("application/strategic-merge-patch+json".into());
+                    let tag = self.tag(Request::Other);
+                    out.send(request, tag);
+                }
                 Some((_, owner)) if owner == uid => owned.push(pod),
                 None if !has_controller(pod) && !deleting && selector.matches(&labels_of(pod)) => {
                     let patch =
@@ -235,8 +287,10 @@ impl ReplicaSetController {
                 let n = (replicas - owned.len()).min(BURST_REPLICAS);
                 self.expectations
                     .insert(key.to_string(), Expectation { adds: n as i64, deleting: BTreeSet::new(), set_ms: now });
-                self.creating
-                    .insert(key.to_string(), SlowStart { remaining: n, batch: 0, in_flight: 0, failed: false });
+                self.creating.insert(
+                    key.to_string(),
+                    SlowStart { started_ms: now, remaining: n, batch: 0, in_flight: 0, failed: false },
+                );
                 self.next_batch(key, rs, out);
             } else if owned.len() > replicas {
                 let n = (owned.len() - replicas).min(BURST_REPLICAS);
@@ -246,12 +300,13 @@ impl ReplicaSetController {
                 let deleting: BTreeSet<String> = victims.iter().map(|p| object_key(p)).collect();
                 self.expectations.insert(key.to_string(), Expectation { adds: 0, deleting, set_ms: now });
                 for pod in victims {
-                    let pod_name = meta(pod, "name");
+                    let pod_name = meta(pod, "name").to_string();
                     let path = format!("/api/v1/namespaces/{namespace}/pods/{pod_name}");
-                    let tag = self.tag(Request::Other);
+                    let tag =
+                        self.tag(Request::Delete { rs: key.to_string(), pod: object_key(pod), name: pod_name.clone() });
                     out.send(ApiRequest::new(0, Method::Delete, path), tag);
-                    self.event(rs, "Normal", "SuccessfulDelete", &format!("Deleted pod: {pod_name}"), now, out);
                 }
+                self.pending_rs.entry(key.to_string()).or_insert_with(|| rs.clone());
             }
         }
         // calculateStatus.
@@ -259,8 +314,17 @@ impl ReplicaSetController {
         let min_ready_ms = rs.pointer("/spec/minReadySeconds").and_then(Value::as_u64).unwrap_or(0) * 1000;
         let fully_labeled =
             owned.iter().filter(|p| template_labels.iter().all(|(k, v)| labels_of(p).get(k) == Some(v))).count();
-        let ready: Vec<u64> = owned.iter().filter_map(|p| ready_since(p)).collect();
-        let available = ready.iter().filter(|since| **since + min_ready_ms <= now).count();
+        let ready: Vec<Option<u64>> =
+            owned.iter().filter(|p| ready_since(p).is_some()).map(|p| ready_transition(p)).collect();
+        // IsPodAvailable: ready, and (with minReadySeconds) ready for longer than that.
+        let available =
+            ready.iter().filter(|since| min_ready_ms == 0 || since.is_some_and(|t| t + min_ready_ms < now)).count();
+        if min_ready_ms > 0 && available < ready.len() {
+            // Look again when the next pod has been ready long enough.
+            if let Some(next) = ready.iter().flatten().map(|t| t + min_ready_ms + 1).filter(|t| *t > now).min() {
+                self.delayed.insert(key.to_string(), next);
+            }
+        }
         let status = json!({
             "replicas": owned.len(),
             "fullyLabeledReplicas": fully_labeled,
@@ -279,6 +343,10 @@ impl ReplicaSetController {
         };
         if normalized(&current) != normalized(&status) {
             let mut updated = rs.clone();
+            let mut status = status;
+            if let Some(conditions) = rs.pointer("/status/conditions") {
+                status["conditions"] = conditions.clone();
+            }
             updated["status"] = status;
             let path = format!("/apis/apps/v1/namespaces/{namespace}/replicasets/{name}/status");
             let tag = self.tag(Request::Other);
@@ -305,8 +373,34 @@ impl ReplicaSetController {
 
     /// An answer to one of the controller's requests.
     pub fn on_response(&mut self, tag: u64, response: &ApiResponse, now: u64, out: &mut Outbox) {
-        let Some(Request::Create { rs: key }) = self.requests.remove(&tag) else {
-            return;
+        let key = match self.requests.remove(&tag) {
+            Some(Request::Create { rs }) => rs,
+            Some(Request::Delete { rs: key, pod, name }) => {
+                let rs = self.pending_rs.get(&key).cloned();
+                let ok = response.code < 300;
+                if !ok {
+                    // Not deleted (or already gone): no longer expected to go.
+                    if let Some(e) = self.expectations.get_mut(&key) {
+                        e.deleting.remove(&pod);
+                    }
+                }
+                if let Some(rs) = rs {
+                    if ok {
+                        self.event(&rs, "Normal", "SuccessfulDelete", &format!("Deleted pod: {name}"), now, out);
+                    } else if response.code != 404 {
+                        let message = response
+                            .body
+                            .as_ref()
+                            .and_then(|b| b.get("message"))
+                            .and_then(Value::as_str)
+                            .unwrap_or("error");
+                        self.event(&rs, "Warning", "FailedDelete", &format!("Error deleting: {message}"), now, out);
+                        self.retry_later(&key, now);
+                    }
+                }
+                return;
+            }
+            _ => return,
         };
         let Some(rs) = self.pending_rs.get(&key).cloned() else { return };
         if response.code == 201 {
@@ -333,16 +427,30 @@ impl ReplicaSetController {
         if s.failed || s.remaining == 0 {
             // After a failed batch the rest are skipped (slowStartBatch):
             // they are no longer expected.
-            let skipped = s.remaining as i64;
+            let (skipped, failed) = (s.remaining as i64, s.failed);
             self.creating.remove(&key);
             self.pending_rs.remove(&key);
             if let Some(e) = self.expectations.get_mut(&key) {
                 e.adds -= skipped;
             }
-            self.dirty.insert(key);
+            if failed {
+                self.retry_later(&key, now);
+            } else {
+                self.failures.remove(&key);
+                self.dirty.insert(key);
+            }
             return;
         }
         self.next_batch(&key, &rs, out);
+    }
+
+    /// A failed sync is retried after a delay doubling from 5 ms to 1000 s
+    /// (the workqueue's `AddRateLimited`).
+    fn retry_later(&mut self, key: &str, now: u64) {
+        let n = self.failures.entry(key.to_string()).or_insert(0);
+        let delay = RETRY_BASE_MS.saturating_mul(1u64 << (*n).min(40)).min(RETRY_MAX_MS);
+        *n += 1;
+        self.delayed.insert(key.to_string(), now + delay);
     }
 
     /// A legacy (core/v1) event about the ReplicaSet, as record.EventRecorder writes it.

@@ -993,6 +993,9 @@ impl Component for KubeScheduler {
     fn start(&mut self, ctx: &mut Context<'_>) {
         let config = std::mem::take(&mut self.config_source);
         *self = KubeScheduler::with_config(config).unwrap_or_default();
+        // Request ids of this run start above any earlier run's, so a late
+        // answer to a request sent before a restart matches nothing.
+        self.next_request = ctx.now_ms().saturating_mul(1_000_000);
         for i in 0..self.reflectors.len() {
             let id = self.next_id();
             let request = self.reflectors[i].start(id);
