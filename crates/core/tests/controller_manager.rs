@@ -6,8 +6,10 @@
 //! a second sync until the watch shows the first one's pods).
 
 use kscope_core::duration::Duration;
-use kscope_core::{Cluster, CommandOutput, Scenario};
+use kscope_core::{Cluster, Scenario};
 use serde_json::Value;
+
+mod common;
 
 struct Test {
     c: Cluster,
@@ -20,23 +22,12 @@ impl Test {
         Test { c }
     }
 
-    fn run(&mut self, text: &str) -> CommandOutput {
-        let mut lines = text.lines();
-        let mut out = self.c.exec(lines.next().unwrap());
-        for line in lines {
-            out = self.c.exec(line);
-        }
-        out
-    }
-
     fn ok(&mut self, text: &str) -> String {
-        let out = self.run(text);
-        assert!(out.ok, "{text}\n=> {}", out.text);
-        out.text
+        common::ok(&mut self.c, text)
     }
 
     fn json(&mut self, command: &str) -> Value {
-        serde_json::from_str(&self.ok(command)).unwrap()
+        common::json(&mut self.c, command)
     }
 
     /// Active (not terminating) pods controlled by the ReplicaSet `rs`.

@@ -43,22 +43,15 @@ impl Test {
     }
 
     fn run(&mut self, text: &str) -> CommandOutput {
-        let mut lines = text.lines();
-        let mut out = self.c.exec(lines.next().unwrap());
-        for line in lines {
-            out = self.c.exec(line);
-        }
-        out
+        common::run(&mut self.c, text)
     }
 
     fn ok(&mut self, text: &str) -> String {
-        let out = self.run(text);
-        assert!(out.ok, "{text}\n=> {}", out.text);
-        out.text
+        common::ok(&mut self.c, text)
     }
 
     fn json(&mut self, command: &str) -> Value {
-        serde_json::from_str(&self.ok(command)).unwrap()
+        common::json(&mut self.c, command)
     }
 
     /// Advances in 100 ms steps, checking the invariants at each.

@@ -76,17 +76,11 @@ impl Run {
     }
 
     fn ok(&mut self, text: &str) -> String {
-        let mut lines = text.lines();
-        let mut out = self.c.exec(lines.next().unwrap());
-        for line in lines {
-            out = self.c.exec(line);
-        }
-        assert!(out.ok, "{text}\n=> {}", out.text);
-        out.text
+        common::ok(&mut self.c, text)
     }
 
     fn json(&mut self, command: &str) -> Value {
-        serde_json::from_str(&self.ok(command)).unwrap()
+        common::json(&mut self.c, command)
     }
 
     fn pick(&mut self, options: &[&'static str]) -> &'static str {

@@ -1,4 +1,6 @@
-//! Helpers shared by the scheduler tests.
+//! Helpers shared by the cluster tests (scheduler, controller manager).
+// Each test crate that includes this module uses only part of it.
+#![allow(dead_code)]
 
 use kscope_core::quantity::Quantity;
 use serde_json::Value;
@@ -17,4 +19,26 @@ pub fn requests(p: &Value) -> (i128, i128) {
         }
     }
     (cpu, mem)
+}
+
+/// Runs a console command, and the lines of its heredoc when it has one.
+pub fn run(c: &mut kscope_core::Cluster, text: &str) -> kscope_core::CommandOutput {
+    let mut lines = text.lines();
+    let mut out = c.exec(lines.next().unwrap_or_default());
+    for line in lines {
+        out = c.exec(line);
+    }
+    out
+}
+
+/// [`run`], which must succeed; its output.
+pub fn ok(c: &mut kscope_core::Cluster, text: &str) -> String {
+    let out = run(c, text);
+    assert!(out.ok, "{text}\n=> {}", out.text);
+    out.text
+}
+
+/// [`ok`] of a command printing JSON, parsed.
+pub fn json(c: &mut kscope_core::Cluster, command: &str) -> Value {
+    serde_json::from_str(&ok(c, command)).unwrap()
 }
