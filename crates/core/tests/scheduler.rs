@@ -383,6 +383,10 @@ fn scheduling_gates_hold_a_pod_until_removed() {
     assert_eq!(t.node_of("gated"), "");
     assert!(t.events_for("gated").is_empty(), "gated pods get no events");
     assert!(t.ok("kubectl get pod gated").contains("SchedulingGated"));
+    let p = t.json("kubectl get pod gated -o json");
+    let cond = &p["status"]["conditions"][0];
+    assert_eq!((cond["reason"].as_str(), cond["status"].as_str()), (Some("SchedulingGated"), Some("False")));
+    assert!(cond["lastTransitionTime"].is_string(), "{cond}");
     // Gates can only be removed.
     let out = t.run("kubectl patch pod gated --type=json -p '[{\"op\":\"add\",\"path\":\"/spec/schedulingGates/-\",\"value\":{\"name\":\"more\"}}]'");
     assert!(

@@ -390,7 +390,7 @@ fn create(input: &Input<'_>, mut body: Value, rng: &mut SimRng) -> Result<Outcom
             meta.insert("generation".into(), json!(1));
         }
     }
-    prepare_status_on_create(r.kind, &mut value);
+    prepare_status_on_create(r.kind, &mut value, input.now_ms);
     if r.kind == "Service" {
         allocate_service(input, &mut value, rng, None)?;
     }
@@ -416,7 +416,7 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-fn prepare_status_on_create(kind: &str, value: &mut Value) {
+fn prepare_status_on_create(kind: &str, value: &mut Value, now_ms: u64) {
     match kind {
         "Pod" => {
             let qos = qos_class(value);
@@ -430,7 +430,7 @@ fn prepare_status_on_create(kind: &str, value: &mut Value) {
                     "reason": "SchedulingGated",
                     "message": "Scheduling is blocked due to non-empty scheduling gates",
                     "lastProbeTime": null,
-                    "lastTransitionTime": null,
+                    "lastTransitionTime": rfc3339(now_ms),
                 }]);
             }
         }
