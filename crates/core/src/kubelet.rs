@@ -20,7 +20,7 @@ use crate::component_id::ComponentId;
 use crate::duration::Duration;
 use crate::kube_apiserver::{NODES_PATH, NODE_LEASES_PATH};
 use crate::message::{ApiRequest, Method, Payload};
-use crate::reflector::{Reflector, RETRY_MS};
+use crate::reflector::Reflector;
 use crate::scenario::NodeSpec;
 use kscope_protocol::ComponentKind;
 use serde_json::json;
@@ -230,9 +230,7 @@ impl Component for Kubelet {
         self.next_request = ctx.now_ms().saturating_mul(1_000_000);
         self.sync(ctx);
         ctx.set_timer(NODE_LEASE_RENEW_INTERVAL.ms, TIMER_SYNC);
-        self.next_request += 1;
-        let request = self.pods.start(self.next_request);
-        ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
+        self.pods.start_via(ctx, &mut self.next_request);
         ctx.set_timer(REAP_MS, TIMER_REAP);
     }
 
@@ -241,14 +239,7 @@ impl Component for Kubelet {
             return;
         };
         if self.pods.owns(response.request_id) {
-            let step = self.pods.handle(&response, self.next_request + 1, ctx.now_ms());
-            if let Some(request) = step.send {
-                self.next_request = request.request_id;
-                ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
-            }
-            if step.retry_later {
-                ctx.set_timer(RETRY_MS, TIMER_PODS_RETRY);
-            }
+            self.pods.handle_via(ctx, &mut self.next_request, &response, TIMER_PODS_RETRY);
             return;
         }
         let Some(call) = self.in_flight.remove(&response.request_id) else {
@@ -281,17 +272,11 @@ impl Component for Kubelet {
             }
             TIMER_REAP => {
                 self.reap(ctx);
-                if let Some(request) = self.pods.check(ctx.now_ms(), self.next_request + 1) {
-                    self.next_request = request.request_id;
-                    ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
-                }
+                self.pods.check_via(ctx, &mut self.next_request);
                 ctx.set_timer(REAP_MS, TIMER_REAP);
             }
             TIMER_PODS_RETRY => {
-                if let Some(request) = self.pods.retry(self.next_request + 1) {
-                    self.next_request = request.request_id;
-                    ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
-                }
+                self.pods.retry_via(ctx, &mut self.next_request);
             }
             _ => {}
         }

@@ -7,9 +7,13 @@
 //!
 //! The reflector does no I/O itself: the component owning it forwards the
 //! apiserver's answers to [`Reflector::handle`], sends what it returns, and
-//! calls [`Reflector::retry`] from a timer after [`RETRY_MS`].
+//! calls [`Reflector::retry`] from a timer after [`RETRY_MS`]. Components
+//! use the `*_via` methods, which do that plumbing through their
+//! [`Context`] with request ids taken from the component's counter.
 
 use crate::apimachinery::request::with_query;
+use crate::component::Context;
+use crate::component_id::ComponentId;
 use crate::message::{ApiRequest, ApiResponse, Method};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -245,6 +249,51 @@ impl Reflector {
             _ => {}
         }
         step
+    }
+}
+
+/// Sends a reflector's request to kube-apiserver; its id becomes the counter.
+fn send_via(ctx: &mut Context<'_>, next_id: &mut u64, request: Option<ApiRequest>) {
+    if let Some(request) = request {
+        *next_id = request.request_id;
+        ctx.send(ComponentId::ApiServer, crate::message::Payload::ApiRequest(request));
+    }
+}
+
+impl Reflector {
+    /// [`Reflector::start`], sent, with the next id of `next_id`.
+    pub fn start_via(&mut self, ctx: &mut Context<'_>, next_id: &mut u64) {
+        let request = self.start(*next_id + 1);
+        send_via(ctx, next_id, Some(request));
+    }
+
+    /// [`Reflector::handle`], with its request sent and, when the list
+    /// failed, a timer `retry_token` set after [`RETRY_MS`]; the changes.
+    pub fn handle_via(
+        &mut self,
+        ctx: &mut Context<'_>,
+        next_id: &mut u64,
+        response: &ApiResponse,
+        retry_token: u64,
+    ) -> Vec<Change> {
+        let step = self.handle(response, *next_id + 1, ctx.now_ms());
+        send_via(ctx, next_id, step.send);
+        if step.retry_later {
+            ctx.set_timer(RETRY_MS, retry_token);
+        }
+        step.changes
+    }
+
+    /// [`Reflector::check`], sent if the watch must be restarted.
+    pub fn check_via(&mut self, ctx: &mut Context<'_>, next_id: &mut u64) {
+        let request = self.check(ctx.now_ms(), *next_id + 1);
+        send_via(ctx, next_id, request);
+    }
+
+    /// [`Reflector::retry`], sent if the reflector was waiting to list again.
+    pub fn retry_via(&mut self, ctx: &mut Context<'_>, next_id: &mut u64) {
+        let request = self.retry(*next_id + 1);
+        send_via(ctx, next_id, request);
     }
 }
 

@@ -10,7 +10,7 @@ pub mod replicaset;
 use crate::component::{Component, Context, Envelope};
 use crate::component_id::ComponentId;
 use crate::message::{ApiRequest, Payload};
-use crate::reflector::{Reflector, RETRY_MS};
+use crate::reflector::Reflector;
 use kscope_protocol::ComponentKind;
 use replicaset::ReplicaSetController;
 use std::collections::BTreeMap;
@@ -107,10 +107,8 @@ impl Component for KubeControllerManager {
         // Request ids of this run start above any earlier run's, so a late
         // answer to a request sent before a restart matches nothing.
         self.next_request = ctx.now_ms().saturating_mul(1_000_000);
-        for i in 0..self.reflectors.len() {
-            self.next_request += 1;
-            let request = self.reflectors[i].start(self.next_request);
-            ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
+        for r in &mut self.reflectors {
+            r.start_via(ctx, &mut self.next_request);
         }
         ctx.set_timer(TICK_MS, TIMER_TICK);
     }
@@ -121,15 +119,8 @@ impl Component for KubeControllerManager {
         };
         let now = ctx.now_ms();
         if let Some(i) = self.reflectors.iter().position(|r| r.owns(response.request_id)) {
-            let step = self.reflectors[i].handle(&response, self.next_request + 1, now);
-            if let Some(request) = step.send {
-                self.next_request = request.request_id;
-                ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
-            }
-            if step.retry_later {
-                ctx.set_timer(RETRY_MS, TIMER_RETRY);
-            }
-            for change in step.changes {
+            let changes = self.reflectors[i].handle_via(ctx, &mut self.next_request, &response, TIMER_RETRY);
+            for change in changes {
                 match i {
                     PODS => self.replica_sets.on_pod(&change, &self.reflectors[REPLICA_SETS]),
                     REPLICA_SETS => self.replica_sets.on_replica_set(&change),
@@ -160,11 +151,8 @@ impl Component for KubeControllerManager {
                 }
             }
             TIMER_TICK => {
-                for i in 0..self.reflectors.len() {
-                    if let Some(request) = self.reflectors[i].check(now, self.next_request + 1) {
-                        self.next_request = request.request_id;
-                        ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
-                    }
+                for r in &mut self.reflectors {
+                    r.check_via(ctx, &mut self.next_request);
                 }
                 // Expectations time out; requests never answered are forgotten.
                 if self.replica_sets.expire(now) {
@@ -173,11 +161,8 @@ impl Component for KubeControllerManager {
                 ctx.set_timer(TICK_MS, TIMER_TICK);
             }
             TIMER_RETRY => {
-                for i in 0..self.reflectors.len() {
-                    if let Some(request) = self.reflectors[i].retry(self.next_request + 1) {
-                        self.next_request = request.request_id;
-                        ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
-                    }
+                for r in &mut self.reflectors {
+                    r.retry_via(ctx, &mut self.next_request);
                 }
             }
             _ => {}

@@ -27,7 +27,7 @@ use crate::apimachinery::time::{rfc3339, rfc3339_micro, EPOCH_UNIX_SECS};
 use crate::component::{Component, Context, Envelope};
 use crate::component_id::ComponentId;
 use crate::message::{ApiRequest, ApiResponse, Method, Payload};
-use crate::reflector::{Change, Reflector, RETRY_MS};
+use crate::reflector::{Change, Reflector};
 use config::SchedulerConfig;
 use explain::{Attempt, Outcome};
 use framework::{ClusterEvent, Point, Snapshot};
@@ -918,16 +918,8 @@ impl KubeScheduler {
     fn on_response(&mut self, ctx: &mut Context<'_>, response: ApiResponse) {
         let now = ctx.now_ms();
         if let Some(i) = self.reflectors.iter().position(|r| r.owns(response.request_id)) {
-            let next = self.next_request + 1;
-            let step = self.reflectors[i].handle(&response, next, now);
-            if let Some(request) = step.send {
-                self.next_request = request.request_id;
-                ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
-            }
-            if step.retry_later {
-                ctx.set_timer(RETRY_MS, TIMER_RETRY);
-            }
-            self.apply_changes(i, step.changes, now);
+            let changes = self.reflectors[i].handle_via(ctx, &mut self.next_request, &response, TIMER_RETRY);
+            self.apply_changes(i, changes, now);
             self.defer_schedule(ctx);
             return;
         }
@@ -996,10 +988,8 @@ impl Component for KubeScheduler {
         // Request ids of this run start above any earlier run's, so a late
         // answer to a request sent before a restart matches nothing.
         self.next_request = ctx.now_ms().saturating_mul(1_000_000);
-        for i in 0..self.reflectors.len() {
-            let id = self.next_id();
-            let request = self.reflectors[i].start(id);
-            ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
+        for r in &mut self.reflectors {
+            r.start_via(ctx, &mut self.next_request);
         }
         ctx.set_timer(FLUSH_MS, TIMER_FLUSH);
     }
@@ -1021,23 +1011,15 @@ impl Component for KubeScheduler {
                 self.expire_bindings(ctx);
                 self.maintain_events(ctx);
                 self.queue.flush(now);
-                for i in 0..self.reflectors.len() {
-                    let next = self.next_request + 1;
-                    if let Some(request) = self.reflectors[i].check(now, next) {
-                        self.next_request = request.request_id;
-                        ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
-                    }
+                for r in &mut self.reflectors {
+                    r.check_via(ctx, &mut self.next_request);
                 }
                 self.defer_schedule(ctx);
                 ctx.set_timer(FLUSH_MS, TIMER_FLUSH);
             }
             TIMER_RETRY => {
-                for i in 0..self.reflectors.len() {
-                    let id = self.next_request + 1;
-                    if let Some(request) = self.reflectors[i].retry(id) {
-                        self.next_request = id;
-                        ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
-                    }
+                for r in &mut self.reflectors {
+                    r.retry_via(ctx, &mut self.next_request);
                 }
             }
             _ => {}
