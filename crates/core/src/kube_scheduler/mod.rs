@@ -65,11 +65,10 @@ const INFORMERS: [(&str, &str); 6] = [
 
 #[derive(Clone, Debug)]
 enum Call {
-    /// A binding, with the pod as it was scheduled and when it was sent.
+    /// A binding, with the pod as it was scheduled.
     Bind {
         pod: Rc<PodInfo>,
         node: String,
-        sent_ms: u64,
     },
     Event {
         key: EventKey,
@@ -136,13 +135,12 @@ pub struct KubeScheduler {
     pending: BTreeMap<String, Rc<PodInfo>>,
     nominated: Nominated,
     queue: SchedulingQueue,
-    in_flight: BTreeMap<u64, Call>,
+    /// Requests awaiting an answer: when each was sent, and why.
+    in_flight: BTreeMap<u64, (u64, Call)>,
     next_start: usize,
     explanations: BTreeMap<String, Attempt>,
     explain_order: VecDeque<String>,
     events: BTreeMap<EventKey, PostedEvent>,
-    /// When in-flight requests were sent, to forget the unanswered.
-    sent_at: BTreeMap<u64, u64>,
     last_series_refresh_ms: u64,
     event_seq: u64,
     schedule_deferred: bool,
@@ -178,7 +176,6 @@ impl KubeScheduler {
             explanations: BTreeMap::new(),
             explain_order: VecDeque::new(),
             events: BTreeMap::new(),
-            sent_at: BTreeMap::new(),
             last_series_refresh_ms: 0,
             event_seq: 0,
             schedule_deferred: false,
@@ -208,8 +205,7 @@ impl KubeScheduler {
     }
 
     fn send(&mut self, ctx: &mut Context<'_>, request: ApiRequest, call: Call) {
-        self.sent_at.insert(request.request_id, ctx.now_ms());
-        self.in_flight.insert(request.request_id, call);
+        self.in_flight.insert(request.request_id, (ctx.now_ms(), call));
         ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
     }
 
@@ -633,8 +629,7 @@ impl KubeScheduler {
         });
         let path = format!("/api/v1/namespaces/{}/pods/{}/binding", pod.namespace, pod.name);
         let request = ApiRequest::new(id, Method::Post, path).with_body(binding);
-        let sent_ms = ctx.now_ms();
-        self.send(ctx, request, Call::Bind { pod: pod.clone(), node: node.to_string(), sent_ms });
+        self.send(ctx, request, Call::Bind { pod: pod.clone(), node: node.to_string() });
     }
 
     /// The pod could not be scheduled: FailedScheduling event, PodScheduled
@@ -862,18 +857,9 @@ impl KubeScheduler {
             self.events.remove(&key);
         }
         // Requests whose answers never came: forget them (bindings are handled on their own).
-        let expired: Vec<u64> = self
-            .sent_at
-            .iter()
-            .filter(|(id, t)| {
-                now.saturating_sub(**t) >= CALL_TIMEOUT_MS && !matches!(self.in_flight.get(id), Some(Call::Bind { .. }))
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            self.sent_at.remove(&id);
-            self.in_flight.remove(&id);
-        }
+        self.in_flight.retain(|_, (sent_ms, call)| {
+            matches!(call, Call::Bind { .. }) || now.saturating_sub(*sent_ms) < CALL_TIMEOUT_MS
+        });
     }
 
     /// Bindings unanswered for [`BIND_TIMEOUT_MS`] fail like a refused one.
@@ -882,12 +868,13 @@ impl KubeScheduler {
         let expired: Vec<u64> = self
             .in_flight
             .iter()
-            .filter(|(_, c)| matches!(c, Call::Bind { sent_ms, .. } if now.saturating_sub(*sent_ms) >= BIND_TIMEOUT_MS))
+            .filter(|(_, (sent_ms, c))| {
+                matches!(c, Call::Bind { .. }) && now.saturating_sub(*sent_ms) >= BIND_TIMEOUT_MS
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in expired {
-            self.sent_at.remove(&id);
-            if let Some(Call::Bind { pod, .. }) = self.in_flight.remove(&id) {
+            if let Some((_, Call::Bind { pod, .. })) = self.in_flight.remove(&id) {
                 self.binding_failed(ctx, &pod, "context deadline exceeded");
             }
         }
@@ -923,8 +910,7 @@ impl KubeScheduler {
             self.defer_schedule(ctx);
             return;
         }
-        self.sent_at.remove(&response.request_id);
-        let Some(call) = self.in_flight.remove(&response.request_id) else {
+        let Some((_, call)) = self.in_flight.remove(&response.request_id) else {
             return;
         };
         match call {
