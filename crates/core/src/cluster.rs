@@ -146,7 +146,10 @@ impl Cluster {
         for (i, node) in nodes.iter().enumerate() {
             // Nodes sit on a kind-like 172.18.0.0/16 network after the control plane (.2).
             let address = format!("172.18.{}.{}", (i + 3) / 256, (i + 3) % 256);
-            sim.add(ComponentId::Kubelet(node.name.clone()), Box::new(Kubelet::new(node, &address)));
+            // Pod CIDRs like kubeadm with flannel's 10.244.0.0/16, a /24 per
+            // node; .0 would be the control plane's, which runs no kubelet here.
+            let pod_cidr = format!("10.244.{}.0/24", (i + 1) % 256);
+            sim.add(ComponentId::Kubelet(node.name.clone()), Box::new(Kubelet::new(node, &address, &pod_cidr)));
         }
         let mut script_order: Vec<usize> = (0..scenario.spec.script.len()).collect();
         script_order.sort_by_key(|&i| scenario.spec.script[i].at); // stable: ties keep file order

@@ -28,6 +28,7 @@ pub mod kubelet;
 pub mod message;
 pub mod network;
 pub mod quantity;
+pub mod record;
 pub mod reflector;
 pub mod rng;
 pub mod scenario;

@@ -224,7 +224,7 @@ fn documentation_manifests_apply_and_get_prints_kubectls_tables() {
     assert_eq!(
         without_ages(&ok(&mut c, "kubectl get pods")),
         without_ages(
-            "NAME            READY   STATUS    RESTARTS   AGE\nliveness-http   0/1     Pending   0          0s"
+            "NAME            READY   STATUS              RESTARTS   AGE\nliveness-http   0/1     ContainerCreating   0          0s"
         )
     );
     assert_eq!(

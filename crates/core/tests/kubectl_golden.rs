@@ -38,6 +38,8 @@ fn normalize(text: &str) -> String {
         // objects stamped in 2025): a word that is a duration (`30s`, `693d`,
         // `2m30s`) is blanked, and the padding of its line with it.
         let is_age = |w: &str| {
+            // `703d)` in `(x2 over 703d)`.
+            let w = w.strip_suffix(')').unwrap_or(w);
             let mut digits = false;
             let mut ok = !w.is_empty();
             for c in w.chars() {
@@ -51,7 +53,10 @@ fn normalize(text: &str) -> String {
             }
             ok && !digits
         };
-        let aged = words.iter().any(|w| is_age(w));
+        // A table's header and rule lines are padded to its age column too.
+        let header = words.iter().any(|w| w == "Age" || w == "AGE")
+            || words.iter().all(|w| w.is_empty() || w.chars().all(|c| c == '-')) && line.contains("--");
+        let aged = header || words.iter().any(|w| is_age(w));
         let line = if aged {
             words
                 .iter()

@@ -328,7 +328,9 @@ fn a_high_priority_pod_preempts_a_low_priority_one() {
     let nodes = "\n  - {name: node-1, cpu: '2', memory: 4Gi}\n";
     let mut t = Test::new(nodes, "");
     t.ok("kubectl apply -f - <<EOF\napiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 1000\nEOF");
-    t.ok(&pod("low", "1500m", ""));
+    // busybox's `sleep` runs as PID 1 without a trap and ignores SIGTERM: the
+    // victim takes its whole 30 s grace period to go.
+    t.ok(&pod("low", "1500m", "").replace("image: nginx", "image: busybox\n    command: [sleep, '3600']"));
     t.advance(2_000);
     assert_eq!(t.node_of("low"), "node-1");
     t.ok(&pod("vip", "1500m", "  priorityClassName: high\n"));

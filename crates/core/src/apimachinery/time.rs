@@ -13,6 +13,18 @@ pub fn rfc3339(ms: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// What busybox's `date` prints for simulated time `ms`
+/// (`Wed Jan  1 00:00:05 UTC 2025`).
+pub fn unix_date(ms: u64) -> String {
+    let secs = EPOCH_UNIX_SECS + (ms / 1000) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    // 1970-01-01 was a Thursday.
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][m as usize - 1];
+    format!("{weekday} {month} {d:>2} {:02}:{:02}:{:02} UTC {y}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 /// RFC 3339 with microseconds (`metav1.MicroTime`'s JSON form).
 pub fn rfc3339_micro(ms: u64) -> String {
     let whole = rfc3339(ms);
@@ -127,6 +139,13 @@ pub fn age(stamp: Option<&str>, now_ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_prints_like_busybox() {
+        // 2025-01-01 was a Wednesday.
+        assert_eq!(unix_date(5_000), "Wed Jan  1 00:00:05 UTC 2025");
+        assert_eq!(unix_date(86_400_000 * 45 + 3_600_000), "Sat Feb 15 01:00:00 UTC 2025");
+    }
 
     #[test]
     fn stamps_round_trip_from_the_epoch() {

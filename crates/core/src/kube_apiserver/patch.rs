@@ -102,6 +102,21 @@ pub fn strategic_merge(target: &Value, patch: &Value, field: &str) -> Value {
                 };
                 out.insert(k.clone(), merged);
             }
+            // `$setElementOrder/<list>` gives the order of a merged list's
+            // items by merge key; items it does not name follow.
+            for (k, order) in p {
+                let (Some(field), Some(order)) = (k.strip_prefix("$setElementOrder/"), order.as_array()) else {
+                    continue;
+                };
+                let (Some(key), Some(Value::Array(items))) = (merge_key(field), out.get_mut(field)) else {
+                    continue;
+                };
+                let rank = |item: &Value| {
+                    let k = key_of(item, key);
+                    order.iter().position(|o| k.is_some() && key_of(o, key) == k).unwrap_or(order.len())
+                };
+                items.sort_by_key(rank);
+            }
             Value::Object(out)
         }
         // Lists of strings with patchStrategy "merge" (metadata.finalizers) take the union.
@@ -274,6 +289,23 @@ mod tests {
         // A merge patch replaces the list instead.
         let out = apply(&pod, &json!({"spec": {"containers": [{"name": "c"}]}}), MERGE_PATCH).unwrap();
         assert_eq!(out["spec"]["containers"], json!([{"name": "c"}]));
+    }
+
+    #[test]
+    fn set_element_order_orders_a_merged_list() {
+        // The kubelet's status patches put its conditions before PodScheduled.
+        let pod = json!({"status": {"conditions": [{"type": "PodScheduled", "status": "True"}]}});
+        let patch = json!({"status": {
+            "$setElementOrder/conditions": [{"type": "Ready"}, {"type": "PodScheduled"}],
+            "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}]}});
+        let out = apply(&pod, &patch, STRATEGIC_MERGE_PATCH).unwrap();
+        assert_eq!(
+            out["status"]["conditions"],
+            json!([{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}, {"type": "PodScheduled", "status": "True"}])
+        );
+        let patch = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": null}]}});
+        let out = apply(&out, &patch, STRATEGIC_MERGE_PATCH).unwrap();
+        assert_eq!(out["status"]["conditions"][0], json!({"type": "Ready", "status": "True"}));
     }
 
     #[test]

@@ -229,8 +229,9 @@ fn pod(w: &mut String, o: &Value) {
             let name = s(c, "/name");
             let status = statuses.iter().find(|st| s(st, "/name") == name);
             let _ = writeln!(w, "  {name}:");
-            if let Some(id) = status.map(|st| s(st, "/containerID")).filter(|id| !id.is_empty()) {
-                let _ = writeln!(w, "    Container ID:\t{id}");
+            // Printed whenever there is a status, even before the container exists.
+            if let Some(st) = status {
+                let _ = writeln!(w, "    Container ID:\t{}", s(st, "/containerID"));
             }
             let _ = writeln!(w, "    Image:\t{}", s(c, "/image"));
             if let Some(st) = status {
@@ -277,20 +278,12 @@ fn pod(w: &mut String, o: &Value) {
             }
             match status {
                 Some(st) => {
-                    let state = st.get("state").cloned().unwrap_or(Value::Null);
-                    if state.get("running").is_some() {
-                        let _ = writeln!(w, "    State:\tRunning");
-                        let _ = writeln!(w, "      Started:\t{}", go_time(s(&state, "/running/startedAt")));
-                    } else if let Some(wt) = state.get("waiting") {
-                        let _ = writeln!(w, "    State:\tWaiting");
-                        let _ = writeln!(w, "      Reason:\t{}", s(wt, "/reason"));
-                    } else if let Some(t) = state.get("terminated") {
-                        let _ = writeln!(w, "    State:\tTerminated");
-                        let _ = writeln!(w, "      Reason:\t{}", s(t, "/reason"));
-                        let _ =
-                            writeln!(w, "      Exit Code:\t{}", t.get("exitCode").and_then(Value::as_i64).unwrap_or(0));
+                    describe_state(w, "State", st.get("state").unwrap_or(&Value::Null));
+                    if let Some(last) = st.get("lastState").filter(|l| l.get("terminated").is_some()) {
+                        describe_state(w, "Last State", last);
                     }
-                    let _ = writeln!(w, "    Ready:\t{}", st.get("ready").and_then(Value::as_bool).unwrap_or(false));
+                    let ready = st.get("ready").and_then(Value::as_bool).unwrap_or(false);
+                    let _ = writeln!(w, "    Ready:\t{}", if ready { "True" } else { "False" });
                     let _ = writeln!(
                         w,
                         "    Restart Count:\t{}",
@@ -497,6 +490,14 @@ fn node(w: &mut String, o: &Value, related: &Related, now_ms: u64) {
         ("Kube-Proxy Version", "kubeProxyVersion"),
     ] {
         let _ = writeln!(w, "  {label}:\t{}", info(field));
+    }
+    if !s(o, "/spec/podCIDR").is_empty() {
+        let _ = writeln!(w, "PodCIDR:\t{}", s(o, "/spec/podCIDR"));
+        let cidrs: Vec<&str> = list(o, "/spec/podCIDRs").iter().filter_map(Value::as_str).collect();
+        let _ = writeln!(w, "PodCIDRs:\t{}", cidrs.join(","));
+    }
+    if !s(o, "/spec/providerID").is_empty() {
+        let _ = writeln!(w, "ProviderID:\t{}", s(o, "/spec/providerID"));
     }
     node_resources(w, o, &related.pods, now_ms);
 }
@@ -792,5 +793,31 @@ mod tests {
             "Name:       web\nNamespace:  default\nContainers:\n  nginx:\n    Image:  nginx\n    Port:   80/TCP"
         );
         assert_eq!(go_time("2025-01-01T00:00:05Z"), "Wed, 01 Jan 2025 00:00:05 +0000");
+    }
+}
+
+/// One container state as describe.go `describeStatus` prints it.
+fn describe_state(w: &mut String, label: &str, state: &Value) {
+    if state.get("running").is_some() {
+        let _ = writeln!(w, "    {label}:\tRunning");
+        let _ = writeln!(w, "      Started:\t{}", go_time(s(state, "/running/startedAt")));
+    } else if let Some(t) = state.get("terminated") {
+        let _ = writeln!(w, "    {label}:\tTerminated");
+        for (field, name) in [("/reason", "Reason"), ("/message", "Message")] {
+            if !s(t, field).is_empty() {
+                let _ = writeln!(w, "      {name}:\t{}", s(t, field));
+            }
+        }
+        let _ = writeln!(w, "      Exit Code:\t{}", t.get("exitCode").and_then(Value::as_i64).unwrap_or(0));
+        if let Some(signal) = t.get("signal").and_then(Value::as_i64).filter(|n| *n > 0) {
+            let _ = writeln!(w, "      Signal:\t{signal}");
+        }
+        let _ = writeln!(w, "      Started:\t{}", go_time(s(t, "/startedAt")));
+        let _ = writeln!(w, "      Finished:\t{}", go_time(s(t, "/finishedAt")));
+    } else {
+        let _ = writeln!(w, "    {label}:\tWaiting");
+        if let Some(reason) = state.pointer("/waiting/reason").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+            let _ = writeln!(w, "      Reason:\t{reason}");
+        }
     }
 }

@@ -1,0 +1,581 @@
+//! The kubelet of one worker node.
+//!
+//! It registers its Node and keeps its node Lease fresh. The renew interval
+//! is a quarter of the 40 s lease duration, 10 s, as in pkg/kubelet/kubelet.go
+//! (`nodeLeaseRenewIntervalFraction = 0.25`, `NodeLeaseDurationSeconds`
+//! default 40 in pkg/kubelet/apis/config/v1beta1/defaults.go). Each sync is
+//! level-triggered: it does whatever step is missing (register, create
+//! lease, renew), so a lost message is simply retried at the next sync.
+//!
+//! It watches the pods bound to its node (`spec.nodeName=<node>`) and runs
+//! each in the simulated container runtime ([`pod_worker`]): sandbox and pod
+//! IP (from the node's pod CIDR, `10.244.<n>.0/24`, given to the kubelet like
+//! its `--pod-cidr` flag), image pulls ([`images`]), containers whose
+//! behaviour comes from their command ([`program`]), probes and restarts.
+//! Like the status manager it patches `pods/status` whenever the status it
+//! computes changes (one patch per pod in flight), records events as
+//! `kubelet` on its host, and once a deleted pod's containers are gone and
+//! its terminal status is written, deletes it with grace period 0 and a uid
+//! precondition. The Node's `status.images` follows the image store, checked
+//! with every node status sync (10 s, `nodeStatusUpdateFrequency`).
+
+pub mod images;
+pub mod pod_worker;
+pub mod program;
+
+use crate::apimachinery::time::{rfc3339, rfc3339_micro};
+use crate::component::{Component, Context, Envelope};
+use crate::component_id::ComponentId;
+use crate::duration::Duration;
+use crate::kube_apiserver::{NODES_PATH, NODE_LEASES_PATH};
+use crate::message::{ApiRequest, Method, Payload};
+use crate::record::{EventRecorder, ObjectReference};
+use crate::reflector::{Change, Reflector};
+use crate::scenario::NodeSpec;
+use images::{ImageRef, ImageStore};
+use kscope_protocol::ComponentKind;
+use pod_worker::{Env, PodWorker};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The node lease duration (`nodeLeaseDurationSeconds`, default 40).
+pub const NODE_LEASE_DURATION: Duration = Duration::from_secs(40);
+/// How often the kubelet renews its lease: a quarter of the lease duration.
+pub const NODE_LEASE_RENEW_INTERVAL: Duration = Duration::from_millis(NODE_LEASE_DURATION.ms / 4);
+/// How often node status is reported even when nothing changed (`nodeStatusReportFrequency`).
+const NODE_STATUS_REPORT_MS: u64 = 5 * 60 * 1000;
+
+const TIMER_SYNC: u64 = 1;
+const TIMER_HOUSEKEEPING: u64 = 2;
+const TIMER_PODS_RETRY: u64 = 3;
+const TIMER_WORK: u64 = 4;
+const TIMER_FLUSH: u64 = 5;
+/// How often the pod watch is checked and stuck requests forgotten.
+const HOUSEKEEPING_MS: u64 = 1_000;
+/// The sandbox image every node has (kubeadm preloads it).
+const PAUSE_IMAGE: &str = "registry.k8s.io/pause:3.10";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Call {
+    RegisterNode,
+    CreateLease,
+    RenewLease,
+    NodeStatus,
+    PodStatus(String),
+    FinishDeletion(String),
+    Event,
+}
+
+/// The kubelet version kscope's nodes report.
+pub const KUBELET_VERSION: &str = "v1.32.0";
+
+/// The kubelet component.
+#[derive(Debug)]
+pub struct Kubelet {
+    node: String,
+    spec: NodeSpec,
+    address: String,
+    pod_cidr: String,
+    registered: bool,
+    lease_exists: bool,
+    renewals: u64,
+    last_renew_ms: Option<u64>,
+    next_request: u64,
+    /// Request id → (call, when sent).
+    in_flight: BTreeMap<u64, (Call, u64)>,
+    pods: Reflector,
+    workers: BTreeMap<String, PodWorker>,
+    images: ImageStore,
+    recorder: EventRecorder,
+    /// Pods to sync at the end of this instant.
+    dirty: BTreeSet<String>,
+    flush_deferred: bool,
+    /// (when, pod uid) a pod worker asked to run again.
+    wakeups: BTreeSet<(u64, String)>,
+    /// The last status sent for each pod.
+    sent_status: BTreeMap<String, Value>,
+    /// Pods whose status patch is in flight.
+    status_in_flight: BTreeSet<String>,
+    /// Pod IPs in use: last octet → pod uid.
+    ips: BTreeMap<u8, String>,
+    next_ip: u8,
+    images_reported: Option<usize>,
+    last_node_status_ms: u64,
+}
+
+impl Kubelet {
+    /// The kubelet of the node `spec`, at IP `address`, giving pods IPs from
+    /// `pod_cidr` (a /24 like `10.244.1.0/24`).
+    pub fn new(spec: &NodeSpec, address: &str, pod_cidr: &str) -> Self {
+        let mut images = ImageStore::default();
+        if let Some(pause) = ImageRef::parse(PAUSE_IMAGE) {
+            images.preload(&pause);
+        }
+        Kubelet {
+            node: spec.name.clone(),
+            spec: spec.clone(),
+            address: address.to_string(),
+            pod_cidr: pod_cidr.to_string(),
+            registered: false,
+            lease_exists: false,
+            renewals: 0,
+            last_renew_ms: None,
+            next_request: 0,
+            in_flight: BTreeMap::new(),
+            pods: Reflector::new("/api/v1/pods", "", &format!("spec.nodeName={}", spec.name)),
+            workers: BTreeMap::new(),
+            images,
+            recorder: EventRecorder::new("kubelet", &spec.name),
+            dirty: BTreeSet::new(),
+            flush_deferred: false,
+            wakeups: BTreeSet::new(),
+            sent_status: BTreeMap::new(),
+            status_in_flight: BTreeSet::new(),
+            ips: BTreeMap::new(),
+            next_ip: 2,
+            images_reported: None,
+            last_node_status_ms: 0,
+        }
+    }
+
+    /// The pod workers, by pod uid.
+    pub fn workers(&self) -> &BTreeMap<String, PodWorker> {
+        &self.workers
+    }
+
+    fn send(&mut self, ctx: &mut Context<'_>, mut request: ApiRequest, call: Call) {
+        self.next_request += 1;
+        request.request_id = self.next_request;
+        self.in_flight.insert(self.next_request, (call, ctx.now_ms()));
+        ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
+    }
+
+    fn defer_flush(&mut self, ctx: &mut Context<'_>) {
+        if !self.flush_deferred {
+            self.flush_deferred = true;
+            ctx.defer(TIMER_FLUSH);
+        }
+    }
+
+    /// Takes a change to a pod bound to this node.
+    fn on_pod(&mut self, ctx: &mut Context<'_>, change: Change) {
+        let now = ctx.now_ms();
+        // Status changes (mostly this kubelet's own) are no reason to sync
+        // (pkg/kubelet/config: only spec and metadata changes are updates).
+        let (pod, gone, status_only) = match change {
+            Change::Added(p) => (p, false, false),
+            Change::Modified(old, p) => {
+                let unchanged = |f: &str| old.get(f) == p.get(f);
+                let meta = |v: &Value| {
+                    let mut m = v.get("metadata").cloned().unwrap_or(Value::Null);
+                    if let Some(m) = m.as_object_mut() {
+                        m.remove("resourceVersion");
+                        m.remove("managedFields");
+                    }
+                    m
+                };
+                let status_only = unchanged("spec") && meta(&old) == meta(&p);
+                (p, false, status_only)
+            }
+            Change::Deleted(p) => (p, true, false),
+        };
+        let uid = pod.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_string();
+        if gone {
+            if self.workers.remove(&uid).is_some() {
+                self.ips.retain(|_, u| *u != uid);
+                self.wakeups.retain(|(_, u)| *u != uid);
+            }
+            self.sent_status.remove(&uid);
+            self.recorder.forget(&uid);
+            return;
+        }
+        if let Some(w) = self.workers.get_mut(&uid) {
+            w.update(&pod, now);
+            if !status_only {
+                self.dirty.insert(uid);
+            }
+            return;
+        }
+        let terminal = matches!(pod.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+        let deleting = pod.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
+        if terminal {
+            // Its containers ran and ended before this kubelet started:
+            // nothing to run, only a deletion to finish.
+            if deleting {
+                self.finish_deletion(ctx, &pod);
+            }
+            return;
+        }
+        let mut worker = PodWorker::new(&pod, now);
+        worker.update(&pod, now);
+        self.workers.insert(uid.clone(), worker);
+        self.dirty.insert(uid);
+    }
+
+    /// A free pod IP from the node's CIDR (host-local IPAM: the next free
+    /// address after the last one given, from .2; .1 is the bridge).
+    fn allocate_ip(ips: &mut BTreeMap<u8, String>, next_ip: &mut u8, cidr: &str, uid: &str) -> String {
+        let prefix = cidr.rsplit_once('.').map_or("10.244.0", |(p, _)| p);
+        for _ in 0..253 {
+            let candidate = *next_ip;
+            *next_ip = if *next_ip >= 254 { 2 } else { *next_ip + 1 };
+            if let std::collections::btree_map::Entry::Vacant(e) = ips.entry(candidate) {
+                e.insert(uid.to_string());
+                return format!("{prefix}.{candidate}");
+            }
+        }
+        // Out of addresses: the sandbox would fail; share the last one.
+        format!("{prefix}.254")
+    }
+
+    /// Syncs the dirty pods: runtime steps, events, status patches, final deletes.
+    fn flush(&mut self, ctx: &mut Context<'_>) {
+        self.flush_deferred = false;
+        let now = ctx.now_ms();
+        for uid in std::mem::take(&mut self.dirty) {
+            let Some(worker) = self.workers.get_mut(&uid) else { continue };
+            let mut env = Env { images: &mut self.images, events: Vec::new() };
+            let (ips, next_ip, cidr) = (&mut self.ips, &mut self.next_ip, self.pod_cidr.as_str());
+            let wake = worker.sync(now, &mut env, &mut || Kubelet::allocate_ip(ips, next_ip, cidr, &uid));
+            let events = env.events;
+            if let Some(at) = wake {
+                let at = at.max(now + 1);
+                if self.wakeups.insert((at, uid.clone())) {
+                    ctx.set_timer(at - now, TIMER_WORK);
+                }
+            }
+            let reference = ObjectReference::to(worker.pod());
+            for e in events {
+                let object = if e.field_path.is_empty() {
+                    reference.clone()
+                } else {
+                    reference.with_field(e.field_path.clone())
+                };
+                let request = self.recorder.event(&object, e.kind, e.reason, &e.message, now);
+                self.send(ctx, request, Call::Event);
+            }
+            self.sync_status(ctx, &uid);
+        }
+    }
+
+    /// Sends the pod's status if it changed, or its final delete once its
+    /// containers are gone and that status is written.
+    fn sync_status(&mut self, ctx: &mut Context<'_>, uid: &str) {
+        let now = ctx.now_ms();
+        if self.status_in_flight.contains(uid) {
+            return;
+        }
+        let Some(worker) = self.workers.get_mut(uid) else { return };
+        let status = worker.api_status(now, &self.address);
+        let (namespace, name) = (worker.namespace.clone(), worker.name.clone());
+        if self.sent_status.get(uid) != Some(&status) {
+            // Like the status manager's two-way patch: a condition's fields
+            // that went away are deleted, and the conditions keep the
+            // kubelet's order.
+            let mut patched = status.clone();
+            let conditions =
+                patched.get_mut("conditions").and_then(Value::as_array_mut).map(std::mem::take).unwrap_or_default();
+            let order: Vec<Value> = conditions.iter().map(|c| json!({"type": c["type"]})).collect();
+            let conditions: Vec<Value> = conditions
+                .into_iter()
+                .map(|mut c| {
+                    for f in ["reason", "message"] {
+                        if c.get(f).is_none() {
+                            c[f] = Value::Null;
+                        }
+                    }
+                    c
+                })
+                .collect();
+            patched["conditions"] = json!(conditions);
+            patched["$setElementOrder/conditions"] = json!(order);
+            let patch = json!({"metadata": {"uid": uid}, "status": patched});
+            let mut request =
+                ApiRequest::new(0, Method::Patch, format!("/api/v1/namespaces/{namespace}/pods/{name}/status"))
+                    .with_body(patch);
+            request.content_type = Some("application/strategic-merge-patch+json".into());
+            self.sent_status.insert(uid.to_string(), status);
+            self.status_in_flight.insert(uid.to_string());
+            self.send(ctx, request, Call::PodStatus(uid.to_string()));
+            return;
+        }
+        if worker.terminated() {
+            let pod = worker.pod().clone();
+            self.finish_deletion(ctx, &pod);
+        }
+    }
+
+    /// Deletes a pod whose containers are gone, with grace period 0 and a
+    /// uid precondition (the status manager's final delete).
+    fn finish_deletion(&mut self, ctx: &mut Context<'_>, pod: &Value) {
+        let m =
+            |f: &str| pod.pointer(&format!("/metadata/{f}")).and_then(Value::as_str).unwrap_or_default().to_string();
+        let (namespace, name, uid) = (m("namespace"), m("name"), m("uid"));
+        let call = Call::FinishDeletion(uid.clone());
+        if self.in_flight.values().any(|(c, _)| *c == call) {
+            return;
+        }
+        let request = ApiRequest::new(0, Method::Delete, format!("/api/v1/namespaces/{namespace}/pods/{name}"))
+            .with_body(json!({"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "preconditions": {"uid": uid}}));
+        self.send(ctx, request, call);
+    }
+
+    /// Reports the node's images when they changed, and its conditions'
+    /// heartbeat every 5 minutes.
+    fn sync_node_status(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now_ms();
+        let changed = self.images_reported != Some(self.images.version());
+        if !self.registered || !changed && now.saturating_sub(self.last_node_status_ms) < NODE_STATUS_REPORT_MS {
+            return;
+        }
+        if self.in_flight.values().any(|(c, _)| *c == Call::NodeStatus) {
+            return;
+        }
+        self.images_reported = Some(self.images.version());
+        self.last_node_status_ms = now;
+        let stamp = rfc3339(now);
+        let conditions: Vec<Value> = ["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"]
+            .iter()
+            .map(|t| json!({"type": t, "lastHeartbeatTime": stamp}))
+            .collect();
+        let patch = json!({"status": {"images": self.images.node_images(), "conditions": conditions}});
+        let mut request =
+            ApiRequest::new(0, Method::Patch, format!("{NODES_PATH}/{}/status", self.node)).with_body(patch);
+        request.content_type = Some("application/strategic-merge-patch+json".into());
+        self.send(ctx, request, Call::NodeStatus);
+    }
+
+    /// The Node object the kubelet registers (pkg/kubelet/kubelet_node_status.go
+    /// `initialNode` and the status setters): well-known labels, capacity,
+    /// conditions, addresses and node info.
+    fn node_object(&self, now_ms: u64) -> serde_json::Value {
+        let mut labels = serde_json::Map::new();
+        for (k, v) in [
+            ("beta.kubernetes.io/arch", "amd64"),
+            ("beta.kubernetes.io/os", "linux"),
+            ("kubernetes.io/arch", "amd64"),
+            ("kubernetes.io/hostname", self.node.as_str()),
+            ("kubernetes.io/os", "linux"),
+        ] {
+            labels.insert(k.into(), json!(v));
+        }
+        for (k, v) in &self.spec.labels {
+            labels.insert(k.clone(), json!(v));
+        }
+        let resources = json!({
+            "cpu": self.spec.cpu.to_string(),
+            "memory": self.spec.memory.to_string(),
+            "pods": "110",
+            "ephemeral-storage": "100Gi",
+        });
+        let now = rfc3339(now_ms);
+        let condition = |kind: &str, status: &str, reason: &str, message: &str| {
+            json!({"type": kind, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": now,
+                "reason": reason, "message": message})
+        };
+        json!({
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": self.node,
+                "labels": labels,
+                "annotations": {"node.alpha.kubernetes.io/ttl": "0", "volumes.kubernetes.io/controller-managed-attach-detach": "true"},
+            },
+            "spec": if self.spec.taints.is_empty() {
+                json!({"podCIDR": self.pod_cidr, "podCIDRs": [self.pod_cidr]})
+            } else {
+                json!({"podCIDR": self.pod_cidr, "podCIDRs": [self.pod_cidr], "taints": self.spec.taints})
+            },
+            "status": {
+                "capacity": resources,
+                "allocatable": resources,
+                "conditions": [
+                    condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                    condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                    condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                    condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+                ],
+                "addresses": [{"type": "InternalIP", "address": self.address}, {"type": "Hostname", "address": self.node}],
+                "images": self.images.node_images(),
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                "nodeInfo": {
+                    "architecture": "amd64",
+                    "bootID": "",
+                    "containerRuntimeVersion": "containerd://1.7.24",
+                    "kernelVersion": "6.1.0-kscope",
+                    "kubeProxyVersion": KUBELET_VERSION,
+                    "kubeletVersion": KUBELET_VERSION,
+                    "machineID": "",
+                    "operatingSystem": "linux",
+                    "osImage": "Debian GNU/Linux 12 (bookworm)",
+                    "systemUUID": "",
+                },
+            },
+        })
+    }
+
+    fn lease_call(&mut self, ctx: &mut Context<'_>, call: Call) {
+        let now_ms = ctx.now_ms();
+        let lease = json!({
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": self.node, "namespace": "kube-node-lease"},
+            "spec": {
+                "holderIdentity": self.node,
+                "leaseDurationSeconds": NODE_LEASE_DURATION.ms / 1000,
+                "renewTime": rfc3339_micro(now_ms),
+            },
+        });
+        let (method, path, body) = match call {
+            Call::RegisterNode => (Method::Post, NODES_PATH.to_string(), self.node_object(now_ms)),
+            Call::CreateLease => (Method::Post, NODE_LEASES_PATH.to_string(), lease),
+            Call::RenewLease => (Method::Put, format!("{NODE_LEASES_PATH}/{}", self.node), lease),
+            _ => return,
+        };
+        self.send(ctx, ApiRequest::new(0, method, path).with_body(body), call);
+    }
+
+    fn sync(&mut self, ctx: &mut Context<'_>) {
+        // Forget requests whose answers never came (lost or cut); this sync retries.
+        let now = ctx.now_ms();
+        let stale: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, (_, sent))| now.saturating_sub(*sent) >= NODE_LEASE_RENEW_INTERVAL.ms)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            if let Some((Call::PodStatus(uid), _)) = self.in_flight.remove(&id) {
+                self.status_in_flight.remove(&uid);
+                self.sent_status.remove(&uid);
+                self.dirty.insert(uid);
+            }
+        }
+        let call = match (self.registered, self.lease_exists) {
+            (false, _) => Call::RegisterNode,
+            (true, false) => Call::CreateLease,
+            (true, true) => Call::RenewLease,
+        };
+        self.lease_call(ctx, call);
+        self.sync_node_status(ctx);
+        if !self.dirty.is_empty() {
+            self.defer_flush(ctx);
+        }
+    }
+}
+
+impl Component for Kubelet {
+    fn kind(&self) -> ComponentKind {
+        ComponentKind::Kubelet
+    }
+
+    fn start(&mut self, ctx: &mut Context<'_>) {
+        // A restart is a node reboot: the runtime's containers are gone too.
+        *self = Kubelet::new(&self.spec, &self.address, &self.pod_cidr);
+        // Request ids of this run start above any earlier run's, so a late
+        // answer to a request sent before a restart matches nothing.
+        self.next_request = ctx.now_ms().saturating_mul(1_000_000);
+        self.sync(ctx);
+        ctx.set_timer(NODE_LEASE_RENEW_INTERVAL.ms, TIMER_SYNC);
+        self.pods.start_via(ctx, &mut self.next_request);
+        ctx.set_timer(HOUSEKEEPING_MS, TIMER_HOUSEKEEPING);
+    }
+
+    fn receive(&mut self, ctx: &mut Context<'_>, envelope: Envelope) {
+        let Payload::ApiResponse(response) = envelope.payload else {
+            return;
+        };
+        let now = ctx.now_ms();
+        if self.pods.owns(response.request_id) {
+            let changes = self.pods.handle_via(ctx, &mut self.next_request, &response, TIMER_PODS_RETRY);
+            for change in changes {
+                self.on_pod(ctx, change);
+            }
+            if !self.dirty.is_empty() {
+                self.defer_flush(ctx);
+            }
+            return;
+        }
+        let Some((call, _)) = self.in_flight.remove(&response.request_id) else {
+            return;
+        };
+        match (call, response.code) {
+            (Call::RegisterNode, code @ (201 | 409)) => {
+                self.registered = true;
+                if code == 201 {
+                    self.images_reported = Some(self.images.version());
+                    self.last_node_status_ms = now;
+                }
+                ctx.record(format!("registered node {}", self.node));
+                self.lease_call(ctx, Call::CreateLease);
+            }
+            (Call::CreateLease, 201 | 409) => {
+                self.lease_exists = true;
+                self.last_renew_ms = Some(now);
+            }
+            (Call::RenewLease, 200) => {
+                self.renewals += 1;
+                self.last_renew_ms = Some(now);
+            }
+            (Call::RenewLease, 404) => self.lease_exists = false,
+            (Call::NodeStatus, code) if code != 200 => self.images_reported = None,
+            (Call::PodStatus(uid), code) => {
+                self.status_in_flight.remove(&uid);
+                if code != 200 {
+                    // Not written (conflict, gone, ...): computed and sent again.
+                    self.sent_status.remove(&uid);
+                }
+                if self.workers.contains_key(&uid) && code != 404 {
+                    // Only the status: a newer one may wait, or the final delete.
+                    self.sync_status(ctx, &uid);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn timer(&mut self, ctx: &mut Context<'_>, token: u64) {
+        let now = ctx.now_ms();
+        match token {
+            TIMER_SYNC => {
+                self.sync(ctx);
+                ctx.set_timer(NODE_LEASE_RENEW_INTERVAL.ms, TIMER_SYNC);
+            }
+            TIMER_HOUSEKEEPING => {
+                self.pods.check_via(ctx, &mut self.next_request);
+                ctx.set_timer(HOUSEKEEPING_MS, TIMER_HOUSEKEEPING);
+            }
+            TIMER_PODS_RETRY => self.pods.retry_via(ctx, &mut self.next_request),
+            TIMER_WORK => {
+                while let Some((at, uid)) = self.wakeups.first().cloned() {
+                    if at > now {
+                        break;
+                    }
+                    self.wakeups.pop_first();
+                    self.dirty.insert(uid);
+                }
+                if !self.dirty.is_empty() {
+                    self.defer_flush(ctx);
+                }
+            }
+            TIMER_FLUSH => self.flush(ctx),
+            _ => {}
+        }
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn details(&self) -> Vec<(String, String)> {
+        let last = self.last_renew_ms.map_or("never".to_string(), |ms| Duration::from_millis(ms).to_string());
+        let running = self.workers.values().filter(|w| w.phase() == "Running").count();
+        vec![
+            ("registered".into(), if self.registered { "yes" } else { "no" }.into()),
+            ("lease renewals".into(), self.renewals.to_string()),
+            ("last renew".into(), last),
+            ("pods".into(), format!("{} ({running} running)", self.workers.len())),
+            ("images".into(), self.images.version().to_string()),
+        ]
+    }
+}
