@@ -1953,6 +1953,16 @@ impl Cluster {
                         .and_then(|l| l.get("items").and_then(Value::as_array).cloned())
                         .unwrap_or_default();
                 }
+                if r.plural == "deployments" {
+                    related.replica_sets = self.deployment_replica_sets(cmd, &o).map(|(old, new)| {
+                        (
+                            old.into_iter()
+                                .filter(|rs| rs.pointer("/spec/replicas").and_then(Value::as_i64) != Some(0))
+                                .collect(),
+                            new,
+                        )
+                    });
+                }
                 if r.plural == "replicasets" || r.plural == "replicationcontrollers" {
                     // getPodStatusForController: the pods its selector matches in
                     // its namespace, counted by phase when it controls them.
@@ -1989,6 +1999,47 @@ impl Cluster {
             }
         }
         Ok(())
+    }
+
+    /// The ReplicaSets a Deployment controls (kubectl's
+    /// `deploymentutil.GetAllReplicaSets`): the old ones, oldest first, and
+    /// the new one (the oldest whose template equals the Deployment's but
+    /// for the pod-template-hash label).
+    fn deployment_replica_sets(&mut self, cmd: &Kubectl, d: &Value) -> Option<(Vec<Value>, Option<Value>)> {
+        let rs = resources::by_plural("apps", "replicasets")?;
+        let selector = d
+            .pointer("/spec/selector")
+            .and_then(crate::apimachinery::labels::Selector::from_label_selector)
+            .map(|sel| crate::kube_apiserver::registry::selector_string(&sel))
+            .unwrap_or_default();
+        let path = with_query(&rs.collection_path(Some(meta(d, "namespace"))), &[("labelSelector", selector.as_str())]);
+        let uid = meta(d, "uid").to_string();
+        let mut owned: Vec<Value> = self
+            .api_get(cmd, path)
+            .ok()?
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|rs| {
+                rs.pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array)
+                    .is_some_and(|refs| refs.iter().any(|r| r["controller"] == true && r["uid"] == uid.as_str()))
+            })
+            .collect();
+        owned.sort_by(|a, b| {
+            (meta(a, "creationTimestamp"), meta(a, "name")).cmp(&(meta(b, "creationTimestamp"), meta(b, "name")))
+        });
+        let template = d.pointer("/spec/template").cloned().unwrap_or(Value::Null);
+        let new = owned.iter().position(|rs| {
+            crate::kube_controller_manager::deployment::equal_ignore_hash(
+                rs.pointer("/spec/template").unwrap_or(&Value::Null),
+                &template,
+            )
+        });
+        let new = new.map(|i| owned.remove(i));
+        Some((owned, new))
     }
 
     /// The events about `object` (what describe's Events section lists).
