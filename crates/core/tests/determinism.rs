@@ -88,4 +88,4 @@ fn default_scenario_hash_is_pinned() {
     assert_eq!(hash, PINNED_DEFAULT_SEED7_30S, "trace hash changed");
 }
 
-const PINNED_DEFAULT_SEED7_30S: &str = "6a93e6f68ff52e50";
+const PINNED_DEFAULT_SEED7_30S: &str = "8aea66963773d0e7";

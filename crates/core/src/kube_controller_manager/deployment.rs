@@ -457,7 +457,7 @@ impl Deployment {
             progress_deadline_seconds: unless_max(int32(o.pointer("/spec/progressDeadlineSeconds"))),
             paused: o.pointer("/spec/paused").and_then(Value::as_bool).unwrap_or(false),
             selector,
-            template: o.pointer("/spec/template").cloned().unwrap_or(json!({})),
+            template: o.pointer("/spec/template").filter(|t| t.is_object()).cloned().unwrap_or(json!({})),
             status: Status::from_value(o.get("status")),
             object: o.clone(),
         })
@@ -546,10 +546,10 @@ pub struct ReplicaSet {
 }
 
 impl ReplicaSet {
-    /// Reads a ReplicaSet; `None` without a name.
+    /// Reads a ReplicaSet; `None` without a name or a spec.
     pub fn from_value(o: &Value) -> Option<ReplicaSet> {
         let name = meta(o, "name").to_string();
-        if name.is_empty() {
+        if name.is_empty() || !o.get("spec").is_some_and(Value::is_object) {
             return None;
         }
         let i = |p: &str| int32(o.pointer(p)).unwrap_or(0);
@@ -563,7 +563,7 @@ impl ReplicaSet {
             annotations: string_map(o.pointer("/metadata/annotations")),
             replicas: int32(o.pointer("/spec/replicas")).unwrap_or(1),
             min_ready_seconds: o.pointer("/spec/minReadySeconds").and_then(Value::as_i64).unwrap_or(0),
-            template: o.pointer("/spec/template").cloned().unwrap_or(json!({})),
+            template: o.pointer("/spec/template").filter(|t| t.is_object()).cloned().unwrap_or(json!({})),
             status_replicas: i("/status/replicas"),
             ready: i("/status/readyReplicas"),
             available: i("/status/availableReplicas"),
@@ -1464,8 +1464,10 @@ pub struct DeploymentController {
     dirty: BTreeSet<String>,
     /// Requests in flight per Deployment.
     in_flight: BTreeMap<String, usize>,
-    /// Deployments to sync again at a time (retries, progress deadlines).
+    /// Deployments to sync again after a failed write, not before.
     delayed: BTreeMap<String, u64>,
+    /// Deployments to sync again at their progress deadline.
+    deadlines: BTreeMap<String, u64>,
     failures: BTreeMap<String, u32>,
     requests: BTreeMap<u64, Request>,
     /// The Deployment objects in flight with a creation, by key.
@@ -1482,6 +1484,7 @@ impl Default for DeploymentController {
             dirty: BTreeSet::new(),
             in_flight: BTreeMap::new(),
             delayed: BTreeMap::new(),
+            deadlines: BTreeMap::new(),
             failures: BTreeMap::new(),
             requests: BTreeMap::new(),
             pending: BTreeMap::new(),
@@ -1530,6 +1533,7 @@ impl DeploymentController {
                 let key = object_key(o);
                 self.dirty.remove(&key);
                 self.delayed.remove(&key);
+                self.deadlines.remove(&key);
                 self.failures.remove(&key);
             }
         }
@@ -1593,19 +1597,24 @@ impl DeploymentController {
         }
     }
 
-    /// Moves Deployments whose delay is over back to the dirty set; whether any were.
+    /// Moves Deployments whose delay or deadline is over back to the dirty
+    /// set; whether any were.
     pub fn expire(&mut self, now: u64) -> bool {
-        let due: Vec<String> = self.delayed.iter().filter(|(_, t)| **t <= now).map(|(k, _)| k.clone()).collect();
-        for k in &due {
-            self.delayed.remove(k);
-            self.dirty.insert(k.clone());
+        let mut any = false;
+        for map in [&mut self.delayed, &mut self.deadlines] {
+            let due: Vec<String> = map.iter().filter(|(_, t)| **t <= now).map(|(k, _)| k.clone()).collect();
+            for k in due {
+                map.remove(&k);
+                self.dirty.insert(k);
+                any = true;
+            }
         }
-        !due.is_empty()
+        any
     }
 
     /// The next time a delayed Deployment is due.
     pub fn next_due(&self) -> Option<u64> {
-        self.delayed.values().min().copied()
+        self.delayed.values().chain(self.deadlines.values()).min().copied()
     }
 
     /// Syncs every dirty Deployment whose writes are all answered.
@@ -1632,6 +1641,10 @@ impl DeploymentController {
                 replica_sets.store().values().filter(|rs| meta(rs, "namespace") == namespace).collect();
             let ps: Vec<&Value> = pods.store().values().filter(|p| meta(p, "namespace") == namespace).collect();
             let plan = plan(d, &rss, &ps, now);
+            if plan.writes.is_empty() && plan.status.is_none() {
+                // A sync without writes succeeded: the rate limiter forgets the key.
+                self.failures.remove(&key);
+            }
             self.apply(&key, d, plan, now, out);
         }
     }
@@ -1677,9 +1690,10 @@ impl DeploymentController {
         if let Some(body) = status {
             self.put_status(key, &namespace, &name, body, out);
         }
-        if let Some(t) = plan.requeue_at {
-            self.delayed.insert(key.to_string(), t);
-        }
+        match plan.requeue_at {
+            Some(t) => self.deadlines.insert(key.to_string(), t),
+            None => self.deadlines.remove(key),
+        };
     }
 
     fn put_status(&mut self, key: &str, namespace: &str, name: &str, body: Value, out: &mut Outbox) {
@@ -1820,5 +1834,494 @@ impl DeploymentController {
             ApiRequest::new(0, Method::Post, format!("/api/v1/namespaces/{namespace}/events")).with_body(event),
             tag,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Deployment of `replicas` with maxSurge and maxUnavailable (JSON:
+    /// ints or percents) at generation 1, uid `d-uid`.
+    fn deployment(replicas: i32, max_surge: Value, max_unavailable: Value) -> Deployment {
+        let o = json!({
+            "metadata": {"name": "foo", "namespace": "default", "uid": "d-uid", "generation": 1},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": "foo"}},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": max_surge, "maxUnavailable": max_unavailable}},
+                "template": {"metadata": {"labels": {"app": "foo"}}, "spec": {"containers": [{"name": "c", "image": "v1"}]}},
+                "revisionHistoryLimit": 10,
+                "progressDeadlineSeconds": 600,
+            },
+        });
+        Deployment::from_value(&o).unwrap()
+    }
+
+    /// A ReplicaSet `name` created at `created_s` with `replicas` of which
+    /// `available` are available, its template's image `image`.
+    fn rs(name: &str, created_s: u64, replicas: i32, available: i32, image: &str) -> ReplicaSet {
+        let o = json!({
+            "metadata": {"name": name, "namespace": "default", "uid": format!("{name}-uid"),
+                "creationTimestamp": rfc3339(created_s * 1000), "generation": 1,
+                "labels": {"app": "foo", "pod-template-hash": name},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "foo", "uid": "d-uid", "controller": true}]},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "foo", "pod-template-hash": name}},
+                "template": {"metadata": {"labels": {"app": "foo", "pod-template-hash": name}},
+                    "spec": {"containers": [{"name": "c", "image": image}]}}},
+            "status": {"replicas": replicas, "readyReplicas": available, "availableReplicas": available, "observedGeneration": 1},
+        });
+        ReplicaSet::from_value(&o).unwrap()
+    }
+
+    fn sync(d: Deployment, rss: Vec<ReplicaSet>) -> Sync {
+        Sync { d, rss, new: None, creating: false, deletes: Vec::new(), requeue_at: None, now: 100_000 }
+    }
+
+    #[test]
+    fn scaled_values_round_surge_up_and_unavailable_down() {
+        // intstr_test.go TestGetScaledValueFromIntOrPercent.
+        assert_eq!(scaled_value(&json!("10%"), 10, true), Some(1));
+        assert_eq!(scaled_value(&json!("10%"), 10, false), Some(1));
+        assert_eq!(scaled_value(&json!("10%"), 5, true), Some(1));
+        assert_eq!(scaled_value(&json!("10%"), 5, false), Some(0));
+        assert_eq!(scaled_value(&json!(5), 100, true), Some(5));
+        assert_eq!(scaled_value(&json!("25%"), 10, true), Some(3));
+        assert_eq!(scaled_value(&json!("25%"), 10, false), Some(2));
+        assert_eq!(scaled_value(&json!("10"), 10, false), None);
+        assert_eq!(scaled_value(&json!("x%"), 10, false), None);
+    }
+
+    #[test]
+    fn fenceposts_resolve_to_one_unavailable_when_both_are_zero() {
+        // deployment_util_test.go TestResolveFenceposts.
+        let cases = [
+            (json!("0"), json!("0"), 0, None),
+            (json!("39%"), json!("39%"), 10, Some((4, 3))),
+            (json!("oops"), json!("39%"), 10, None),
+            (json!("55%"), json!("urg"), 10, None),
+            (json!("5"), json!("2"), 10, None),
+            (json!(5), json!(2), 10, Some((5, 2))),
+            (json!("0%"), json!("0%"), 10, Some((0, 1))),
+            (json!(0), json!(0), 10, Some((0, 1))),
+            (json!("1%"), json!("1%"), 10, Some((1, 0))),
+        ];
+        for (surge, unavailable, desired, want) in cases {
+            let valid =
+                scaled_value(&surge, desired, true).is_some() && scaled_value(&unavailable, desired, false).is_some();
+            if let Some(want) = want {
+                assert!(valid);
+                assert_eq!(
+                    resolve_fenceposts(Some(&surge), Some(&unavailable), desired),
+                    want,
+                    "{surge} {unavailable}"
+                );
+            } else {
+                // Upstream returns an error; validation keeps such values out.
+                assert!(!valid || surge == json!("0"), "{surge} {unavailable}");
+            }
+        }
+        let d = deployment(0, json!(1), json!(1));
+        assert_eq!(d.max_unavailable(), 0, "nothing may be unavailable of 0 replicas");
+        let d = deployment(2, json!(0), json!(5));
+        assert_eq!(d.max_unavailable(), 2, "at most all replicas");
+    }
+
+    #[test]
+    fn pod_template_hashes_are_stable_safe_encoded_and_moved_by_collisions() {
+        let t = deployment(1, json!(1), json!(0)).template;
+        let h = compute_hash(&t, None);
+        assert_eq!(h, compute_hash(&t, None));
+        assert!(h.chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)) && !h.is_empty() && h.len() <= 10, "{h}");
+        // Key order does not matter; content does.
+        let reordered = json!({"spec": t["spec"].clone(), "metadata": t["metadata"].clone()});
+        assert_eq!(compute_hash(&reordered, None), h);
+        let mut other = t.clone();
+        other["spec"]["containers"][0]["image"] = json!("v2");
+        assert_ne!(compute_hash(&other, None), h);
+        assert_ne!(compute_hash(&t, Some(1)), h);
+        assert_ne!(compute_hash(&t, Some(1)), compute_hash(&t, Some(2)));
+        // rand.SafeEncodeString maps bytes onto its alphabet by value.
+        assert_eq!(safe_encode("0123"), "4567");
+        assert_eq!(fnv32a(b"", 0x811c_9dc5), 0x811c_9dc5);
+        assert_eq!(fnv32a(b"a", 0x811c_9dc5), 0xe40c_292c);
+    }
+
+    #[test]
+    fn templates_compare_without_the_hash_label() {
+        let d = deployment(1, json!(1), json!(0));
+        let r = rs("foo-abc", 1, 1, 1, "v1");
+        assert!(equal_ignore_hash(&r.template, &d.template));
+        assert!(!equal_ignore_hash(&rs("foo-abc", 1, 1, 1, "v2").template, &d.template));
+        assert!(equal_ignore_hash(&json!({"metadata": {"labels": {}}, "spec": {}}), &json!({"spec": {}})));
+    }
+
+    #[test]
+    fn new_replica_set_size_stays_within_max_surge() {
+        // deployment_util_test.go TestNewRSNewReplicas.
+        let cases = [
+            // (strategy rolling?, deployment replicas, maxSurge, old replicas, new replicas, want)
+            (true, 1, 1, 5, 0, 0),
+            (true, 6, 10, 5, 0, 6),
+            (false, 3, 0, 5, 0, 3),
+            (true, 10, 3, 10, 0, 3),
+            (true, 10, 3, 8, 2, 5),
+            (true, 10, 3, 0, 10, 10),
+        ];
+        for (rolling, replicas, surge, old, new, want) in cases {
+            let mut d = deployment(replicas, json!(surge), json!(1));
+            if !rolling {
+                d.strategy = Strategy::Recreate;
+            }
+            let o = rs("old", 1, old, old, "v0");
+            let n = rs("new", 2, new, 0, "v1");
+            assert_eq!(new_rs_new_replicas(&d, &[&o, &n], &n), want, "{replicas} {surge} {old} {new}");
+        }
+    }
+
+    /// Runs `scale` for a Deployment scaled from `from` to `to` replicas
+    /// (maxSurge 0, maxUnavailable 1) over (name, created, replicas)
+    /// ReplicaSets, the first the new one; the sizes after.
+    fn proportional(from: i32, to: i32, sets: &[(&str, u64, i32)]) -> Vec<i32> {
+        let mut rss: Vec<ReplicaSet> = sets
+            .iter()
+            .enumerate()
+            .map(|(i, (name, created, replicas))| {
+                let mut r = rs(name, *created, *replicas, *replicas, if i == 0 { "v1" } else { name });
+                set_replicas_annotations(&mut r, from, from);
+                r
+            })
+            .collect();
+        rss.iter_mut().for_each(|r| r.events.clear());
+        let mut s = sync(deployment(to, json!(0), json!(1)), rss);
+        s.d.status.replicas = from;
+        s.new_and_old(false);
+        assert_eq!(s.new, Some(0));
+        s.scale();
+        s.rss.iter().map(|r| r.replicas).collect()
+    }
+
+    #[test]
+    fn scaling_mid_rollout_is_proportional() {
+        // sync_test.go TestScale.
+        assert_eq!(proportional(10, 12, &[("foo-v1", 3, 10)]), [12], "normal scaling event: 10 -> 12");
+        assert_eq!(proportional(10, 5, &[("foo-v1", 3, 10)]), [5], "normal scaling event: 10 -> 5");
+        assert_eq!(proportional(5, 10, &[("foo-v2", 3, 2), ("foo-v1", 2, 3)]), [4, 6], "proportional scaling: 5 -> 10");
+        assert_eq!(proportional(5, 3, &[("foo-v2", 3, 2), ("foo-v1", 2, 3)]), [1, 2], "proportional scaling: 5 -> 3");
+        assert_eq!(proportional(9, 4, &[("foo-v2", 3, 8), ("foo-v1", 2, 1)]), [4, 0], "proportional scaling: 9 -> 4");
+        assert_eq!(
+            proportional(7, 10, &[("foo-v3", 3, 2), ("foo-v2", 2, 3), ("foo-v1", 1, 2)]),
+            [3, 4, 3],
+            "proportional scaling: 7 -> 10"
+        );
+        assert_eq!(
+            proportional(13, 8, &[("foo-v3", 3, 2), ("foo-v2", 2, 8), ("foo-v1", 1, 3)]),
+            [1, 5, 2],
+            "proportional scaling: 13 -> 8"
+        );
+        // Leftovers go to the largest (here the new) ReplicaSet.
+        assert_eq!(proportional(3, 4, &[("foo-v2", 3, 1), ("foo-v1", 2, 1)])[..].iter().sum::<i32>(), 4);
+    }
+
+    #[test]
+    fn a_saturated_new_replica_set_leaves_the_old_ones_nothing() {
+        let mut new = rs("foo-v2", 3, 3, 3, "v1");
+        set_replicas_annotations(&mut new, 3, 3);
+        let mut old = rs("foo-v1", 1, 1, 1, "v0");
+        set_replicas_annotations(&mut old, 3, 3);
+        let mut s = sync(deployment(3, json!(0), json!(1)), vec![new, old]);
+        s.new_and_old(false);
+        s.scale();
+        assert_eq!((s.rss[0].replicas, s.rss[1].replicas), (3, 0));
+        assert_eq!(s.rss[1].events, ["Scaled down replica set foo-v1 from 1 to 0"]);
+    }
+
+    /// reconcileOldReplicaSets for a Deployment of `replicas` (maxSurge 0
+    /// unless the new ReplicaSet surges) with one old and one new
+    /// ReplicaSet; (scaled, old replicas after).
+    fn reconcile_old(replicas: i32, max_unavailable: i32, old: (i32, i32), new: (i32, i32)) -> (bool, i32) {
+        let d = deployment(replicas, json!(3), json!(max_unavailable));
+        let mut s = sync(d, vec![rs("foo-v1", 1, old.0, old.1, "v0"), rs("foo-v2", 2, new.0, new.1, "v1")]);
+        s.new_and_old(false);
+        let scaled = s.reconcile_old();
+        (scaled, s.rss[0].replicas)
+    }
+
+    #[test]
+    fn old_replica_sets_scale_down_within_max_unavailable() {
+        // rolling_test.go TestDeploymentController_reconcileOldReplicaSets, and
+        // the example in rolling.go: 10 replicas, maxUnavailable 2, maxSurge 3.
+        // Nothing available yet beyond the minimum: no scale down.
+        assert_eq!(reconcile_old(10, 0, (10, 10), (0, 0)), (false, 10));
+        // 2 may be unavailable: the old set gives up 2.
+        assert_eq!(reconcile_old(10, 2, (10, 10), (0, 0)), (true, 8));
+        // The new pods crashloop: 13 - 8 - 5 = 0, nothing more goes.
+        assert_eq!(reconcile_old(10, 2, (8, 7), (5, 0)), (false, 8));
+        // Unhealthy old pods go first, even with nothing else to give.
+        assert_eq!(reconcile_old(10, 2, (10, 5), (3, 3)), (true, 5));
+        // New pods available: as many old ones go.
+        assert_eq!(reconcile_old(10, 2, (8, 8), (5, 5)), (true, 3));
+    }
+
+    #[test]
+    fn cleanup_unhealthy_replicas_stops_at_the_maximum() {
+        // rolling_test.go TestDeploymentController_cleanupUnhealthyReplicas.
+        for (old, available, max, want_scaled) in [(10, 8, 3, 2), (10, 8, 1, 1), (10, 10, 3, 0), (10, 0, 3, 3)] {
+            let mut s = sync(deployment(10, json!(1), json!(1)), vec![rs("foo-v1", 1, old, available, "v0")]);
+            let scaled = s.cleanup_unhealthy(vec![0], max);
+            assert_eq!(scaled, want_scaled, "{old} {available} {max}");
+            assert_eq!(s.rss[0].replicas, old - want_scaled);
+        }
+    }
+
+    #[test]
+    fn scale_down_old_for_rolling_update_keeps_the_minimum_available() {
+        // rolling_test.go TestDeploymentController_scaleDownOldReplicaSetsForRollingUpdate.
+        for (replicas, max_unavailable, old_available, want) in
+            [(10, 0, 10, 0), (10, 2, 10, 2), (10, 2, 8, 0), (10, 2, 9, 1)]
+        {
+            let mut s = sync(
+                deployment(replicas, json!(1), json!(max_unavailable)),
+                vec![rs("foo-v1", 1, 10, old_available, "v0")],
+            );
+            assert_eq!(s.scale_down_old_for_rolling_update(vec![0]), want, "{max_unavailable} {old_available}");
+        }
+    }
+
+    #[test]
+    fn revision_annotations_follow_the_newest_and_keep_their_history() {
+        // deployment_util_test.go TestAnnotationUtils / SetNewReplicaSetAnnotations.
+        let mut d = deployment(3, json!(1), json!(0));
+        d.annotations.insert("team".into(), "a".into());
+        d.annotations.insert(REVISION.into(), "9".into());
+        let mut r = rs("foo-v1", 1, 3, 3, "v1");
+        assert!(set_new_replica_set_annotations(&d, &mut r, 1, false));
+        assert_eq!(r.annotations.get(REVISION).map(String::as_str), Some("1"));
+        assert_eq!(r.annotations.get("team").map(String::as_str), Some("a"));
+        assert_eq!(r.annotations.get(DESIRED_REPLICAS).map(String::as_str), Some("3"));
+        assert_eq!(r.annotations.get(MAX_REPLICAS).map(String::as_str), Some("4"));
+        assert!(!set_new_replica_set_annotations(&d, &mut r, 1, true), "nothing new");
+        // A rollback makes an old ReplicaSet new again with a higher revision.
+        assert!(set_new_replica_set_annotations(&d, &mut r, 3, true));
+        assert!(set_new_replica_set_annotations(&d, &mut r, 5, true));
+        assert_eq!(r.annotations.get(REVISION).map(String::as_str), Some("5"));
+        assert_eq!(r.annotations.get(REVISION_HISTORY).map(String::as_str), Some("1,3"));
+        r.annotations.insert(REVISION.into(), "x".into());
+        assert!(!set_new_replica_set_annotations(&d, &mut r, 6, true), "a malformed revision is left alone");
+    }
+
+    #[test]
+    fn conditions_keep_their_transition_time_and_order() {
+        let mut s = Status::default();
+        s.set_condition(Condition::new("Progressing", "True", NEW_REPLICA_SET, "a", 1_000));
+        s.set_condition(Condition::new("Available", "False", MIN_UNAVAILABLE, "b", 1_000));
+        s.set_condition(Condition::new("Progressing", "True", REPLICA_SET_UPDATED, "c", 5_000));
+        assert_eq!(s.conditions.iter().map(|c| c.kind.as_str()).collect::<Vec<_>>(), ["Available", "Progressing"]);
+        let p = s.condition("Progressing").unwrap();
+        assert_eq!(
+            (p.last_transition.as_str(), p.last_update.as_str()),
+            ("2025-01-01T00:00:01Z", "2025-01-01T00:00:05Z")
+        );
+        let before = s.clone();
+        s.set_condition(Condition::new("Available", "False", MIN_UNAVAILABLE, "b", 9_000));
+        assert_eq!(s, before, "same status and reason: unchanged");
+    }
+
+    fn status(updated: i32, replicas: i32, available: i32, observed: i64) -> Status {
+        Status { updated, replicas, available, observed_generation: observed, ..Status::default() }
+    }
+
+    #[test]
+    fn complete_progressing_and_timed_out() {
+        // deployment_util_test.go TestDeploymentComplete, TestDeploymentProgressing, TestDeploymentTimedOut.
+        let d = deployment(5, json!(1), json!(0));
+        assert!(deployment_complete(&d, &status(5, 5, 5, 1)));
+        assert!(!deployment_complete(&d, &status(5, 5, 4, 1)), "not available");
+        assert!(!deployment_complete(&d, &status(5, 6, 5, 1)), "old pods left");
+        assert!(!deployment_complete(&d, &status(5, 5, 5, 0)), "not observed");
+        let mut d = deployment(5, json!(1), json!(0));
+        d.status = status(2, 5, 2, 1);
+        assert!(deployment_progressing(&d, &status(3, 5, 2, 1)), "more updated");
+        assert!(deployment_progressing(&d, &status(2, 4, 2, 1)), "fewer old");
+        assert!(deployment_progressing(&d, &status(2, 5, 3, 1)), "more available");
+        assert!(!deployment_progressing(&d, &status(2, 5, 2, 1)));
+        let mut s = status(2, 5, 2, 1);
+        s.set_condition(Condition::new("Progressing", "True", REPLICA_SET_UPDATED, "", 0));
+        assert!(!deployment_timed_out(&d, &s, 600_000), "exactly at the deadline");
+        assert!(deployment_timed_out(&d, &s, 600_001));
+        s.set_condition(Condition::new("Progressing", "True", NEW_RS_AVAILABLE, "", 0));
+        assert!(!deployment_timed_out(&d, &s, 999_999_999), "a complete rollout never times out");
+        assert_eq!(requeue_stuck(&d, &status(2, 5, 2, 1), 1_000), None, "no condition in the current status");
+        d.status.set_condition(Condition::new("Progressing", "True", REPLICA_SET_UPDATED, "", 0));
+        assert_eq!(requeue_stuck(&d, &status(2, 5, 2, 1), 1_000), Some(600_001));
+    }
+
+    fn value(r: &ReplicaSet) -> Value {
+        r.to_value()
+    }
+
+    #[test]
+    fn a_first_sync_creates_the_replica_set_and_then_the_status() {
+        let d = deployment(3, json!("25%"), json!("25%")).object;
+        let p = plan(&d, &[], &[], 5_000);
+        let [Write::Create { rs, event }] = p.writes.as_slice() else { panic!("{p:?}") };
+        let hash = compute_hash(&d["spec"]["template"], None);
+        assert_eq!(rs["metadata"]["name"], format!("foo-{hash}"));
+        assert_eq!(rs["spec"]["replicas"], 3);
+        assert_eq!(rs["metadata"]["annotations"][REVISION], "1");
+        assert_eq!(event.as_deref(), Some(format!("Scaled up replica set foo-{hash} from 0 to 3").as_str()));
+        let status = p.status.unwrap();
+        assert_eq!(status["metadata"]["annotations"][REVISION], "1");
+        let conditions = status["status"]["conditions"].as_array().unwrap();
+        assert_eq!(conditions[0]["reason"], NEW_REPLICA_SET);
+        assert_eq!(conditions[0]["message"], format!("Created new replica set \"foo-{hash}\""));
+        assert_eq!(conditions[1]["message"], "Deployment does not have minimum availability.");
+    }
+
+    #[test]
+    fn a_rollout_scales_the_new_set_up_then_the_old_one_down() {
+        let mut d = deployment(3, json!(1), json!(0));
+        d.object["spec"]["template"]["spec"]["containers"][0]["image"] = json!("v2");
+        let old = {
+            let mut r = rs("foo-v1", 1, 3, 3, "v1");
+            set_replicas_annotations(&mut r, 3, 4);
+            r.annotations.insert(REVISION.into(), "1".into());
+            r
+        };
+        let p = plan(&d.object, &[&value(&old)], &[], 5_000);
+        let [Write::Create { rs: new, .. }] = p.writes.as_slice() else { panic!("{p:?}") };
+        assert_eq!(
+            (new["spec"]["replicas"].as_i64(), new["metadata"]["annotations"][REVISION].as_str()),
+            (Some(1), Some("2"))
+        );
+        // The new ReplicaSet's pod becomes available: one old pod may go.
+        let mut new = ReplicaSet::from_value(new).unwrap();
+        new.available = 1;
+        new.object["status"] = json!({"replicas": 1, "availableReplicas": 1});
+        new.object["metadata"]["uid"] = json!("new-uid");
+        new.object["metadata"]["creationTimestamp"] = json!(rfc3339(4_000));
+        let mut d2 = d.object.clone();
+        d2["metadata"]["annotations"] = json!({REVISION: "2"});
+        let p = plan(&d2, &[&value(&old), &new.object], &[], 6_000);
+        let updates: Vec<(i64, Vec<String>)> = p
+            .writes
+            .iter()
+            .map(|w| match w {
+                Write::Update { rs, events } => (rs["spec"]["replicas"].as_i64().unwrap(), events.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(updates, [(2, vec!["Scaled down replica set foo-v1 from 3 to 2".to_string()])]);
+    }
+
+    #[test]
+    fn a_deployment_selecting_everything_only_gets_a_warning() {
+        let mut d = deployment(3, json!(1), json!(0)).object;
+        d["spec"]["selector"] = json!({});
+        let p = plan(&d, &[], &[], 0);
+        assert!(p.writes.is_empty());
+        assert_eq!(p.events[0].1, "SelectingAll");
+        assert_eq!(p.status.unwrap()["status"]["observedGeneration"], 1);
+    }
+
+    #[test]
+    fn orphans_are_adopted_and_strays_released() {
+        let d = deployment(3, json!(1), json!(0));
+        let mut orphan = rs("foo-v1", 1, 3, 3, "v1").object;
+        orphan["metadata"].as_object_mut().unwrap().remove("ownerReferences");
+        let mut stray = rs("foo-v0", 1, 0, 0, "v0").object;
+        stray["metadata"]["labels"] = json!({"app": "bar"});
+        let p = plan(&d.object, &[&orphan, &stray], &[], 0);
+        assert_eq!(p.writes.len(), 2, "{p:?}");
+        assert!(
+            matches!(&p.writes[0], Write::Patch { name, patch } if name == "foo-v1" && patch["metadata"]["ownerReferences"][0]["controller"] == true)
+        );
+        assert!(
+            matches!(&p.writes[1], Write::Patch { name, patch } if name == "foo-v0" && patch["metadata"]["ownerReferences"][0]["$patch"] == "delete")
+        );
+    }
+
+    #[test]
+    fn malformed_objects_are_skipped() {
+        for bad in [json!(null), json!([]), json!({"metadata": 3}), json!({"metadata": {"name": "x"}, "spec": 7})] {
+            let p = plan(&bad, &[&bad], &[&bad], 0);
+            assert_eq!(p, Plan::default());
+            let d = deployment(1, json!(1), json!(0));
+            let _ = plan(&d.object, &[&bad], &[&bad], 0);
+        }
+        let mut d = deployment(1, json!("bogus"), json!([1])).object;
+        d["spec"]["replicas"] = json!(-4);
+        d["spec"]["template"] = json!("nope");
+        let _ = plan(&d, &[], &[], 0);
+    }
+
+    #[test]
+    fn recreate_waits_for_old_pods_before_creating() {
+        let mut d = deployment(2, json!(0), json!(0));
+        d.object["spec"]["strategy"] = json!({"type": "Recreate"});
+        d.object["spec"]["template"]["spec"]["containers"][0]["image"] = json!("v2");
+        let old = rs("foo-v1", 1, 2, 2, "v1");
+        let p = plan(&d.object, &[&value(&old)], &[], 0);
+        assert!(matches!(&p.writes[..], [Write::Update { rs, .. }] if rs["spec"]["replicas"] == 0), "{p:?}");
+        // Scaled to 0 but a pod still runs.
+        let mut gone = rs("foo-v1", 1, 0, 0, "v1");
+        gone.object["status"] = json!({});
+        let pod = json!({"metadata": {"name": "p", "namespace": "default", "labels": {"app": "foo"},
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "foo-v1", "uid": "foo-v1-uid", "controller": true}]},
+            "status": {"phase": "Running"}});
+        let p = plan(&d.object, &[&gone.object], &[&pod], 0);
+        assert!(p.writes.is_empty(), "{p:?}");
+        let mut done = pod.clone();
+        done["status"]["phase"] = json!("Succeeded");
+        let p = plan(&d.object, &[&gone.object], &[&done], 0);
+        assert!(matches!(&p.writes[..], [Write::Create { rs, .. }] if rs["spec"]["replicas"] == 2), "{p:?}");
+    }
+
+    #[test]
+    fn old_replica_sets_beyond_the_history_limit_are_deleted() {
+        let mut d = deployment(1, json!(1), json!(0));
+        d.object["spec"]["revisionHistoryLimit"] = json!(1);
+        let mut rss = Vec::new();
+        for (i, name) in ["foo-a", "foo-b", "foo-c"].iter().enumerate() {
+            let mut r = rs(name, i as u64 + 1, 0, 0, name);
+            r.annotations.insert(REVISION.into(), (i + 1).to_string());
+            r.object["status"] = json!({"observedGeneration": 1});
+            rss.push(r.to_value());
+        }
+        let mut new = rs("foo-d", 9, 1, 1, "v1");
+        new.annotations.insert(REVISION.into(), "4".into());
+        set_replicas_annotations(&mut new, 1, 2);
+        rss.push(new.to_value());
+        d.object["metadata"]["annotations"] = json!({REVISION: "4"});
+        d.object["status"] = json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1, "readyReplicas": 1});
+        let refs: Vec<&Value> = rss.iter().collect();
+        let p = plan(&d.object, &refs, &[], 0);
+        let deleted: Vec<&str> = p
+            .writes
+            .iter()
+            .filter_map(|w| if let Write::Delete { name } = w { Some(name.as_str()) } else { None })
+            .collect();
+        assert_eq!(deleted, ["foo-a", "foo-b"]);
+    }
+
+    #[test]
+    fn a_paused_deployment_scales_but_does_not_roll_out() {
+        let mut d = deployment(5, json!(1), json!(0));
+        d.object["spec"]["paused"] = json!(true);
+        d.object["spec"]["template"]["spec"]["containers"][0]["image"] = json!("v2");
+        let mut old = rs("foo-v1", 1, 3, 3, "v1");
+        set_replicas_annotations(&mut old, 3, 4);
+        let p = plan(&d.object, &[&value(&old)], &[], 0);
+        assert!(matches!(&p.writes[..], [Write::Update { rs, .. }] if rs["spec"]["replicas"] == 5), "{p:?}");
+        let status = p.status.unwrap();
+        let progressing = status["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Progressing")
+            .cloned()
+            .unwrap();
+        assert_eq!((progressing["status"].as_str(), progressing["reason"].as_str()), (Some("Unknown"), Some(PAUSED)));
+        assert_eq!(progressing["message"], "Deployment is paused");
     }
 }
