@@ -204,11 +204,11 @@ fn documentation_manifests_apply_and_get_prints_kubectls_tables() {
 
     assert_eq!(
         without_ages(&ok(&mut c, "kubectl get deployments")),
-        without_ages("NAME               READY   UP-TO-DATE   AVAILABLE   AGE\nnginx-deployment   0/3     0            0           0s")
+        without_ages("NAME               READY   UP-TO-DATE   AVAILABLE   AGE\nnginx-deployment   0/3     3            0           0s")
     );
     assert_eq!(
         without_ages(&ok(&mut c, "kubectl get deploy -o wide")),
-        without_ages("NAME               READY   UP-TO-DATE   AVAILABLE   AGE   CONTAINERS   IMAGES         SELECTOR\nnginx-deployment   0/3     0            0           0s    nginx        nginx:1.14.2   app=nginx")
+        without_ages("NAME               READY   UP-TO-DATE   AVAILABLE   AGE   CONTAINERS   IMAGES         SELECTOR\nnginx-deployment   0/3     3            0           0s    nginx        nginx:1.14.2   app=nginx")
     );
     let services = ok(&mut c, "kubectl get svc");
     let cells: Vec<Vec<&str>> = services.lines().map(|l| l.split_whitespace().collect()).collect();
@@ -222,7 +222,7 @@ fn documentation_manifests_apply_and_get_prints_kubectls_tables() {
         assert_eq!(&line[header.find("PORT(S)").unwrap()..][..3], if line.starts_with("kube") { "443" } else { "80/" });
     }
     assert_eq!(
-        without_ages(&ok(&mut c, "kubectl get pods")),
+        without_ages(&ok(&mut c, "kubectl get pods -l test=liveness")),
         without_ages(
             "NAME            READY   STATUS              RESTARTS   AGE\nliveness-http   0/1     ContainerCreating   0          0s"
         )
@@ -388,6 +388,8 @@ fn errors_read_like_kubectl_and_the_apiserver_and_change_nothing() {
     let mut c = cluster();
     ok(&mut c, DEPLOYMENT);
     ok(&mut c, RBAC);
+    // The Deployment's ReplicaSet and pods settle first.
+    c.advance(kscope_core::duration::Duration::from_secs(5)).unwrap();
     let before = stored(&mut c);
     let cases: &[(&str, &str)] = &[
         ("kubectl get podz", "error: the server doesn't have a resource type \"podz\"\n"),

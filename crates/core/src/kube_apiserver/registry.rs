@@ -770,7 +770,18 @@ fn update(
         // A status update changes only status.
         "status" => {
             let status = value.get("status").cloned();
+            // A Deployment's status update keeps only its spec and labels
+            // (deploymentStatusStrategy.PrepareForUpdate): the controller
+            // writes the revision annotation this way.
+            let annotations = (r.kind == "Deployment").then(|| value.pointer("/metadata/annotations").cloned());
             value = current.clone();
+            match annotations {
+                Some(Some(a)) => value["metadata"]["annotations"] = a,
+                Some(None) => {
+                    value["metadata"].as_object_mut().map(|m| m.remove("annotations"));
+                }
+                None => {}
+            }
             match status {
                 Some(s) => value["status"] = s,
                 None => {

@@ -1,16 +1,19 @@
 //! kube-controller-manager: the control loops, each a level-triggered
 //! reconciler that watches through kube-apiserver and writes through it.
 //!
-//! Today it runs the ReplicaSet controller ([`replicaset`]); the other loops
-//! of issue 7 (Deployment, Endpoints, Namespace, garbage collector, node
-//! lifecycle, ...) join it one by one.
+//! Today it runs the ReplicaSet controller ([`replicaset`]) and the
+//! Deployment controller ([`deployment`]); the other loops of issue 7
+//! (Endpoints, Namespace, garbage collector, node lifecycle, ...) join them
+//! one by one.
 
+pub mod deployment;
 pub mod replicaset;
 
 use crate::component::{Component, Context, Envelope};
 use crate::component_id::ComponentId;
 use crate::message::{ApiRequest, Payload};
 use crate::reflector::Reflector;
+use deployment::DeploymentController;
 use kscope_protocol::ComponentKind;
 use replicaset::ReplicaSetController;
 use std::collections::BTreeMap;
@@ -18,13 +21,16 @@ use std::collections::BTreeMap;
 const TIMER_SYNC: u64 = 1;
 const TIMER_RETRY: u64 = 2;
 const TIMER_TICK: u64 = 3;
+/// A Deployment's retry or progress deadline is due.
+const TIMER_REQUEUE: u64 = 4;
 /// How often the manager checks its watches and expectations.
 const TICK_MS: u64 = 1_000;
 
 /// The watched collections.
-const INFORMERS: [&str; 2] = ["/api/v1/pods", "/apis/apps/v1/replicasets"];
+const INFORMERS: [&str; 3] = ["/api/v1/pods", "/apis/apps/v1/replicasets", "/apis/apps/v1/deployments"];
 const PODS: usize = 0;
 const REPLICA_SETS: usize = 1;
+const DEPLOYMENTS: usize = 2;
 
 /// What a loop wants sent, and what it expects back.
 pub struct Outbox {
@@ -49,6 +55,9 @@ pub struct KubeControllerManager {
     reflectors: Vec<Reflector>,
     next_request: u64,
     replica_sets: ReplicaSetController,
+    deployments: DeploymentController,
+    /// When the requeue timer fires next, if set.
+    requeue_armed_ms: Option<u64>,
     /// Request id → tag of the loop request it answers.
     in_flight: BTreeMap<u64, u64>,
     sync_deferred: bool,
@@ -61,6 +70,8 @@ impl KubeControllerManager {
             reflectors: INFORMERS.iter().map(|p| Reflector::new(p, "", "")).collect(),
             next_request: 0,
             replica_sets: ReplicaSetController::default(),
+            deployments: DeploymentController::default(),
+            requeue_armed_ms: None,
             in_flight: BTreeMap::new(),
             sync_deferred: false,
         }
@@ -69,6 +80,23 @@ impl KubeControllerManager {
     /// The ReplicaSet controller.
     pub fn replica_sets(&self) -> &ReplicaSetController {
         &self.replica_sets
+    }
+
+    /// The Deployment controller.
+    pub fn deployments(&self) -> &DeploymentController {
+        &self.deployments
+    }
+
+    /// Sets the requeue timer for the Deployment controller's next due time.
+    fn arm_requeue(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now_ms();
+        let Some(due) = self.deployments.next_due() else { return };
+        if self.requeue_armed_ms.is_some_and(|t| t > now && t <= due) {
+            return;
+        }
+        let due = due.max(now + 1);
+        self.requeue_armed_ms = Some(due);
+        ctx.set_timer(due - now, TIMER_REQUEUE);
     }
 
     fn flush(&mut self, ctx: &mut Context<'_>, outbox: Outbox) {
@@ -122,8 +150,15 @@ impl Component for KubeControllerManager {
             let changes = self.reflectors[i].handle_via(ctx, &mut self.next_request, &response, TIMER_RETRY);
             for change in changes {
                 match i {
-                    PODS => self.replica_sets.on_pod(&change, &self.reflectors[REPLICA_SETS]),
-                    REPLICA_SETS => self.replica_sets.on_replica_set(&change),
+                    PODS => {
+                        self.replica_sets.on_pod(&change, &self.reflectors[REPLICA_SETS]);
+                        self.deployments.on_pod(&change, &self.reflectors[REPLICA_SETS]);
+                    }
+                    REPLICA_SETS => {
+                        self.replica_sets.on_replica_set(&change);
+                        self.deployments.on_replica_set(&change, &self.reflectors[DEPLOYMENTS]);
+                    }
+                    DEPLOYMENTS => self.deployments.on_deployment(&change),
                     _ => {}
                 }
             }
@@ -134,8 +169,13 @@ impl Component for KubeControllerManager {
             return;
         };
         let mut outbox = self.outbox();
-        self.replica_sets.on_response(tag, &response, now, &mut outbox);
+        if DeploymentController::owns(tag) {
+            self.deployments.on_response(tag, &response, &self.reflectors[REPLICA_SETS], now, &mut outbox);
+        } else {
+            self.replica_sets.on_response(tag, &response, now, &mut outbox);
+        }
         self.flush(ctx, outbox);
+        self.arm_requeue(ctx);
         self.defer_sync(ctx);
     }
 
@@ -147,7 +187,15 @@ impl Component for KubeControllerManager {
                 if self.reflectors.iter().all(Reflector::has_synced) {
                     let mut outbox = self.outbox();
                     self.replica_sets.sync(&self.reflectors[PODS], &self.reflectors[REPLICA_SETS], now, &mut outbox);
+                    self.deployments.sync(
+                        &self.reflectors[PODS],
+                        &self.reflectors[REPLICA_SETS],
+                        &self.reflectors[DEPLOYMENTS],
+                        now,
+                        &mut outbox,
+                    );
                     self.flush(ctx, outbox);
+                    self.arm_requeue(ctx);
                 }
             }
             TIMER_TICK => {
@@ -155,10 +203,19 @@ impl Component for KubeControllerManager {
                     r.check_via(ctx, &mut self.next_request);
                 }
                 // Expectations time out; requests never answered are forgotten.
-                if self.replica_sets.expire(now) {
+                if self.replica_sets.expire(now) | self.deployments.expire(now) {
                     self.defer_sync(ctx);
                 }
                 ctx.set_timer(TICK_MS, TIMER_TICK);
+            }
+            TIMER_REQUEUE => {
+                if self.requeue_armed_ms.is_some_and(|t| t <= now) {
+                    self.requeue_armed_ms = None;
+                }
+                if self.deployments.expire(now) {
+                    self.defer_sync(ctx);
+                }
+                self.arm_requeue(ctx);
             }
             TIMER_RETRY => {
                 for r in &mut self.reflectors {
@@ -171,9 +228,11 @@ impl Component for KubeControllerManager {
 
     fn details(&self) -> Vec<(String, String)> {
         vec![
-            ("loops".into(), "replicaset".into()),
+            ("loops".into(), "replicaset, deployment".into()),
             ("replicasets".into(), self.replica_sets.count().to_string()),
             ("pods created".into(), self.replica_sets.created().to_string()),
+            ("deployments".into(), self.deployments.count().to_string()),
+            ("replicasets created".into(), self.deployments.created().to_string()),
         ]
     }
 

@@ -123,6 +123,8 @@ pub struct Related {
     pub lease: Option<Value>,
     /// The non-terminated pods on a node.
     pub pods: Vec<Value>,
+    /// A Deployment's ReplicaSets: (old ones with replicas, the new one).
+    pub replica_sets: Option<(Vec<Value>, Option<Value>)>,
 }
 
 fn or_none(v: &str) -> &str {
@@ -139,7 +141,7 @@ pub fn describe(resource: &Resource, object: &Value, related: &Related, now_ms: 
     match resource.plural {
         "pods" => pod(&mut w, object),
         "nodes" => node(&mut w, object, related, now_ms),
-        "deployments" => deployment(&mut w, object),
+        "deployments" => deployment(&mut w, object, related.replica_sets.as_ref()),
         "replicasets" => replicaset(&mut w, object, &related.pods),
         "services" => service(&mut w, object),
         "namespaces" => namespace(&mut w, object),
@@ -646,7 +648,25 @@ fn pod_template(w: &mut String, t: &Value) {
     let _ = writeln!(w, "  Tolerations:\t<none>");
 }
 
-fn deployment(w: &mut String, o: &Value) {
+/// `name (status.replicas/spec.replicas replicas created), ...` or `<none>`
+/// (`printReplicaSetsByLabels`).
+fn replica_sets_text(rss: &[&Value]) -> String {
+    let text: Vec<String> = rss
+        .iter()
+        .map(|rs| {
+            let int = |p: &str| rs.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+            format!(
+                "{} ({}/{} replicas created)",
+                s(rs, "/metadata/name"),
+                int("/status/replicas"),
+                int("/spec/replicas")
+            )
+        })
+        .collect();
+    or_none(&text.join(", ")).to_string()
+}
+
+fn deployment(w: &mut String, o: &Value, replica_sets: Option<&(Vec<Value>, Option<Value>)>) {
     let int = |p: &str| o.pointer(p).and_then(Value::as_i64).unwrap_or(0);
     header(w, o, true);
     let _ = writeln!(w, "CreationTimestamp:\t{}", go_time(s(o, "/metadata/creationTimestamp")));
@@ -684,6 +704,19 @@ fn deployment(w: &mut String, o: &Value) {
             let _ = writeln!(w, "  {} \t{}\t{}", s(c, "/type"), s(c, "/status"), s(c, "/reason"));
         }
     }
+    if let Some((old, new)) = replica_sets {
+        let _ = writeln!(w, "OldReplicaSets:\t{}", replica_sets_text(&old.iter().collect::<Vec<_>>()));
+        let _ = writeln!(w, "NewReplicaSet:\t{}", replica_sets_text(&new.iter().collect::<Vec<_>>()));
+    }
+}
+
+/// The describe text of a pod template (`DescribePodTemplate`), as
+/// `kubectl rollout history --revision` prints it: through a plain prefix
+/// writer, so its tabs are left as they are.
+pub fn pod_template_text(template: &Value) -> String {
+    let mut w = String::new();
+    pod_template(&mut w, template);
+    w
 }
 
 fn replicaset(w: &mut String, o: &Value, pods: &[Value]) {

@@ -9,7 +9,7 @@ use crate::apimachinery::request::with_query;
 use crate::apimachinery::resources::{self, Resource, RESOURCES};
 use crate::cluster::{Cluster, CommandOutput};
 use crate::component_id::ComponentId;
-use crate::kube_apiserver::patch::{MERGE_PATCH, STRATEGIC_MERGE_PATCH};
+use crate::kube_apiserver::patch::{JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH};
 use crate::message::{ApiRequest, Method, Payload};
 use serde_json::{json, Map, Value};
 use std::fmt::Write;
@@ -1693,10 +1693,41 @@ impl Cluster {
                         self.api_get(cmd, r.object_path(ns.as_deref(), &name)).map_err(|e| server_error_text(&e))?;
                     out.line(rollout_status(&d, &name));
                 }
-                "history" | "undo" | "pause" | "resume" => {
-                    out.error(format!(
-                        "error: kubectl rollout {sub} needs the deployment controller, which kscope does not run yet"
-                    ));
+                "pause" | "resume" => {
+                    // ObjectPauserFn / ObjectResumerFn: an empty patch is an error.
+                    let d =
+                        self.api_get(cmd, r.object_path(ns.as_deref(), &name)).map_err(|e| server_error_text(&e))?;
+                    let pause = sub == "pause";
+                    if d.pointer("/spec/paused").and_then(Value::as_bool).unwrap_or(false) == pause {
+                        let state = if pause { "is already paused" } else { "is not paused" };
+                        out.error(format!("error: deployments.apps \"{name}\" {state}"));
+                        continue;
+                    }
+                    let patch = json!({"spec": {"paused": pause}});
+                    match self.patch(cmd, r, ns.as_deref(), &name, patch, STRATEGIC_MERGE_PATCH) {
+                        Ok(_) => {
+                            out.line(format!("{} {}", object_ref(r, &name), if pause { "paused" } else { "resumed" }))
+                        }
+                        Err(e) => out.server_error(&e),
+                    }
+                }
+                "history" => {
+                    let revision = revision_flag(cmd, "revision")?;
+                    let d =
+                        self.api_get(cmd, r.object_path(ns.as_deref(), &name)).map_err(|e| server_error_text(&e))?;
+                    let text = self.rollout_history(cmd, &d, revision)?;
+                    let with = if revision > 0 { format!("with revision #{revision}") } else { String::new() };
+                    // The name printer ends the operation text with its own newline.
+                    out.text.push_str(&format!("{} {with}\n{text}\n", object_ref(r, &name)));
+                }
+                "undo" => {
+                    let to = revision_flag(cmd, "to-revision")?;
+                    let d =
+                        self.api_get(cmd, r.object_path(ns.as_deref(), &name)).map_err(|e| server_error_text(&e))?;
+                    match self.rollout_undo(cmd, &d, to) {
+                        Ok(done) => out.line(format!("{} {done}", object_ref(r, &name))),
+                        Err(e) => out.error(e),
+                    }
                 }
                 other => return Err(format!("error: unknown command \"{other}\" for \"kubectl rollout\"")),
             }
@@ -1953,6 +1984,16 @@ impl Cluster {
                         .and_then(|l| l.get("items").and_then(Value::as_array).cloned())
                         .unwrap_or_default();
                 }
+                if r.plural == "deployments" {
+                    related.replica_sets = self.deployment_replica_sets(cmd, &o).map(|(old, new)| {
+                        (
+                            old.into_iter()
+                                .filter(|rs| rs.pointer("/spec/replicas").and_then(Value::as_i64) != Some(0))
+                                .collect(),
+                            new,
+                        )
+                    });
+                }
                 if r.plural == "replicasets" || r.plural == "replicationcontrollers" {
                     // getPodStatusForController: the pods its selector matches in
                     // its namespace, counted by phase when it controls them.
@@ -1991,6 +2032,165 @@ impl Cluster {
         Ok(())
     }
 
+    /// `DeploymentHistoryViewer.ViewHistory` (polymorphichelpers/history.go):
+    /// the revisions of the Deployment's ReplicaSets with their change
+    /// causes, or one revision's pod template.
+    fn rollout_history(&mut self, cmd: &Kubectl, d: &Value, revision: i64) -> Result<String, String> {
+        use crate::kube_controller_manager::deployment::{CHANGE_CAUSE, REVISION};
+        let (old, new) = self.deployment_replica_sets(cmd, d).unwrap_or_default();
+        let mut history: std::collections::BTreeMap<i64, Value> = std::collections::BTreeMap::new();
+        for rs in old.into_iter().chain(new) {
+            let v = match rs.pointer("/metadata/annotations").and_then(|a| a.get(REVISION)).and_then(Value::as_str) {
+                None => 0,
+                Some(v) => match v.parse::<i64>() {
+                    Ok(v) => v,
+                    Err(_) => continue,
+                },
+            };
+            let mut template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
+            let cause = rs.pointer("/metadata/annotations").and_then(|a| a.get(CHANGE_CAUSE)).and_then(Value::as_str);
+            if let Some(cause) = cause.filter(|c| !c.is_empty()) {
+                if !template["metadata"].is_object() {
+                    template["metadata"] = json!({});
+                }
+                if !template["metadata"]["annotations"].is_object() {
+                    template["metadata"]["annotations"] = json!({});
+                }
+                template["metadata"]["annotations"][CHANGE_CAUSE] = json!(cause);
+            }
+            history.insert(v, template);
+        }
+        if history.is_empty() {
+            return Ok("No rollout history found.".into());
+        }
+        if revision > 0 {
+            let template = history.get(&revision).ok_or("error: unable to find the specified revision")?;
+            return Ok(super::describe::pod_template_text(template));
+        }
+        let mut table = String::from("REVISION\tCHANGE-CAUSE\n");
+        for (v, template) in &history {
+            let cause =
+                template.pointer("/metadata/annotations").and_then(|a| a.get(CHANGE_CAUSE)).and_then(Value::as_str);
+            let _ = writeln!(table, "{v}\t{}", cause.filter(|c| !c.is_empty()).unwrap_or("<none>"));
+        }
+        Ok(super::describe::tabwriter(&table, 2))
+    }
+
+    /// `DeploymentRollbacker.Rollback` (polymorphichelpers/rollback.go):
+    /// patches the Deployment's template back to the chosen revision's (the
+    /// previous one by default), without its pod-template-hash label, and
+    /// its annotations to that ReplicaSet's.
+    fn rollout_undo(&mut self, cmd: &Kubectl, d: &Value, to: i64) -> Result<String, String> {
+        use crate::kube_controller_manager::deployment::{
+            equal_ignore_hash, ANNOTATIONS_TO_SKIP, POD_TEMPLATE_HASH, REVISION,
+        };
+        let name = meta(d, "name").to_string();
+        let (old, new) = self.deployment_replica_sets(cmd, d).unwrap_or_default();
+        let revision_of = |rs: &Value| -> Option<i64> {
+            match rs.pointer("/metadata/annotations").and_then(|a| a.get(REVISION)).and_then(Value::as_str) {
+                None => Some(0),
+                Some(v) => v.parse().ok(),
+            }
+        };
+        // deploymentRevision: the given revision, or the second newest.
+        let mut latest: (i64, Option<&Value>) = (-1, None);
+        let mut previous: (i64, Option<&Value>) = (-1, None);
+        let mut found = None;
+        let all: Vec<&Value> = old.iter().chain(new.iter()).collect();
+        for rs in &all {
+            let Some(v) = revision_of(rs) else { continue };
+            if to == 0 {
+                if latest.0 < v {
+                    previous = latest;
+                    latest = (v, Some(rs));
+                } else if previous.0 < v {
+                    previous = (v, Some(rs));
+                }
+            } else if to == v {
+                found = Some(*rs);
+                break;
+            }
+        }
+        let target = match (to, found, previous.1) {
+            (0, _, Some(rs)) => rs,
+            (0, _, None) => return Err(format!("error: no rollout history found for deployment \"{name}\"")),
+            (_, Some(rs), _) => rs,
+            (_, None, _) => return Err(format!("error: unable to find specified revision {to} in history")),
+        };
+        if d.pointer("/spec/paused").and_then(Value::as_bool).unwrap_or(false) {
+            return Err("error: you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again".into());
+        }
+        let mut template = target.pointer("/spec/template").cloned().unwrap_or(json!({}));
+        if equal_ignore_hash(&template, d.pointer("/spec/template").unwrap_or(&Value::Null)) {
+            return Ok(format!("skipped rollback (current template already matches revision {to})"));
+        }
+        if let Some(labels) = template.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+            labels.remove(POD_TEMPLATE_HASH);
+        }
+        let mut annotations = Map::new();
+        let current = d.pointer("/metadata/annotations").and_then(Value::as_object);
+        for k in ANNOTATIONS_TO_SKIP {
+            if let Some(v) = current.and_then(|a| a.get(k)) {
+                annotations.insert(k.to_string(), v.clone());
+            }
+        }
+        for (k, v) in target.pointer("/metadata/annotations").and_then(Value::as_object).into_iter().flatten() {
+            if !ANNOTATIONS_TO_SKIP.contains(&k.as_str()) {
+                annotations.insert(k.clone(), v.clone());
+            }
+        }
+        let patch = json!([
+            {"op": "replace", "path": "/spec/template", "value": template},
+            {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+        ]);
+        let deployments = resources::by_plural("apps", "deployments").ok_or("error: no deployments")?;
+        let ns = meta(d, "namespace").to_string();
+        self.patch(cmd, deployments, Some(&ns), &name, patch, JSON_PATCH)
+            .map_err(|e| format!("error: failed restoring revision {to}: {}", server_error_text(&e)))?;
+        Ok("rolled back".into())
+    }
+
+    /// The ReplicaSets a Deployment controls (kubectl's
+    /// `deploymentutil.GetAllReplicaSets`): the old ones, oldest first, and
+    /// the new one (the oldest whose template equals the Deployment's but
+    /// for the pod-template-hash label).
+    fn deployment_replica_sets(&mut self, cmd: &Kubectl, d: &Value) -> Option<(Vec<Value>, Option<Value>)> {
+        let rs = resources::by_plural("apps", "replicasets")?;
+        let selector = d
+            .pointer("/spec/selector")
+            .and_then(crate::apimachinery::labels::Selector::from_label_selector)
+            .map(|sel| crate::kube_apiserver::registry::selector_string(&sel))
+            .unwrap_or_default();
+        let path = with_query(&rs.collection_path(Some(meta(d, "namespace"))), &[("labelSelector", selector.as_str())]);
+        let uid = meta(d, "uid").to_string();
+        let mut owned: Vec<Value> = self
+            .api_get(cmd, path)
+            .ok()?
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|rs| {
+                rs.pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array)
+                    .is_some_and(|refs| refs.iter().any(|r| r["controller"] == true && r["uid"] == uid.as_str()))
+            })
+            .collect();
+        owned.sort_by(|a, b| {
+            (meta(a, "creationTimestamp"), meta(a, "name")).cmp(&(meta(b, "creationTimestamp"), meta(b, "name")))
+        });
+        let template = d.pointer("/spec/template").cloned().unwrap_or(Value::Null);
+        let new = owned.iter().position(|rs| {
+            crate::kube_controller_manager::deployment::equal_ignore_hash(
+                rs.pointer("/spec/template").unwrap_or(&Value::Null),
+                &template,
+            )
+        });
+        let new = new.map(|i| owned.remove(i));
+        Some((owned, new))
+    }
+
     /// The events about `object` (what describe's Events section lists).
     fn events_for(&mut self, cmd: &Kubectl, r: &Resource, object: &Value) -> Vec<Value> {
         let events = resources::resolve("events").expect("events");
@@ -1999,6 +2199,14 @@ impl Cluster {
         let ns = if ns.is_empty() { "default" } else { ns };
         let path = with_query(&events.collection_path(Some(ns)), &[("fieldSelector", &selector)]);
         self.api_get(cmd, path).ok().and_then(|l| l.get("items").and_then(Value::as_array).cloned()).unwrap_or_default()
+    }
+}
+
+/// A `--revision` or `--to-revision` flag (0 when absent).
+fn revision_flag(cmd: &Kubectl, flag: &str) -> Result<i64, String> {
+    match cmd.flag(flag) {
+        None => Ok(0),
+        Some(v) => v.parse().map_err(|_| format!("error: invalid argument \"{v}\" for \"--{flag}\" flag: strconv.ParseInt: parsing \"{v}\": invalid syntax")),
     }
 }
 
