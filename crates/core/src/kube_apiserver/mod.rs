@@ -19,6 +19,7 @@
 pub mod admission;
 pub mod defaults;
 pub mod patch;
+pub mod proxy;
 pub mod rbac;
 pub mod registry;
 pub mod typed;
@@ -182,6 +183,8 @@ pub struct KubeApiServer {
     /// Every bootstrap object has existed at once (the post-start hooks finished).
     bootstrapped: bool,
     requests_served: u64,
+    /// `pods/log` requests waiting for their kubelet.
+    kubelets: proxy::KubeletProxy,
 }
 
 impl KubeApiServer {
@@ -207,6 +210,7 @@ impl KubeApiServer {
             bootstrapping: std::collections::BTreeSet::new(),
             bootstrapped: false,
             requests_served: 0,
+            kubelets: proxy::KubeletProxy::default(),
         }
     }
 
@@ -331,6 +335,9 @@ impl KubeApiServer {
         if info.verb == Verb::Watch {
             return self.start_watch(ctx, from, request.request_id, &info);
         }
+        if info.subresource == "log" && info.verb == Verb::Get {
+            return self.proxy_log(ctx, from, request.request_id, &info);
+        }
         let id = self.next_op;
         self.next_op += 1;
         let op = Op {
@@ -349,6 +356,88 @@ impl KubeApiServer {
         };
         self.ops.insert(id, op);
         self.start_op(ctx, id);
+    }
+
+    /// Sends a `pods/log` request on to the pod's kubelet.
+    fn proxy_log(&mut self, ctx: &mut Context<'_>, from: ComponentId, request_id: u64, info: &RequestInfo) {
+        let client = Some(from.clone());
+        let key = info.resource.etcd_key(&info.namespace, &info.name);
+        let Some(pod) = self.cache.get(&key).map(|c| c.object.clone()) else {
+            let e = StatusError::not_found("", "pods", &info.name);
+            return self.respond(ctx, &client, request_id, e.code, e.to_status());
+        };
+        let names: Vec<String> = pod
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .chain(pod.pointer("/spec/initContainers").and_then(Value::as_array).into_iter().flatten())
+            .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        // pkg/registry/core/pod/strategy.go LogLocation: a container must be
+        // named when the pod has several, and must be one of them.
+        let container = match info.query.get("container") {
+            Some(c) if !c.is_empty() => c.clone(),
+            _ if names.len() == 1 => names[0].clone(),
+            _ => {
+                let e = StatusError::bad_request(format!(
+                    "a container name must be specified for pod {}, choose one of: [{}]",
+                    info.name,
+                    names.join(" ")
+                ));
+                return self.respond(ctx, &client, request_id, e.code, e.to_status());
+            }
+        };
+        if !names.contains(&container) {
+            let e = StatusError::bad_request(format!("container {container} is not valid for pod {}", info.name));
+            return self.respond(ctx, &client, request_id, e.code, e.to_status());
+        }
+        let node = pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or_default().to_string();
+        if node.is_empty() {
+            // Not scheduled: LogLocation has no location, and the answer is empty.
+            return self.respond(ctx, &client, request_id, 200, Value::String(String::new()));
+        }
+        let address = self
+            .cache
+            .get(&format!("/registry/minions/{node}"))
+            .and_then(|n| {
+                n.object.pointer("/status/addresses").and_then(Value::as_array).and_then(|a| {
+                    a.iter().find(|x| x["type"] == "InternalIP").and_then(|x| x["address"].as_str()).map(str::to_string)
+                })
+            })
+            .unwrap_or_else(|| node.clone());
+        let path = format!(
+            "/containerLogs/{}/{}/{container}{}",
+            info.namespace,
+            info.name,
+            proxy::container_logs_query(&info.query)
+        );
+        let id = self.kubelets.start(proxy::Proxied {
+            client: from,
+            request_id,
+            deadline_ms: ctx.now_ms() + proxy::KUBELET_TIMEOUT_MS,
+            url: format!("https://{address}:10250{}", path.split('?').next().unwrap_or_default()),
+        });
+        ctx.send(
+            ComponentId::Kubelet(node),
+            Payload::ApiRequest(ApiRequest::new(id, crate::message::Method::Get, path)),
+        );
+    }
+
+    /// Relays a kubelet's answer to a proxied request.
+    fn on_kubelet(&mut self, ctx: &mut Context<'_>, response: ApiResponse) {
+        let Some(p) = self.kubelets.finish(response.request_id) else { return };
+        let body = response.body.unwrap_or(Value::String(String::new()));
+        self.respond(ctx, &Some(p.client), p.request_id, response.code, body);
+    }
+
+    /// Fails the proxied requests whose kubelet did not answer.
+    fn expire_proxied(&mut self, ctx: &mut Context<'_>) {
+        for p in self.kubelets.expired(ctx.now_ms()) {
+            let host = p.url.trim_start_matches("https://").split('/').next().unwrap_or_default().to_string();
+            let e = StatusError::storage(format!("Get \"{}\": dial tcp {host}: i/o timeout", p.url));
+            self.respond(ctx, &Some(p.client), p.request_id, e.code, e.to_status());
+        }
     }
 
     /// Whether the cache is loaded and every bootstrap object has been created.
@@ -1024,6 +1113,9 @@ impl Component for KubeApiServer {
                 self.watchers.remove(&(envelope.from, request_id));
             }
             Payload::EtcdResponse { request_id, response } => self.on_etcd(ctx, request_id, response),
+            Payload::ApiResponse(response) if matches!(envelope.from, ComponentId::Kubelet(_)) => {
+                self.on_kubelet(ctx, response)
+            }
             _ => {}
         }
     }
@@ -1031,6 +1123,7 @@ impl Component for KubeApiServer {
     fn timer(&mut self, ctx: &mut Context<'_>, token: u64) {
         match token {
             TIMER_HEALTH => {
+                self.expire_proxied(ctx);
                 if !self.inflight.values().any(|c| c.purpose == Purpose::Health) {
                     let request = Request::Range {
                         range: KeyRange::single(b"health"),

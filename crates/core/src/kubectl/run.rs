@@ -1833,30 +1833,117 @@ impl Cluster {
         Ok(())
     }
 
+    /// `kubectl logs [-c C] [-p] [--tail N] [--timestamps] POD|TYPE/NAME`:
+    /// GET `pods/NAME/log`, which kube-apiserver proxies to the pod's
+    /// kubelet. For a workload (`deploy/web`, `rs/web`) the first of its
+    /// pods is used (`Found 3 pods, using pod/web-...`). `-f` prints what
+    /// the container has logged so far.
     fn kubectl_logs(&mut self, cmd: &Kubectl, out: &mut Out) -> Result<(), String> {
         let Some(target) = cmd.args.first() else {
             return Err("error: expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\nPOD or TYPE/NAME is a required argument for the logs command\nSee 'kubectl logs -h' for help and examples".into());
         };
-        let name = target.split_once('/').map_or(target.as_str(), |(_, n)| n);
         let namespace = self.namespace(cmd);
         let pods = resources::resolve("pods").expect("pods");
-        let pod = match self.api_get(cmd, pods.object_path(Some(&namespace), name)) {
+        let name = match target.split_once('/') {
+            None => target.clone(),
+            Some((kind, name)) if resources::resolve(kind).is_some_and(|r| r.plural == "pods") => name.to_string(),
+            Some((kind, name)) => {
+                let Some(resource) = resources::resolve(kind) else {
+                    return Err(format!("error: the server doesn't have a resource type \"{kind}\""));
+                };
+                let owner = match self.api_get(cmd, resource.object_path(Some(&namespace), name)) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        out.server_error(&e);
+                        return Ok(());
+                    }
+                };
+                let selector = owner
+                    .pointer("/spec/selector/matchLabels")
+                    .or_else(|| owner.pointer("/spec/selector").filter(|s| s.get("matchLabels").is_none()))
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+                let path = format!("{}?labelSelector={}", pods.collection_path(Some(&namespace)), selector.join(","));
+                let list = match self.api_get(cmd, path) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        out.server_error(&e);
+                        return Ok(());
+                    }
+                };
+                let mut items: Vec<Value> = list["items"].as_array().cloned().unwrap_or_default();
+                // polymorphichelpers.GetFirstPod sorts with ByLogging: running
+                // and ready first, then the older.
+                items.sort_by_key(|p| {
+                    let running = p.pointer("/status/phase").and_then(Value::as_str) == Some("Running");
+                    let created = p
+                        .pointer("/metadata/creationTimestamp")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    (!running, created)
+                });
+                let Some(first) = items.first() else {
+                    return Err("error: timed out waiting for the condition".to_string());
+                };
+                let pod_name = first.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+                if items.len() > 1 {
+                    out.line(format!("Found {} pods, using pod/{pod_name}", items.len()));
+                }
+                pod_name
+            }
+        };
+        let pod = match self.api_get(cmd, pods.object_path(Some(&namespace), &name)) {
             Ok(p) => p,
             Err(e) => {
                 out.server_error(&e);
                 return Ok(());
             }
         };
-        let container = cmd
-            .flag("container")
-            .map(str::to_string)
-            .or_else(|| pod.pointer("/spec/containers/0/name").and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_default();
-        let status = printers::pod_status(&pod);
-        out.server_error(&StatusError::bad_request(format!(
-            "container \"{container}\" in pod \"{name}\" is waiting to start: {}",
-            if status == "Pending" { "ContainerCreating".to_string() } else { status }
-        )));
+        let names: Vec<String> = pod
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        let container = match cmd.flag("container") {
+            Some(c) => c.to_string(),
+            None => {
+                let default = pod
+                    .pointer("/metadata/annotations/kubectl.kubernetes.io~1default-container")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .or_else(|| names.first().cloned())
+                    .unwrap_or_default();
+                if names.len() > 1 {
+                    out.line(format!("Defaulted container {default:?} out of: {}", names.join(", ")));
+                }
+                default
+            }
+        };
+        let mut query = vec![format!("container={container}")];
+        if cmd.is_set("previous") {
+            query.push("previous=true".into());
+        }
+        if let Some(n) = cmd.flag("tail").filter(|n| *n != "-1") {
+            if n.parse::<i64>().is_err() {
+                return Err(format!("error: invalid argument \"{n}\" for \"--tail\" flag: strconv.ParseInt: parsing \"{n}\": invalid syntax"));
+            }
+            query.push(format!("tailLines={n}"));
+        }
+        if cmd.is_set("timestamps") {
+            query.push("timestamps=true".into());
+        }
+        let path = format!("{}/log?{}", pods.object_path(Some(&namespace), &name), query.join("&"));
+        match self.api_get(cmd, path) {
+            Ok(Value::String(text)) => out.text.push_str(&text),
+            Ok(_) => {}
+            Err(e) => out.server_error(&e),
+        }
         Ok(())
     }
 

@@ -23,18 +23,19 @@ pub mod images;
 pub mod pod_worker;
 pub mod program;
 
+use crate::apimachinery::errors::StatusError;
 use crate::apimachinery::time::{rfc3339, rfc3339_micro};
 use crate::component::{Component, Context, Envelope};
 use crate::component_id::ComponentId;
 use crate::duration::Duration;
 use crate::kube_apiserver::{NODES_PATH, NODE_LEASES_PATH};
-use crate::message::{ApiRequest, Method, Payload};
+use crate::message::{ApiRequest, ApiResponse, Method, Payload};
 use crate::record::{EventRecorder, ObjectReference};
 use crate::reflector::{Change, Reflector};
 use crate::scenario::NodeSpec;
 use images::{ImageRef, ImageStore};
 use kscope_protocol::ComponentKind;
-use pod_worker::{Env, PodWorker};
+use pod_worker::{Env, PodWorker, State};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -320,6 +321,50 @@ impl Kubelet {
         self.send(ctx, request, call);
     }
 
+    /// Answers the kubelet's own API (port 10250): `GET
+    /// /containerLogs/<ns>/<pod>/<container>[?previous=true&tailLines=N&timestamps=true]`.
+    /// Which instance's log is read, and the errors, follow kubelet_pods.go
+    /// `validateContainerLogStatus`.
+    fn serve(&self, path: &str) -> (u16, Value) {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let param = |k: &str| query.split('&').find_map(|kv| kv.strip_prefix(k)?.strip_prefix('=')).unwrap_or_default();
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let ["containerLogs", namespace, name, container] = parts.as_slice() else {
+            return (404, json!(StatusError::no_such_path().to_status()));
+        };
+        let bad = |message: String| (400, StatusError::bad_request(message).to_status());
+        let Some(worker) = self.workers.values().find(|w| w.namespace == *namespace && w.name == *name) else {
+            return (404, StatusError::not_found("", "pods", name).to_status());
+        };
+        let Some(c) = worker.container(container) else {
+            return bad(format!("container {container:?} in pod {name:?} is not available"));
+        };
+        let previous = param("previous") == "true";
+        let lines = match (&c.state, previous) {
+            (_, true) if c.last_state.is_none() => {
+                return bad(format!("previous terminated container {container:?} in pod {name:?} not found"));
+            }
+            (_, true) => &c.previous_logs,
+            (State::Waiting { .. }, false) if c.last_state.is_some() => &c.previous_logs,
+            (State::Waiting { reason, .. }, false) => {
+                return bad(format!("container {container:?} in pod {name:?} is waiting to start: {reason}"));
+            }
+            _ => &c.logs,
+        };
+        let skip = param("tailLines").parse::<usize>().map_or(0, |n| lines.len().saturating_sub(n));
+        let timestamps = param("timestamps") == "true";
+        let mut text = String::new();
+        for (ms, line) in lines.iter().skip(skip) {
+            if timestamps {
+                text.push_str(&rfc3339_nano(*ms));
+                text.push(' ');
+            }
+            text.push_str(line);
+            text.push('\n');
+        }
+        (200, Value::String(text))
+    }
+
     /// Reports the node's images when they changed, and its conditions'
     /// heartbeat every 5 minutes.
     fn sync_node_status(&mut self, ctx: &mut Context<'_>) {
@@ -482,8 +527,15 @@ impl Component for Kubelet {
     }
 
     fn receive(&mut self, ctx: &mut Context<'_>, envelope: Envelope) {
-        let Payload::ApiResponse(response) = envelope.payload else {
-            return;
+        let response = match envelope.payload {
+            Payload::ApiResponse(response) => response,
+            Payload::ApiRequest(request) if envelope.from == ComponentId::ApiServer => {
+                let (code, body) = self.serve(&request.path);
+                let response = ApiResponse { request_id: request.request_id, code, body: Some(body), seq: 0 };
+                ctx.send(ComponentId::ApiServer, Payload::ApiResponse(response));
+                return;
+            }
+            _ => return,
         };
         let now = ctx.now_ms();
         if self.pods.owns(response.request_id) {
@@ -578,4 +630,10 @@ impl Component for Kubelet {
             ("images".into(), self.images.version().to_string()),
         ]
     }
+}
+
+/// RFC 3339 with nanoseconds, as `--timestamps` prints each log line.
+fn rfc3339_nano(ms: u64) -> String {
+    let micro = rfc3339_micro(ms);
+    format!("{}000Z", micro.trim_end_matches('Z'))
 }

@@ -497,6 +497,11 @@ impl PodWorker {
         false
     }
 
+    /// The container (app or init) named `name`.
+    pub fn container(&self, name: &str) -> Option<&Container> {
+        self.all().find(|c| c.name == name)
+    }
+
     /// The pod object the worker was last given.
     pub fn pod(&self) -> &Value {
         &self.pod

@@ -20,7 +20,7 @@
 //! Exec probes understand `cat F`, `test -e|-f F`, `ls F`, `stat F` (succeed
 //! while F exists), `true`, `false`, `exit N`, and `sh -c` over the same.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One instruction of a container's program.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +41,17 @@ pub enum Op {
     Serve,
     /// Continues at this instruction (the end of a `while` body).
     Jump(usize),
+    /// Sets a shell variable: `i=0`, `i=$((i+1))`.
+    Set(String, Value),
+}
+
+/// A variable's new value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// Literal text.
+    Text(String),
+    /// `$((name + n))`.
+    Add(String, i64),
 }
 
 /// A container's program: its instructions and how it takes SIGTERM.
@@ -122,9 +133,34 @@ fn compile_words(words: &[String], binaries: &[&str], ops: &mut Vec<Op>, trap: &
         }
         b if binaries.contains(&b) => ops.push(Op::Serve),
         "cd" | "cat" | "ls" | "export" | "set" | "mkdir" | "date" | "env" | "printf" | "wait" => {}
-        b if b.contains('=') => {} // a variable assignment
+        _ if first.contains('=') => {
+            if let Some(op) = assignment(first) {
+                ops.push(op);
+            }
+        }
         _ => ops.push(Op::Serve),
     }
+}
+
+/// `name=value` or `name=$((name+N))` (also `$(( $name + N ))`, `-`).
+fn assignment(word: &str) -> Option<Op> {
+    let (name, value) = word.split_once('=')?;
+    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return None;
+    }
+    let value = unquote(value);
+    if let Some(expr) = value.strip_prefix("$((").and_then(|v| v.strip_suffix("))")) {
+        let expr: String = expr.chars().filter(|c| !c.is_whitespace()).collect();
+        let (var, sign, n) = match expr.find(['+', '-']) {
+            Some(i) => (&expr[..i], &expr[i..i + 1], expr[i + 1..].parse::<i64>().ok()?),
+            None => (expr.as_str(), "+", 0),
+        };
+        let var = var.trim_start_matches('$').to_string();
+        return Some(Op::Set(name.to_string(), Value::Add(var, if sign == "-" { -n } else { n })));
+    }
+    Some(Op::Set(name.to_string(), Value::Text(value)))
 }
 
 /// `N`, `Ns`, `Nm`, `Nh` or `infinity` → `Some(Some(ms))` / `Some(None)`.
@@ -223,6 +259,8 @@ pub struct Process {
     status: i32,
     /// Files in the container's writable layer.
     pub files: BTreeSet<String>,
+    /// Shell variables.
+    vars: BTreeMap<String, String>,
 }
 
 /// What a step of a process produced.
@@ -241,6 +279,23 @@ pub struct Step {
 const OPS_PER_STEP_MAX: usize = 1_000;
 
 impl Process {
+    /// `$name` and `${name}` replaced by the variables set so far (unset
+    /// ones are left for the caller: `$HOSTNAME`, ...).
+    fn substitute(&self, text: &str) -> String {
+        if !text.contains('$') {
+            return text.to_string();
+        }
+        let mut out = text.to_string();
+        // Longest names first, so `$ii` is not read as `$i` followed by `i`.
+        let mut names: Vec<&String> = self.vars.keys().collect();
+        names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        for name in names {
+            let value = &self.vars[name];
+            out = out.replace(&format!("${{{name}}}"), value).replace(&format!("${name}"), value);
+        }
+        out
+    }
+
     /// A fresh process (empty writable layer) that starts at `start_ms`.
     pub fn starting_at(start_ms: u64) -> Process {
         Process { wake_ms: Some(start_ms), ..Process::default() }
@@ -272,7 +327,18 @@ impl Process {
             self.pc += 1;
             match op {
                 Op::Echo(text) => {
-                    step.logs.push(expand(text));
+                    step.logs.push(expand(&self.substitute(text)));
+                    self.status = 0;
+                }
+                Op::Set(name, value) => {
+                    let text = match value {
+                        Value::Text(t) => self.substitute(t),
+                        Value::Add(var, n) => {
+                            let base: i64 = self.vars.get(var).and_then(|v| v.parse().ok()).unwrap_or(0);
+                            base.saturating_add(*n).to_string()
+                        }
+                    };
+                    self.vars.insert(name.clone(), text);
                     self.status = 0;
                 }
                 Op::Sleep(None) | Op::Serve => {
@@ -419,6 +485,16 @@ mod tests {
         );
         let (logs, exited) = run_to(&p, &mut Process::default(), 2_500);
         assert_eq!(logs, vec!["tick DATE"; 3]);
+
+        // The counter pod of the logging documentation.
+        let counter = program(
+            &[],
+            &words(&["/bin/sh", "-c", "i=0; while true; do echo \"$i: $(date)\"; i=$((i+1)); sleep 1; done"]),
+            Entrypoint::Shell,
+            &[],
+        );
+        let (logs, _) = run_to(&counter, &mut Process::default(), 2_000);
+        assert_eq!(logs, vec!["0: DATE", "1: DATE", "2: DATE"]);
         assert_eq!(exited, None);
 
         let crash = program(&words(&["sh", "-c", "echo starting && sleep 2 && exit 3"]), &[], Entrypoint::Shell, &[]);
