@@ -58,6 +58,11 @@ impl Backoff {
         entry.is_some_and(|b| !b.expired(at_ms) && at_ms.saturating_sub(b.last_update_ms) < b.delay_ms)
     }
 
+    /// `IsInBackOffSince(event)`: less than the delay has passed since `event_ms`.
+    fn since(entry: &Option<Backoff>, event_ms: u64, now_ms: u64) -> bool {
+        entry.is_some_and(|b| !b.expired(event_ms) && now_ms.saturating_sub(event_ms) < b.delay_ms)
+    }
+
     /// `Next`: the first delay, or double the last.
     fn next(entry: &mut Option<Backoff>, at_ms: u64) {
         let delay_ms = match entry {
@@ -797,7 +802,9 @@ fn drive(
     for _ in 0..4 {
         match c.state.clone() {
             State::Waiting { .. } => {
-                if c.last_state.is_some() && Backoff::active(&c.crash_backoff, now) {
+                // `doBackOff` measures from when the last instance exited.
+                let finished = c.last_state.as_ref().map(|t| t.finished_ms);
+                if finished.is_some_and(|f| Backoff::since(&c.crash_backoff, f, now)) {
                     let delay = Duration::from_millis(c.crash_backoff.map_or(0, |b| b.delay_ms));
                     let message = format!("back-off {delay} restarting failed container={} pod={pod_key}", c.name);
                     c.event(
@@ -807,15 +814,15 @@ fn drive(
                         format!("Back-off restarting failed container {} in pod {pod_key}", c.name),
                     );
                     c.state = State::Waiting { reason: "CrashLoopBackOff".into(), message };
-                    let until = c.crash_backoff.map_or(now, |b| b.last_update_ms + b.delay_ms);
+                    let until = finished.unwrap_or(now) + c.crash_backoff.map_or(0, |b| b.delay_ms);
                     return Some(until.min(now + RETRY_MS));
                 }
                 if let Err(wake) = c.ensure_image(now, env) {
                     return Some(wake);
                 }
-                if c.last_state.is_some() {
+                if let Some(finished) = finished {
                     // A restart (`doBackOff` found no back-off): the next one waits longer.
-                    Backoff::next(&mut c.crash_backoff, now);
+                    Backoff::next(&mut c.crash_backoff, finished);
                     if c.created {
                         c.restart_count += 1;
                     }
