@@ -108,7 +108,7 @@ pub fn app() -> Html {
 
     let ready = state.connection == Connection::Ready;
     let (node_components, cp_components): (Vec<_>, Vec<_>) =
-        state.components.values().cloned().partition(|c| c.kind == ComponentKind::Kubelet);
+        state.components.values().cloned().partition(|c| c.node.is_some());
     html! {
         <div class="app">
             <StatusBar meta={state.meta.clone()} {ready} {on_toggle} {on_speed} />

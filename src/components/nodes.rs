@@ -30,7 +30,7 @@ pub fn nodes(props: &NodesProps) -> Html {
             <h2>{ format!("Nodes ({})", props.nodes.len()) }</h2>
             <div class="node-grid">
                 { for props.nodes.iter().map(|node| {
-                    let kubelet = props.components.iter().find(|c| c.node.as_deref() == Some(node.name.as_str()));
+                    let on_node: Vec<_> = props.components.iter().filter(|c| c.node.as_deref() == Some(node.name.as_str())).collect();
                     html! {
                         <article class="node-card" key={node.name.clone()} data-node={node.name.clone()}>
                             <h3>{ &node.name }</h3>
@@ -40,9 +40,7 @@ pub fn nodes(props: &NodesProps) -> Html {
                                     { for node.labels.iter().map(|(k, v)| html! { <li>{ format!("{k}={v}") }</li> }) }
                                 </ul>
                             }
-                            if let Some(kubelet) = kubelet {
-                                <ComponentCard component={kubelet.clone()} />
-                            }
+                            { for on_node.into_iter().map(|c| html! { <ComponentCard key={c.id.clone()} component={c.clone()} /> }) }
                             <p class="pods empty">{ "no pods" }</p>
                         </article>
                     }

@@ -6,12 +6,14 @@
 
 use crate::command::{Command, HELP};
 use crate::component_id::ComponentId;
+use crate::coredns::CoreDns;
 use crate::duration::{clock, Duration};
 use crate::etcd;
 use crate::etcd::member::{member_id, EtcdMember, Peer};
 use crate::etcdctl::{ConsoleWatch, EtcdctlCommand, TxnInput};
 use crate::kube_apiserver::KubeApiServer;
 use crate::kube_controller_manager::KubeControllerManager;
+use crate::kube_proxy::KubeProxy;
 use crate::kube_scheduler::KubeScheduler;
 use crate::kubelet::Kubelet;
 use crate::network::NetworkConfig;
@@ -150,6 +152,10 @@ impl Cluster {
             // node; .0 would be the control plane's, which runs no kubelet here.
             let pod_cidr = format!("10.244.{}.0/24", (i + 1) % 256);
             sim.add(ComponentId::Kubelet(node.name.clone()), Box::new(Kubelet::new(node, &address, &pod_cidr)));
+            sim.add(ComponentId::KubeProxy(node.name.clone()), Box::new(KubeProxy::new(&node.name)));
+        }
+        if kubernetes {
+            sim.add(ComponentId::CoreDns, Box::new(CoreDns::new()));
         }
         let mut script_order: Vec<usize> = (0..scenario.spec.script.len()).collect();
         script_order.sort_by_key(|&i| scenario.spec.script[i].at); // stable: ties keep file order
@@ -507,7 +513,7 @@ impl Cluster {
                 id: id.to_string(),
                 kind: c.kind(),
                 node: match id {
-                    ComponentId::Kubelet(node) => Some(node.clone()),
+                    ComponentId::Kubelet(node) | ComponentId::KubeProxy(node) => Some(node.clone()),
                     _ => None,
                 },
                 up,

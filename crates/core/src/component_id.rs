@@ -17,6 +17,10 @@ pub enum ComponentId {
     ControllerManager,
     /// `kubelet/<node>`: the kubelet of a worker node.
     Kubelet(String),
+    /// `kube-proxy/<node>`: the service proxy of a worker node.
+    KubeProxy(String),
+    /// `coredns`: the cluster DNS addon.
+    CoreDns,
     /// A command-line client the user drives from the console (`etcdctl`).
     /// Clients are endpoints on the network, not components: what they receive
     /// waits in the simulation's client inbox.
@@ -31,6 +35,8 @@ impl fmt::Display for ComponentId {
             ComponentId::Scheduler => f.write_str("kube-scheduler"),
             ComponentId::ControllerManager => f.write_str("kube-controller-manager"),
             ComponentId::Kubelet(node) => write!(f, "kubelet/{node}"),
+            ComponentId::KubeProxy(node) => write!(f, "kube-proxy/{node}"),
+            ComponentId::CoreDns => f.write_str("coredns"),
             ComponentId::Client(name) => f.write_str(name),
         }
     }
@@ -45,6 +51,7 @@ impl std::str::FromStr for ComponentId {
             "kube-scheduler" => return Ok(ComponentId::Scheduler),
             "kube-controller-manager" => return Ok(ComponentId::ControllerManager),
             "etcdctl" => return Ok(ComponentId::Client("etcdctl".into())),
+            "coredns" => return Ok(ComponentId::CoreDns),
             _ => {}
         }
         if let Some(n) = s.strip_prefix("etcd-").and_then(|n| n.parse::<u8>().ok()) {
@@ -55,6 +62,11 @@ impl std::str::FromStr for ComponentId {
         if let Some(node) = s.strip_prefix("kubelet/") {
             if !node.is_empty() {
                 return Ok(ComponentId::Kubelet(node.to_string()));
+            }
+        }
+        if let Some(node) = s.strip_prefix("kube-proxy/") {
+            if !node.is_empty() {
+                return Ok(ComponentId::KubeProxy(node.to_string()));
             }
         }
         Err(format!("unknown component {s:?}"))
@@ -79,7 +91,15 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for name in ["kube-apiserver", "etcd-3", "kube-scheduler", "kube-controller-manager", "kubelet/node-1"] {
+        for name in [
+            "kube-apiserver",
+            "etcd-3",
+            "kube-scheduler",
+            "kube-controller-manager",
+            "kubelet/node-1",
+            "kube-proxy/node-1",
+            "coredns",
+        ] {
             let id: ComponentId = name.parse().unwrap();
             assert_eq!(id.to_string(), name);
         }

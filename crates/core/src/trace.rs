@@ -105,6 +105,11 @@ impl TraceKind {
                 int(h, 6);
                 text(h, name);
             }
+            ComponentId::KubeProxy(node) => {
+                int(h, 7);
+                text(h, node);
+            }
+            ComponentId::CoreDns => int(h, 8),
         };
         match self {
             TraceKind::Send { msg, from, to, kind, fingerprint, fate, deliver_ms, summary: _ } => {

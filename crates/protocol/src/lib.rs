@@ -115,6 +115,10 @@ pub enum ComponentKind {
     ControllerManager,
     /// The kubelet of one node.
     Kubelet,
+    /// kube-proxy of one node.
+    KubeProxy,
+    /// The cluster DNS addon (CoreDNS).
+    Dns,
 }
 
 /// One component as the UI draws it.

@@ -96,6 +96,11 @@ pub fn authenticate_as(from: &ComponentId, impersonate: Option<&str>, groups: &[
         ComponentId::Scheduler => authed("system:kube-scheduler", &[]),
         ComponentId::ControllerManager => authed("system:kube-controller-manager", &[]),
         ComponentId::Kubelet(node) => authed(&format!("system:node:{node}"), &["system:nodes"]),
+        ComponentId::KubeProxy(_) => authed("system:kube-proxy", &[]),
+        ComponentId::CoreDns => authed(
+            "system:serviceaccount:kube-system:coredns",
+            &["system:serviceaccounts", "system:serviceaccounts:kube-system"],
+        ),
         ComponentId::Etcd(_) | ComponentId::Client(_) => authed("kubernetes-admin", &["system:masters"]),
     }
 }
