@@ -530,6 +530,9 @@ fn writes_survive_an_etcd_leader_change_and_fail_clearly_without_quorum() {
     let leader =
         status.lines().find(|l| l.contains("role=leader")).unwrap().split_whitespace().next().unwrap().to_string();
     ok(&mut c, &format!("sim kill {leader}"));
+    // A write forwarded to the dead leader before the election times out
+    // (etcd's 7 s request timeout), so give the followers time to elect one.
+    ok(&mut c, "sim advance 3s");
     // The apiserver's etcd client finds the new leader through the followers.
     ok(&mut c, "kubectl create namespace during");
     let others: Vec<String> =
@@ -635,6 +638,8 @@ mod watch {
         let leader =
             status.lines().find(|l| l.contains("role=leader")).unwrap().split_whitespace().next().unwrap().to_string();
         ok(&mut c, &format!("sim kill {leader}"));
+        // Writes forwarded to the dead leader time out until a new one is elected.
+        ok(&mut c, "sim advance 3s");
         ok(&mut c, "kubectl create configmap c");
         ok(&mut c, "kubectl label cm a x=1");
         ok(&mut c, "kubectl delete cm b");

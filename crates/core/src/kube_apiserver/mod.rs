@@ -308,11 +308,15 @@ impl KubeApiServer {
         match &op.client {
             Some(_) => self.respond(ctx, &op.client, op.request_id, code, body),
             None => {
-                if code >= 300 {
+                // AlreadyExists is success: the object was created by an
+                // earlier round whose watch event the cache has not seen yet
+                // (the bootstrap controllers ignore it the same way).
+                let exists = code == 409 && body["reason"] == "AlreadyExists";
+                if code >= 300 && !exists {
                     ctx.record(format!("bootstrap: {}", body["message"].as_str().unwrap_or_default()));
                 }
                 let key = op.bootstrap_key.clone().unwrap_or_default();
-                self.internal_done(ctx, &key, code < 300);
+                self.internal_done(ctx, &key, code < 300 || exists);
             }
         }
     }

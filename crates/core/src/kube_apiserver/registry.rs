@@ -23,6 +23,13 @@ use serde_json::{json, Value};
 pub const OPTIMISTIC_LOCK_MESSAGE: &str =
     "the object has been modified; please apply your changes to the latest version and try again";
 
+/// The finalizer asking the garbage collector to orphan the dependents
+/// (metav1.FinalizerOrphanDependents).
+pub const FINALIZER_ORPHAN: &str = "orphan";
+/// The finalizer asking the garbage collector to delete the dependents first
+/// (metav1.FinalizerDeleteDependents).
+pub const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
+
 /// The Service cluster IP range (kubeadm's default `10.96.0.0/12`).
 pub const SERVICE_CIDR: (u32, u32) = (0x0A60_0000, 12);
 /// The NodePort range (`--service-node-port-range`, 30000-32767).
@@ -853,11 +860,7 @@ fn update(
     let mut value = object.to_value();
     super::rbac::confirm_no_escalation(input.cache, input.user, &value, &info.namespace)
         .map_err(|message| StatusError::forbidden(r.group, r.plural, &info.name, message))?;
-    // A finalizer-only change can complete a pending deletion.
-    let deleting = value.pointer("/metadata/deletionTimestamp").is_some();
-    let finalizers_left =
-        value.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
-    if deleting && !finalizers_left && r.kind != "Pod" {
+    if should_delete_during_update(r, current, &value) {
         return Ok(Outcome::Delete { object: value, status_reply: false });
     }
     // A no-op update writes nothing (GuaranteedUpdate compares the bytes).
@@ -876,6 +879,19 @@ fn update(
         m.remove("resourceVersion");
     }
     Ok(Outcome::Put { object: value, code: 200, reply })
+}
+
+/// Whether an update completes a pending deletion (registry/store.go
+/// `ShouldDeleteDuringUpdate`): the object was marked for deletion with no
+/// grace period left and the update leaves no finalizer. A namespace must
+/// also have no `spec.finalizers` left (namespace storage.go
+/// `ShouldDeleteNamespaceDuringUpdate`).
+fn should_delete_during_update(r: &Resource, current: &Value, new: &Value) -> bool {
+    let marked = current.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
+    let grace = current.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
+    let finalizers_left = !string_list(new.pointer("/metadata/finalizers")).is_empty();
+    let spec_finalizers_left = r.kind == "Namespace" && !string_list(new.pointer("/spec/finalizers")).is_empty();
+    marked && grace == 0 && !finalizers_left && !spec_finalizers_left
 }
 
 /// `ValidatePodUpdate`: only images, activeDeadlineSeconds, added tolerations
@@ -973,9 +989,13 @@ fn bind(input: &Input<'_>, current: &Value, body: &Value) -> Result<Outcome, Sta
     Ok(Outcome::Put { object: pod, code: 201, reply: Some(reply) })
 }
 
-/// Graceful deletion and finalizers (registry/store.go `Delete`,
-/// rest/delete.go `BeforeDelete`): objects with finalizers, and pods on a
-/// node with a grace period, get a deletionTimestamp; others go at once.
+/// Graceful deletion and finalizers (registry/store.go `Delete` and
+/// `updateForGracefulDeletionAndFinalizers`, rest/delete.go `BeforeDelete`):
+/// the propagation policy sets the `orphan` or `foregroundDeletion`
+/// finalizer; objects with finalizers, and pods on a node with a grace
+/// period, get a deletionTimestamp; others go at once. A DELETE of an object
+/// already marked may shorten a pod's grace period or change the garbage
+/// collection finalizers.
 fn delete(input: &Input<'_>, current: &Value, options: &Value) -> Result<Outcome, StatusError> {
     let info = input.info;
     let r = info.resource;
@@ -1019,70 +1039,141 @@ fn delete(input: &Input<'_>, current: &Value, options: &Value) -> Result<Outcome
         .and_then(Value::as_str)
         .map(str::to_string)
         .unwrap_or_else(|| info.param("propagationPolicy").to_string());
+    if !["", "Background", "Orphan", "Foreground"].contains(&propagation.as_str()) {
+        return Err(invalid(
+            r,
+            &info.name,
+            vec![FieldError::not_supported(
+                "propagationPolicy",
+                propagation.as_str(),
+                &["Foreground", "Background", "Orphan"],
+            )],
+        ));
+    }
+    let orphan_dependents = options.get("orphanDependents").and_then(Value::as_bool);
     let status_reply = !matches!(r.plural, "pods" | "services" | "namespaces" | "nodes" | "secrets" | "configmaps");
     let mut object = current.clone();
-    let mut finalizers: Vec<String> = object
-        .pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .map(|f| f.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
-        .unwrap_or_default();
-    match propagation.as_str() {
-        "Orphan" if !finalizers.iter().any(|f| f == "orphan") => finalizers.push("orphan".into()),
-        "Foreground" if !finalizers.iter().any(|f| f == "foregroundDeletion") => {
-            finalizers.push("foregroundDeletion".into())
-        }
-        "" | "Background" | "Orphan" | "Foreground" => {}
-        other => {
-            return Err(invalid(
-                r,
-                &info.name,
-                vec![FieldError::not_supported("propagationPolicy", other, &["Foreground", "Background", "Orphan"])],
-            ))
-        }
+    let finalizers: Vec<String> = string_list(object.pointer("/metadata/finalizers"));
+    let wanted = gc_finalizers(&finalizers, &propagation, orphan_dependents);
+    let already_deleting = object.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
+    if r.kind == "Namespace" {
+        return delete_namespace(input, object, already_deleting, wanted, status_reply);
     }
-    let already_deleting = object.pointer("/metadata/deletionTimestamp").is_some();
-    let on_node = object.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
-    let pod_grace = if r.kind == "Pod" && on_node {
+    // rest.BeforeDelete: (graceful, graceful deletion already pending).
+    let existing_grace = object.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
+    let mut graceful_at: Option<i64> = None;
+    if already_deleting {
+        if existing_grace > 0 {
+            // Only a shorter grace period may be asked for.
+            match grace.map(|g| g.max(0)) {
+                Some(g) if g < existing_grace => graceful_at = Some(g),
+                _ => return Ok(Outcome::Done { code: 200, body: object }),
+            }
+        }
+    } else if r.kind == "Pod" {
+        // The pod strategy's CheckGracefulDelete: unscheduled and terminal
+        // pods go at once, others get their grace period.
+        let on_node = object.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
         let terminal = matches!(object.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
         let default = object.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
-        if terminal {
-            0
-        } else {
-            grace.unwrap_or(default).max(0)
-        }
-    } else {
-        0
+        graceful_at = Some(if on_node && !terminal { grace.unwrap_or(default).max(0) } else { 0 });
+    }
+    let pending_finalizers = !wanted.is_empty();
+    let period = match graceful_at {
+        // A graceful delete with no time left and nothing to wait for is immediate.
+        Some(0) | None if !pending_finalizers => return Ok(Outcome::Delete { object, status_reply }),
+        Some(p) => p,
+        None => 0,
     };
-    let namespace_finalizing = r.kind == "Namespace"
-        && object.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
-    if finalizers.is_empty() && pod_grace == 0 && !namespace_finalizing {
-        return Ok(Outcome::Delete { object, status_reply });
-    }
-    if already_deleting && pod_grace == 0 && finalizers.is_empty() && !namespace_finalizing {
-        return Ok(Outcome::Delete { object, status_reply });
-    }
-    if already_deleting {
-        // Deletion is already under way: nothing more to do.
-        if grace.is_none() || pod_grace > 0 || !finalizers.is_empty() || namespace_finalizing {
-            return Ok(Outcome::Done { code: 200, body: object });
+    let meta = object["metadata"].as_object_mut().expect("metadata");
+    if graceful_at.is_some() || !already_deleting {
+        // Grace periods beyond a year are cut to one (the stamp must stay a real time).
+        let grace_ms = (period as u64).min(365 * 86_400).saturating_mul(1000);
+        meta.insert("deletionTimestamp".into(), json!(rfc3339(input.now_ms.saturating_add(grace_ms))));
+        meta.insert("deletionGracePeriodSeconds".into(), json!(period));
+        if let Some(g) = meta.get("generation").and_then(Value::as_i64).filter(|_| !already_deleting) {
+            meta.insert("generation".into(), json!(g + 1));
         }
     }
-    let meta = object["metadata"].as_object_mut().expect("metadata");
-    // Grace periods beyond a year are cut to one (the stamp must stay a real time).
-    let grace_ms = (pod_grace as u64).min(365 * 86_400).saturating_mul(1000);
-    meta.insert("deletionTimestamp".into(), json!(rfc3339(input.now_ms.saturating_add(grace_ms))));
-    meta.insert("deletionGracePeriodSeconds".into(), json!(pod_grace));
-    if !finalizers.is_empty() {
-        meta.insert("finalizers".into(), json!(finalizers));
-    }
-    if let Some(g) = meta.get("generation").and_then(Value::as_i64) {
-        meta.insert("generation".into(), json!(g + 1));
+    if wanted.is_empty() {
+        meta.remove("finalizers");
+    } else {
+        meta.insert("finalizers".into(), json!(wanted));
     }
     meta.remove("resourceVersion");
-    if r.kind == "Namespace" {
-        object["status"]["phase"] = json!("Terminating");
+    if object == *current || (already_deleting && graceful_at.is_none() && wanted == finalizers) {
+        return Ok(Outcome::Done { code: 200, body: current.clone() });
     }
     Ok(Outcome::Put { object, code: 200, reply: None })
+}
+
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// The finalizers an object keeps after a DELETE with this propagation
+/// policy (registry/store.go `deletionFinalizersForGarbageCollection`,
+/// `shouldOrphanDependents`, `shouldDeleteDependents`): `orphan` and
+/// `foregroundDeletion` are dropped and added back as the options say; with
+/// no option the ones already there stay. Every resource kscope serves
+/// defaults to deleting dependents in the background.
+fn gc_finalizers(finalizers: &[String], propagation: &str, orphan_dependents: Option<bool>) -> Vec<String> {
+    let has = |f: &str| finalizers.iter().any(|x| x == f);
+    let (orphan, foreground) = match (orphan_dependents, propagation) {
+        (Some(o), _) => (o, false),
+        (None, "Orphan") => (true, false),
+        (None, "Foreground") => (false, true),
+        (None, "Background") => (false, false),
+        _ => (has(FINALIZER_ORPHAN), has(FINALIZER_FOREGROUND) && !has(FINALIZER_ORPHAN)),
+    };
+    let mut out: Vec<String> =
+        finalizers.iter().filter(|f| *f != FINALIZER_ORPHAN && *f != FINALIZER_FOREGROUND).cloned().collect();
+    if orphan {
+        out.push(FINALIZER_ORPHAN.into());
+    }
+    if foreground {
+        out.push(FINALIZER_FOREGROUND.into());
+    }
+    if out.iter().collect::<std::collections::BTreeSet<_>>() == finalizers.iter().collect() {
+        return finalizers.to_vec();
+    }
+    out
+}
+
+/// The namespace registry's Delete (pkg/registry/core/namespace/storage/storage.go):
+/// the first DELETE stamps deletionTimestamp, moves the phase to
+/// `Terminating` and sets the orphan/foreground finalizers the options ask
+/// for; the namespace goes only once `spec.finalizers` is empty (the
+/// namespace controller empties it through `finalize`).
+fn delete_namespace(
+    input: &Input<'_>,
+    mut object: Value,
+    already_deleting: bool,
+    wanted: Vec<String>,
+    status_reply: bool,
+) -> Result<Outcome, StatusError> {
+    let spec_finalizers = !string_list(object.pointer("/spec/finalizers")).is_empty();
+    if !already_deleting {
+        if !spec_finalizers && wanted.is_empty() {
+            return Ok(Outcome::Delete { object, status_reply });
+        }
+        let meta = object["metadata"].as_object_mut().expect("metadata");
+        meta.insert("deletionTimestamp".into(), json!(rfc3339(input.now_ms)));
+        meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+        if !wanted.is_empty() {
+            meta.insert("finalizers".into(), json!(wanted));
+        }
+        meta.remove("resourceVersion");
+        object["status"]["phase"] = json!("Terminating");
+        return Ok(Outcome::Put { object, code: 200, reply: None });
+    }
+    let finalizers_left = !string_list(object.pointer("/metadata/finalizers")).is_empty();
+    if spec_finalizers || finalizers_left {
+        return Ok(Outcome::Done { code: 200, body: object });
+    }
+    Ok(Outcome::Delete { object, status_reply })
 }
 
 /// The objects the apiserver creates when it starts, like the real bootstrap

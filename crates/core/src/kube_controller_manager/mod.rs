@@ -1,36 +1,59 @@
 //! kube-controller-manager: the control loops, each a level-triggered
 //! reconciler that watches through kube-apiserver and writes through it.
 //!
-//! Today it runs the ReplicaSet controller ([`replicaset`]) and the
-//! Deployment controller ([`deployment`]); the other loops of issue 7
-//! (Endpoints, Namespace, garbage collector, node lifecycle, ...) join them
-//! one by one.
+//! Today it runs the ReplicaSet controller ([`replicaset`]), the
+//! Deployment controller ([`deployment`]), the garbage collector
+//! ([`garbagecollector`]) and the namespace controller ([`namespace`]); the
+//! other loops of issue 7 (Endpoints, node lifecycle, ...) join them one by
+//! one.
 
 pub mod deployment;
+pub mod garbagecollector;
+pub mod namespace;
 pub mod replicaset;
 
+use crate::apimachinery::resources;
 use crate::component::{Component, Context, Envelope};
 use crate::component_id::ComponentId;
 use crate::message::{ApiRequest, Payload};
 use crate::reflector::Reflector;
 use deployment::DeploymentController;
+use garbagecollector::GarbageCollector;
 use kscope_protocol::ComponentKind;
+use namespace::NamespaceController;
 use replicaset::ReplicaSetController;
 use std::collections::BTreeMap;
 
 const TIMER_SYNC: u64 = 1;
 const TIMER_RETRY: u64 = 2;
 const TIMER_TICK: u64 = 3;
-/// A Deployment's retry or progress deadline is due.
+/// A Deployment's retry or progress deadline, a garbage collector retry or
+/// a namespace's next sync is due.
 const TIMER_REQUEUE: u64 = 4;
 /// How often the manager checks its watches and expectations.
 const TICK_MS: u64 = 1_000;
 
-/// The watched collections.
-const INFORMERS: [&str; 3] = ["/api/v1/pods", "/apis/apps/v1/replicasets", "/apis/apps/v1/deployments"];
+/// The watched collections: what the loops read, and what the garbage
+/// collector builds its graph from (the resources that commonly carry
+/// ownerReferences; the real collector watches every deletable resource,
+/// kscope leaves out the busy Leases and Events).
+const INFORMERS: [(&str, &str); 11] = [
+    ("", "pods"),
+    ("apps", "replicasets"),
+    ("apps", "deployments"),
+    ("", "namespaces"),
+    ("", "replicationcontrollers"),
+    ("", "services"),
+    ("", "endpoints"),
+    ("discovery.k8s.io", "endpointslices"),
+    ("", "configmaps"),
+    ("", "secrets"),
+    ("", "serviceaccounts"),
+];
 const PODS: usize = 0;
 const REPLICA_SETS: usize = 1;
 const DEPLOYMENTS: usize = 2;
+const NAMESPACES: usize = 3;
 
 /// What a loop wants sent, and what it expects back.
 pub struct Outbox {
@@ -56,6 +79,8 @@ pub struct KubeControllerManager {
     next_request: u64,
     replica_sets: ReplicaSetController,
     deployments: DeploymentController,
+    garbage_collector: GarbageCollector,
+    namespaces: NamespaceController,
     /// When the requeue timer fires next, if set.
     requeue_armed_ms: Option<u64>,
     /// Request id → tag of the loop request it answers.
@@ -67,10 +92,16 @@ impl KubeControllerManager {
     /// A controller manager with every modelled loop.
     pub fn new() -> Self {
         KubeControllerManager {
-            reflectors: INFORMERS.iter().map(|p| Reflector::new(p, "", "")).collect(),
+            reflectors: INFORMERS
+                .iter()
+                .filter_map(|(g, p)| resources::by_plural(g, p))
+                .map(|r| Reflector::new(&r.collection_path(None), "", ""))
+                .collect(),
             next_request: 0,
             replica_sets: ReplicaSetController::default(),
             deployments: DeploymentController::default(),
+            garbage_collector: GarbageCollector::default(),
+            namespaces: NamespaceController::default(),
             requeue_armed_ms: None,
             in_flight: BTreeMap::new(),
             sync_deferred: false,
@@ -87,10 +118,21 @@ impl KubeControllerManager {
         &self.deployments
     }
 
-    /// Sets the requeue timer for the Deployment controller's next due time.
+    /// The garbage collector.
+    pub fn garbage_collector(&self) -> &GarbageCollector {
+        &self.garbage_collector
+    }
+
+    /// The namespace controller.
+    pub fn namespaces(&self) -> &NamespaceController {
+        &self.namespaces
+    }
+
+    /// Sets the requeue timer for the loops' next due time.
     fn arm_requeue(&mut self, ctx: &mut Context<'_>) {
         let now = ctx.now_ms();
-        let Some(due) = self.deployments.next_due() else { return };
+        let due = [self.deployments.next_due(), self.garbage_collector.next_due(), self.namespaces.next_due()];
+        let Some(due) = due.into_iter().flatten().min() else { return };
         if self.requeue_armed_ms.is_some_and(|t| t > now && t <= due) {
             return;
         }
@@ -148,7 +190,11 @@ impl Component for KubeControllerManager {
         let now = ctx.now_ms();
         if let Some(i) = self.reflectors.iter().position(|r| r.owns(response.request_id)) {
             let changes = self.reflectors[i].handle_via(ctx, &mut self.next_request, &response, TIMER_RETRY);
+            let resource = resources::by_plural(INFORMERS[i].0, INFORMERS[i].1);
             for change in changes {
+                if let Some(r) = resource {
+                    self.garbage_collector.on_change(r, &change);
+                }
                 match i {
                     PODS => {
                         self.replica_sets.on_pod(&change, &self.reflectors[REPLICA_SETS]);
@@ -159,6 +205,7 @@ impl Component for KubeControllerManager {
                         self.deployments.on_replica_set(&change, &self.reflectors[DEPLOYMENTS]);
                     }
                     DEPLOYMENTS => self.deployments.on_deployment(&change),
+                    NAMESPACES => self.namespaces.on_namespace(&change, now),
                     _ => {}
                 }
             }
@@ -171,6 +218,10 @@ impl Component for KubeControllerManager {
         let mut outbox = self.outbox();
         if DeploymentController::owns(tag) {
             self.deployments.on_response(tag, &response, &self.reflectors[REPLICA_SETS], now, &mut outbox);
+        } else if NamespaceController::owns(tag) {
+            self.namespaces.on_response(tag, &response, now, &mut outbox);
+        } else if GarbageCollector::owns(tag) {
+            self.garbage_collector.on_response(tag, &response, now, &mut outbox);
         } else {
             self.replica_sets.on_response(tag, &response, now, &mut outbox);
         }
@@ -194,6 +245,8 @@ impl Component for KubeControllerManager {
                         now,
                         &mut outbox,
                     );
+                    self.garbage_collector.sync(&mut outbox);
+                    self.namespaces.sync(now, &mut outbox);
                     self.flush(ctx, outbox);
                     self.arm_requeue(ctx);
                 }
@@ -203,7 +256,7 @@ impl Component for KubeControllerManager {
                     r.check_via(ctx, &mut self.next_request);
                 }
                 // Expectations time out; requests never answered are forgotten.
-                if self.replica_sets.expire(now) | self.deployments.expire(now) {
+                if self.replica_sets.expire(now) | self.deployments.expire(now) | self.garbage_collector.expire(now) {
                     self.defer_sync(ctx);
                 }
                 ctx.set_timer(TICK_MS, TIMER_TICK);
@@ -212,7 +265,8 @@ impl Component for KubeControllerManager {
                 if self.requeue_armed_ms.is_some_and(|t| t <= now) {
                     self.requeue_armed_ms = None;
                 }
-                if self.deployments.expire(now) {
+                let namespaces_due = self.namespaces.next_due().is_some_and(|t| t <= now);
+                if self.deployments.expire(now) | self.garbage_collector.expire(now) || namespaces_due {
                     self.defer_sync(ctx);
                 }
                 self.arm_requeue(ctx);
@@ -228,11 +282,14 @@ impl Component for KubeControllerManager {
 
     fn details(&self) -> Vec<(String, String)> {
         vec![
-            ("loops".into(), "replicaset, deployment".into()),
+            ("loops".into(), "replicaset, deployment, garbagecollector, namespace".into()),
             ("replicasets".into(), self.replica_sets.count().to_string()),
             ("pods created".into(), self.replica_sets.created().to_string()),
             ("deployments".into(), self.deployments.count().to_string()),
             ("replicasets created".into(), self.deployments.created().to_string()),
+            ("gc graph nodes".into(), self.garbage_collector.nodes().len().to_string()),
+            ("gc deletions".into(), self.garbage_collector.deleted().to_string()),
+            ("namespaces finalized".into(), self.namespaces.finalized().to_string()),
         ]
     }
 
