@@ -88,4 +88,4 @@ fn default_scenario_hash_is_pinned() {
     assert_eq!(hash, PINNED_DEFAULT_SEED7_30S, "trace hash changed");
 }
 
-const PINNED_DEFAULT_SEED7_30S: &str = "b87bc5276938f966";
+const PINNED_DEFAULT_SEED7_30S: &str = "8fd86ff6d53b8b54";

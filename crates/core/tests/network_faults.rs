@@ -71,7 +71,7 @@ fn killed_apiserver_drops_requests_and_loses_its_memory_on_start() {
     // The objects live in etcd: the restarted apiserver lists them into its
     // cache again and the renewals go through.
     cluster.advance(Duration::from_secs(30)).unwrap();
-    assert_eq!(detail(&cluster, "kube-apiserver", "cached objects"), "27");
+    assert_eq!(detail(&cluster, "kube-apiserver", "cached objects"), "28");
     assert_eq!(detail(&cluster, "kubelet/node-1", "lease renewals"), "3");
 }
 

@@ -1,19 +1,25 @@
 //! kube-controller-manager: the control loops, each a level-triggered
 //! reconciler that watches through kube-apiserver and writes through it.
 //!
-//! Today it runs the ReplicaSet controller ([`replicaset`]) and the
-//! Deployment controller ([`deployment`]); the other loops of issue 7
-//! (Endpoints, Namespace, garbage collector, node lifecycle, ...) join them
-//! one by one.
+//! Today it runs the ReplicaSet controller ([`replicaset`]), the
+//! Deployment controller ([`deployment`]), the Endpoints controller
+//! ([`endpoints`]) and the EndpointSlice controller ([`endpointslice`]);
+//! the other loops of issue 7 (Namespace, garbage collector, node
+//! lifecycle, ...) join them one by one.
 
 pub mod deployment;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod replicaset;
+pub mod workqueue;
 
 use crate::component::{Component, Context, Envelope};
 use crate::component_id::ComponentId;
 use crate::message::{ApiRequest, Payload};
 use crate::reflector::Reflector;
 use deployment::DeploymentController;
+use endpoints::EndpointsController;
+use endpointslice::EndpointSliceController;
 use kscope_protocol::ComponentKind;
 use replicaset::ReplicaSetController;
 use std::collections::BTreeMap;
@@ -26,11 +32,27 @@ const TIMER_REQUEUE: u64 = 4;
 /// How often the manager checks its watches and expectations.
 const TICK_MS: u64 = 1_000;
 
-/// The watched collections.
-const INFORMERS: [&str; 3] = ["/api/v1/pods", "/apis/apps/v1/replicasets", "/apis/apps/v1/deployments"];
+/// The watched collections, with their label selectors.
+const INFORMERS: [(&str, &str); 7] = [
+    ("/api/v1/pods", ""),
+    ("/apis/apps/v1/replicasets", ""),
+    ("/apis/apps/v1/deployments", ""),
+    ("/api/v1/services", ""),
+    ("/api/v1/endpoints", ""),
+    // The EndpointSlice controller watches only the slices it manages.
+    (
+        "/apis/discovery.k8s.io/v1/endpointslices",
+        "endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io",
+    ),
+    ("/api/v1/nodes", ""),
+];
 const PODS: usize = 0;
 const REPLICA_SETS: usize = 1;
 const DEPLOYMENTS: usize = 2;
+const SERVICES: usize = 3;
+const ENDPOINTS: usize = 4;
+const ENDPOINT_SLICES: usize = 5;
+const NODES: usize = 6;
 
 /// What a loop wants sent, and what it expects back.
 pub struct Outbox {
@@ -56,6 +78,8 @@ pub struct KubeControllerManager {
     next_request: u64,
     replica_sets: ReplicaSetController,
     deployments: DeploymentController,
+    endpoints: EndpointsController,
+    endpoint_slices: EndpointSliceController,
     /// When the requeue timer fires next, if set.
     requeue_armed_ms: Option<u64>,
     /// Request id → tag of the loop request it answers.
@@ -67,10 +91,12 @@ impl KubeControllerManager {
     /// A controller manager with every modelled loop.
     pub fn new() -> Self {
         KubeControllerManager {
-            reflectors: INFORMERS.iter().map(|p| Reflector::new(p, "", "")).collect(),
+            reflectors: INFORMERS.iter().map(|(p, labels)| Reflector::new(p, labels, "")).collect(),
             next_request: 0,
             replica_sets: ReplicaSetController::default(),
             deployments: DeploymentController::default(),
+            endpoints: EndpointsController::default(),
+            endpoint_slices: EndpointSliceController::default(),
             requeue_armed_ms: None,
             in_flight: BTreeMap::new(),
             sync_deferred: false,
@@ -87,10 +113,21 @@ impl KubeControllerManager {
         &self.deployments
     }
 
-    /// Sets the requeue timer for the Deployment controller's next due time.
+    /// The Endpoints controller.
+    pub fn endpoints(&self) -> &EndpointsController {
+        &self.endpoints
+    }
+
+    /// The EndpointSlice controller.
+    pub fn endpoint_slices(&self) -> &EndpointSliceController {
+        &self.endpoint_slices
+    }
+
+    /// Sets the requeue timer for the next due time of a loop.
     fn arm_requeue(&mut self, ctx: &mut Context<'_>) {
         let now = ctx.now_ms();
-        let Some(due) = self.deployments.next_due() else { return };
+        let due = [self.deployments.next_due(), self.endpoints.next_due(), self.endpoint_slices.next_due()];
+        let Some(due) = due.into_iter().flatten().min() else { return };
         if self.requeue_armed_ms.is_some_and(|t| t > now && t <= due) {
             return;
         }
@@ -153,12 +190,20 @@ impl Component for KubeControllerManager {
                     PODS => {
                         self.replica_sets.on_pod(&change, &self.reflectors[REPLICA_SETS]);
                         self.deployments.on_pod(&change, &self.reflectors[REPLICA_SETS]);
+                        self.endpoints.on_pod(&change, &self.reflectors[SERVICES]);
+                        self.endpoint_slices.on_pod(&change, &self.reflectors[SERVICES]);
                     }
                     REPLICA_SETS => {
                         self.replica_sets.on_replica_set(&change);
                         self.deployments.on_replica_set(&change, &self.reflectors[DEPLOYMENTS]);
                     }
                     DEPLOYMENTS => self.deployments.on_deployment(&change),
+                    SERVICES => {
+                        self.endpoints.on_service(&change);
+                        self.endpoint_slices.on_service(&change);
+                    }
+                    ENDPOINTS => self.endpoints.on_endpoints(&change),
+                    ENDPOINT_SLICES => self.endpoint_slices.on_slice(&change),
                     _ => {}
                 }
             }
@@ -171,6 +216,10 @@ impl Component for KubeControllerManager {
         let mut outbox = self.outbox();
         if DeploymentController::owns(tag) {
             self.deployments.on_response(tag, &response, &self.reflectors[REPLICA_SETS], now, &mut outbox);
+        } else if EndpointSliceController::owns(tag) {
+            self.endpoint_slices.on_response(tag, &response, &self.reflectors[SERVICES], now, &mut outbox);
+        } else if EndpointsController::owns(tag) {
+            self.endpoints.on_response(tag, &response, now, &mut outbox);
         } else {
             self.replica_sets.on_response(tag, &response, now, &mut outbox);
         }
@@ -194,6 +243,21 @@ impl Component for KubeControllerManager {
                         now,
                         &mut outbox,
                     );
+                    self.endpoints.sync(
+                        &self.reflectors[SERVICES],
+                        &self.reflectors[PODS],
+                        &self.reflectors[ENDPOINTS],
+                        now,
+                        &mut outbox,
+                    );
+                    self.endpoint_slices.sync(
+                        &self.reflectors[SERVICES],
+                        &self.reflectors[PODS],
+                        &self.reflectors[ENDPOINT_SLICES],
+                        &self.reflectors[NODES],
+                        now,
+                        &mut outbox,
+                    );
                     self.flush(ctx, outbox);
                     self.arm_requeue(ctx);
                 }
@@ -203,7 +267,11 @@ impl Component for KubeControllerManager {
                     r.check_via(ctx, &mut self.next_request);
                 }
                 // Expectations time out; requests never answered are forgotten.
-                if self.replica_sets.expire(now) | self.deployments.expire(now) {
+                if self.replica_sets.expire(now)
+                    | self.deployments.expire(now)
+                    | self.endpoints.expire(now)
+                    | self.endpoint_slices.expire(now)
+                {
                     self.defer_sync(ctx);
                 }
                 ctx.set_timer(TICK_MS, TIMER_TICK);
@@ -212,7 +280,7 @@ impl Component for KubeControllerManager {
                 if self.requeue_armed_ms.is_some_and(|t| t <= now) {
                     self.requeue_armed_ms = None;
                 }
-                if self.deployments.expire(now) {
+                if self.deployments.expire(now) | self.endpoints.expire(now) | self.endpoint_slices.expire(now) {
                     self.defer_sync(ctx);
                 }
                 self.arm_requeue(ctx);
@@ -228,11 +296,13 @@ impl Component for KubeControllerManager {
 
     fn details(&self) -> Vec<(String, String)> {
         vec![
-            ("loops".into(), "replicaset, deployment".into()),
+            ("loops".into(), "replicaset, deployment, endpoint, endpointslice".into()),
             ("replicasets".into(), self.replica_sets.count().to_string()),
             ("pods created".into(), self.replica_sets.created().to_string()),
             ("deployments".into(), self.deployments.count().to_string()),
             ("replicasets created".into(), self.deployments.created().to_string()),
+            ("endpoints writes".into(), self.endpoints.writes().to_string()),
+            ("endpointslice writes".into(), self.endpoint_slices.writes().to_string()),
         ]
     }
 
