@@ -744,11 +744,23 @@ impl EndpointSliceController {
         {
             return;
         }
-        if self.expected.get(key).is_some_and(|t| !t.is_empty()) {
-            // The informer is behind the controller's own writes
-            // (`StaleSlices`): retry when it has caught up.
-            self.queue.add_rate_limited(key, now);
-            return;
+        // The informer must show the controller's own writes (`StaleSlices`);
+        // the watch event may have come before the write's answer.
+        let namespace = meta(service, "namespace").to_string();
+        if let Some(tracked) = self.expected.get_mut(key) {
+            tracked.retain(|name, want| {
+                let cached = slices.store().get(&format!("{namespace}/{name}"));
+                let generation = cached.and_then(|s| s.pointer("/metadata/generation")).and_then(Value::as_i64);
+                match want {
+                    None => cached.is_some(),
+                    Some(g) => generation.is_none_or(|have| have < *g),
+                }
+            });
+            if !tracked.is_empty() {
+                self.queue.add_rate_limited(key, now);
+                return;
+            }
+            self.expected.remove(key);
         }
         let existing: Vec<Slice> = slices
             .store()
@@ -760,7 +772,6 @@ impl EndpointSliceController {
         let pods = selected_pods(service, pods);
         let trigger = self.triggers.compute(service, &pods);
         let plan = reconcile(service, &pods, nodes.store(), &existing, self.max_endpoints_per_slice);
-        let namespace = meta(service, "namespace").to_string();
         let collection = format!("/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices");
         for slice in &plan.create {
             let api = ApiRequest::new(0, Method::Post, collection.clone()).with_body(slice.to_value(service, trigger));
