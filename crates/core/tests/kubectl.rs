@@ -379,7 +379,7 @@ fn changes_go_through_with_kubectls_wording() {
     );
     assert_eq!(
         ok(&mut c, "kubectl cluster-info"),
-        "Kubernetes control plane is running at https://172.18.0.2:6443\n\nTo further debug and diagnose cluster problems, use 'kubectl cluster-info dump'.\n"
+        "Kubernetes control plane is running at https://172.18.0.2:6443\nCoreDNS is running at https://172.18.0.2:6443/api/v1/namespaces/kube-system/services/kube-dns:dns/proxy\n\nTo further debug and diagnose cluster problems, use 'kubectl cluster-info dump'.\n"
     );
 }
 

@@ -71,7 +71,10 @@ fn killed_apiserver_drops_requests_and_loses_its_memory_on_start() {
     // The objects live in etcd: the restarted apiserver lists them into its
     // cache again and the renewals go through.
     cluster.advance(Duration::from_secs(30)).unwrap();
-    assert_eq!(detail(&cluster, "kube-apiserver", "cached objects"), "27");
+    // The bootstrap objects (namespaces, the kubernetes and kube-dns Services
+    // with their Endpoints and EndpointSlices, roles, bindings, priority
+    // classes) and the nodes and their leases.
+    assert_eq!(detail(&cluster, "kube-apiserver", "cached objects"), "35");
     assert_eq!(detail(&cluster, "kubelet/node-1", "lease renewals"), "3");
 }
 

@@ -2,7 +2,8 @@
 //! strategies do it: pkg/apis/core/v1/defaults.go (`SetDefaults_PodSpec`,
 //! `SetDefaults_Container`, `SetDefaults_Probe`, `SetDefaults_Service`,
 //! `SetDefaults_Namespace`, `SetDefaults_Secret`), pkg/apis/apps/v1/defaults.go
-//! (`SetDefaults_Deployment`, `SetDefaults_ReplicaSet`) and the strategies'
+//! (`SetDefaults_Deployment`, `SetDefaults_ReplicaSet`),
+//! pkg/apis/discovery/v1/defaults.go (`SetDefaults_EndpointPort`) and the strategies'
 //! `PrepareForCreate` (pkg/registry/*/strategy.go).
 
 use super::typed::Typed;
@@ -96,6 +97,19 @@ pub fn apply(object: &mut Typed) {
         }
         Typed::PriorityClass(pc) => {
             pc.preemption_policy.get_or_insert_with(|| "PreemptLowerPriority".into());
+        }
+        // pkg/apis/core/v1/defaults.go SetDefaults_EndpointPort.
+        Typed::Endpoints(ep) => {
+            for port in ep.subsets.iter_mut().flatten().flat_map(|s| s.ports.iter_mut().flatten()) {
+                port.protocol.get_or_insert_with(|| "TCP".into());
+            }
+        }
+        // pkg/apis/discovery/v1/defaults.go SetDefaults_EndpointPort.
+        Typed::EndpointSlice(slice) => {
+            for port in slice.ports.iter_mut().flatten() {
+                port.name.get_or_insert_with(String::new);
+                port.protocol.get_or_insert_with(|| "TCP".into());
+            }
         }
         _ => {}
     }

@@ -326,7 +326,7 @@ fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
 
 /// The kinds whose strategies keep `metadata.generation` (1.32: not pods).
 fn has_generation(kind: &str) -> bool {
-    matches!(kind, "Deployment" | "ReplicaSet" | "ReplicationController")
+    matches!(kind, "Deployment" | "ReplicaSet" | "ReplicationController" | "EndpointSlice")
 }
 
 fn create(input: &Input<'_>, mut body: Value, rng: &mut SimRng) -> Result<Outcome, StatusError> {
@@ -843,7 +843,16 @@ fn update(
     if r.kind == "Pod" && sub.is_empty() {
         pod_update_allowed(current, &value).map_err(|e| invalid(r, &info.name, vec![e]))?;
     }
-    let spec_changed = current.get("spec") != value.get("spec");
+    // An EndpointSlice has no spec: any change outside its metadata counts
+    // (pkg/registry/discovery/endpointslice/strategy.go PrepareForUpdate).
+    let spec_changed = if r.kind == "EndpointSlice" {
+        fn body(o: &Value) -> Option<Vec<(&String, &Value)>> {
+            o.as_object().map(|m| m.iter().filter(|(k, _)| *k != "metadata").collect())
+        }
+        body(current) != body(&value)
+    } else {
+        current.get("spec") != value.get("spec")
+    };
     if has_generation(r.kind) && sub.is_empty() {
         let annotations_changed = r.kind == "Deployment"
             && current.pointer("/metadata/annotations") != value.pointer("/metadata/annotations");
@@ -1178,7 +1187,7 @@ fn delete_namespace(
 
 /// The objects the apiserver creates when it starts, like the real bootstrap
 /// controllers: system namespaces (pkg/controlplane/controller/systemnamespaces),
-/// the `kubernetes` Service and its Endpoints, bootstrap RBAC
+/// the `kubernetes` Service with its Endpoints and EndpointSlice, bootstrap RBAC
 /// (plugin/pkg/auth/authorizer/rbac/bootstrappolicy) and the system priority
 /// classes (pkg/apis/scheduling/types.go: 2000000000 and 2000001000).
 pub fn bootstrap_objects() -> Vec<(&'static Resource, Value)> {
@@ -1210,6 +1219,16 @@ pub fn bootstrap_objects() -> Vec<(&'static Resource, Value)> {
         json!({"apiVersion": "v1", "kind": "Endpoints",
             "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
             "subsets": [{"addresses": [{"ip": APISERVER_ADDRESS}], "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}]}),
+    ));
+    // The apiserver's endpoint reconciler mirrors them into an EndpointSlice
+    // (pkg/controlplane/reconcilers/endpointsadapter.go).
+    out.push((
+        res("endpointslices", "discovery.k8s.io"),
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [APISERVER_ADDRESS], "conditions": {"ready": true}}],
+            "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}),
     ));
     for (name, value) in [("system-cluster-critical", 2_000_000_000), ("system-node-critical", 2_000_001_000)] {
         out.push((

@@ -475,6 +475,8 @@ pub fn validate(object: &Typed, old: Option<&Typed>, namespaced: bool) -> Vec<Fi
             None => errs.push(FieldError::required("spec", "")),
         },
         Typed::Service(svc) => service(svc, old, &mut errs),
+        Typed::EndpointSlice(slice) => endpoint_slice(slice, old, &mut errs),
+        Typed::Endpoints(ep) => endpoints(ep, &mut errs),
         Typed::Namespace(_) | Typed::ConfigMap(_) | Typed::Secret(_) | Typed::ServiceAccount(_) => {}
         Typed::Role(role) => policy_rules(role.rules.as_deref().unwrap_or_default(), true, &mut errs),
         Typed::ClusterRole(role) => policy_rules(role.rules.as_deref().unwrap_or_default(), false, &mut errs),
@@ -522,6 +524,89 @@ pub fn validate(object: &Typed, old: Option<&Typed>, namespaced: bool) -> Vec<Fi
     let mut seen = BTreeSet::new();
     errs.retain(|e| seen.insert(e.to_string()));
     errs
+}
+
+fn port_number(port: i32, path: String, errs: &mut Vec<FieldError>) {
+    if !(1..=65535).contains(&port) {
+        errs.push(FieldError::invalid(path, port, "must be between 1 and 65535, inclusive"));
+    }
+}
+
+fn protocol(value: Option<&str>, path: String, errs: &mut Vec<FieldError>) {
+    match value {
+        None | Some("") => errs.push(FieldError::required(path, "")),
+        Some("TCP" | "UDP" | "SCTP") => {}
+        Some(other) => errs.push(FieldError::not_supported(path, other, &["SCTP", "TCP", "UDP"])),
+    }
+}
+
+/// pkg/apis/discovery/validation `ValidateEndpointSlice` (the basics:
+/// address type, addresses of that type, ports) and its update rule (the
+/// address type is immutable).
+fn endpoint_slice(
+    slice: &k8s_openapi::api::discovery::v1::EndpointSlice,
+    old: Option<&Typed>,
+    errs: &mut Vec<FieldError>,
+) {
+    let address_type = slice.address_type.as_str();
+    match address_type {
+        "" => errs.push(FieldError::required("addressType", "")),
+        "IPv4" | "IPv6" | "FQDN" => {}
+        other => errs.push(FieldError::not_supported("addressType", other, &["FQDN", "IPv4", "IPv6"])),
+    }
+    for (i, e) in slice.endpoints.iter().enumerate() {
+        let path = format!("endpoints[{i}].addresses");
+        if e.addresses.is_empty() {
+            errs.push(FieldError::required(path.clone(), "must contain at least 1 address"));
+        }
+        for (j, a) in e.addresses.iter().enumerate() {
+            let ok = match address_type {
+                "IPv4" => a.parse::<std::net::Ipv4Addr>().is_ok(),
+                "IPv6" => a.parse::<std::net::Ipv6Addr>().is_ok(),
+                _ => true,
+            };
+            if !ok {
+                let why = if address_type == "IPv4" {
+                    "must be a valid IPv4 address"
+                } else {
+                    "must be a valid IPv6 address"
+                };
+                errs.push(FieldError::invalid(format!("{path}[{j}]"), a.as_str(), why));
+            }
+        }
+    }
+    for (i, p) in slice.ports.iter().flatten().enumerate() {
+        if let Some(n) = p.port {
+            port_number(n, format!("ports[{i}].port"), errs);
+        }
+        protocol(p.protocol.as_deref(), format!("ports[{i}].protocol"), errs);
+    }
+    if let Some(Typed::EndpointSlice(old)) = old {
+        if old.address_type != slice.address_type {
+            errs.push(FieldError::invalid("addressType", address_type, IMMUTABLE));
+        }
+    }
+}
+
+/// pkg/apis/core/validation `ValidateEndpoints` (the basics: IPs and ports).
+fn endpoints(ep: &k8s_openapi::api::core::v1::Endpoints, errs: &mut Vec<FieldError>) {
+    for (i, s) in ep.subsets.iter().flatten().enumerate() {
+        for (field, addresses) in [("addresses", &s.addresses), ("notReadyAddresses", &s.not_ready_addresses)] {
+            for (j, a) in addresses.iter().flatten().enumerate() {
+                if a.ip.parse::<std::net::IpAddr>().is_err() {
+                    errs.push(FieldError::invalid(
+                        format!("subsets[{i}].{field}[{j}].ip"),
+                        a.ip.as_str(),
+                        "must be a valid IP address",
+                    ));
+                }
+            }
+        }
+        for (j, p) in s.ports.iter().flatten().enumerate() {
+            port_number(p.port, format!("subsets[{i}].ports[{j}].port"), errs);
+            protocol(p.protocol.as_deref(), format!("subsets[{i}].ports[{j}].protocol"), errs);
+        }
+    }
 }
 
 /// pkg/apis/rbac/validation `ValidatePolicyRule`.

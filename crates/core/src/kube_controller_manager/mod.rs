@@ -3,14 +3,18 @@
 //!
 //! Today it runs the ReplicaSet controller ([`replicaset`]), the
 //! Deployment controller ([`deployment`]), the garbage collector
-//! ([`garbagecollector`]) and the namespace controller ([`namespace`]); the
-//! other loops of issue 7 (Endpoints, node lifecycle, ...) join them one by
-//! one.
+//! ([`garbagecollector`]), the namespace controller ([`namespace`]), the
+//! Endpoints controller ([`endpoints`]) and the EndpointSlice controller
+//! ([`endpointslice`]); node lifecycle and the rest of issue 7 join them
+//! one by one.
 
 pub mod deployment;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod garbagecollector;
 pub mod namespace;
 pub mod replicaset;
+pub mod workqueue;
 
 use crate::apimachinery::resources;
 use crate::component::{Component, Context, Envelope};
@@ -18,6 +22,8 @@ use crate::component_id::ComponentId;
 use crate::message::{ApiRequest, Payload};
 use crate::reflector::Reflector;
 use deployment::DeploymentController;
+use endpoints::EndpointsController;
+use endpointslice::EndpointSliceController;
 use garbagecollector::GarbageCollector;
 use kscope_protocol::ComponentKind;
 use namespace::NamespaceController;
@@ -33,27 +39,41 @@ const TIMER_REQUEUE: u64 = 4;
 /// How often the manager checks its watches and expectations.
 const TICK_MS: u64 = 1_000;
 
-/// The watched collections: what the loops read, and what the garbage
-/// collector builds its graph from (the resources that commonly carry
-/// ownerReferences; the real collector watches every deletable resource,
-/// kscope leaves out the busy Leases and Events).
-const INFORMERS: [(&str, &str); 11] = [
-    ("", "pods"),
-    ("apps", "replicasets"),
-    ("apps", "deployments"),
-    ("", "namespaces"),
-    ("", "replicationcontrollers"),
-    ("", "services"),
-    ("", "endpoints"),
-    ("discovery.k8s.io", "endpointslices"),
-    ("", "configmaps"),
-    ("", "secrets"),
-    ("", "serviceaccounts"),
+/// The watched collections (group, resource, label selector): what the
+/// loops read, and what the garbage collector builds its graph from (the
+/// first 11: the resources that commonly carry ownerReferences; the real
+/// collector watches every deletable resource, kscope leaves out the busy
+/// Leases and Events).
+const INFORMERS: [(&str, &str, &str); 13] = [
+    ("", "pods", ""),
+    ("apps", "replicasets", ""),
+    ("apps", "deployments", ""),
+    ("", "namespaces", ""),
+    ("", "replicationcontrollers", ""),
+    ("", "services", ""),
+    ("", "endpoints", ""),
+    ("discovery.k8s.io", "endpointslices", ""),
+    ("", "configmaps", ""),
+    ("", "secrets", ""),
+    ("", "serviceaccounts", ""),
+    ("", "nodes", ""),
+    // The EndpointSlice controller watches only the slices it manages.
+    ("discovery.k8s.io", "endpointslices", "endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io"),
 ];
+// Each loop tags its requests in its own range, so answers find it:
+// ReplicaSet below 2^58, Endpoints [2^58, 2^59), EndpointSlice [2^59, 2^60),
+// garbage collector [2^60, 2^61), Namespace [2^61, 2^62), Deployment above.
+
+/// How many informers feed the garbage collector.
+const GC_INFORMERS: usize = 11;
 const PODS: usize = 0;
 const REPLICA_SETS: usize = 1;
 const DEPLOYMENTS: usize = 2;
 const NAMESPACES: usize = 3;
+const SERVICES: usize = 5;
+const ENDPOINTS: usize = 6;
+const NODES: usize = 11;
+const ENDPOINT_SLICES: usize = 12;
 
 /// What a loop wants sent, and what it expects back.
 pub struct Outbox {
@@ -81,6 +101,8 @@ pub struct KubeControllerManager {
     deployments: DeploymentController,
     garbage_collector: GarbageCollector,
     namespaces: NamespaceController,
+    endpoints: EndpointsController,
+    endpoint_slices: EndpointSliceController,
     /// When the requeue timer fires next, if set.
     requeue_armed_ms: Option<u64>,
     /// Request id → tag of the loop request it answers.
@@ -94,14 +116,17 @@ impl KubeControllerManager {
         KubeControllerManager {
             reflectors: INFORMERS
                 .iter()
-                .filter_map(|(g, p)| resources::by_plural(g, p))
-                .map(|r| Reflector::new(&r.collection_path(None), "", ""))
+                .filter_map(|(g, p, labels)| {
+                    resources::by_plural(g, p).map(|r| Reflector::new(&r.collection_path(None), labels, ""))
+                })
                 .collect(),
             next_request: 0,
             replica_sets: ReplicaSetController::default(),
             deployments: DeploymentController::default(),
             garbage_collector: GarbageCollector::default(),
             namespaces: NamespaceController::default(),
+            endpoints: EndpointsController::default(),
+            endpoint_slices: EndpointSliceController::default(),
             requeue_armed_ms: None,
             in_flight: BTreeMap::new(),
             sync_deferred: false,
@@ -128,10 +153,26 @@ impl KubeControllerManager {
         &self.namespaces
     }
 
+    /// The Endpoints controller.
+    pub fn endpoints(&self) -> &EndpointsController {
+        &self.endpoints
+    }
+
+    /// The EndpointSlice controller.
+    pub fn endpoint_slices(&self) -> &EndpointSliceController {
+        &self.endpoint_slices
+    }
+
     /// Sets the requeue timer for the loops' next due time.
     fn arm_requeue(&mut self, ctx: &mut Context<'_>) {
         let now = ctx.now_ms();
-        let due = [self.deployments.next_due(), self.garbage_collector.next_due(), self.namespaces.next_due()];
+        let due = [
+            self.deployments.next_due(),
+            self.garbage_collector.next_due(),
+            self.namespaces.next_due(),
+            self.endpoints.next_due(),
+            self.endpoint_slices.next_due(),
+        ];
         let Some(due) = due.into_iter().flatten().min() else { return };
         if self.requeue_armed_ms.is_some_and(|t| t > now && t <= due) {
             return;
@@ -190,7 +231,7 @@ impl Component for KubeControllerManager {
         let now = ctx.now_ms();
         if let Some(i) = self.reflectors.iter().position(|r| r.owns(response.request_id)) {
             let changes = self.reflectors[i].handle_via(ctx, &mut self.next_request, &response, TIMER_RETRY);
-            let resource = resources::by_plural(INFORMERS[i].0, INFORMERS[i].1);
+            let resource = resources::by_plural(INFORMERS[i].0, INFORMERS[i].1).filter(|_| i < GC_INFORMERS);
             for change in changes {
                 if let Some(r) = resource {
                     self.garbage_collector.on_change(r, &change);
@@ -199,6 +240,8 @@ impl Component for KubeControllerManager {
                     PODS => {
                         self.replica_sets.on_pod(&change, &self.reflectors[REPLICA_SETS]);
                         self.deployments.on_pod(&change, &self.reflectors[REPLICA_SETS]);
+                        self.endpoints.on_pod(&change, &self.reflectors[SERVICES]);
+                        self.endpoint_slices.on_pod(&change, &self.reflectors[SERVICES]);
                     }
                     REPLICA_SETS => {
                         self.replica_sets.on_replica_set(&change);
@@ -206,6 +249,12 @@ impl Component for KubeControllerManager {
                     }
                     DEPLOYMENTS => self.deployments.on_deployment(&change),
                     NAMESPACES => self.namespaces.on_namespace(&change, now),
+                    SERVICES => {
+                        self.endpoints.on_service(&change);
+                        self.endpoint_slices.on_service(&change);
+                    }
+                    ENDPOINTS => self.endpoints.on_endpoints(&change),
+                    ENDPOINT_SLICES => self.endpoint_slices.on_slice(&change),
                     _ => {}
                 }
             }
@@ -222,6 +271,10 @@ impl Component for KubeControllerManager {
             self.namespaces.on_response(tag, &response, now, &mut outbox);
         } else if GarbageCollector::owns(tag) {
             self.garbage_collector.on_response(tag, &response, now, &mut outbox);
+        } else if EndpointSliceController::owns(tag) {
+            self.endpoint_slices.on_response(tag, &response, &self.reflectors[SERVICES], now, &mut outbox);
+        } else if EndpointsController::owns(tag) {
+            self.endpoints.on_response(tag, &response, now, &mut outbox);
         } else {
             self.replica_sets.on_response(tag, &response, now, &mut outbox);
         }
@@ -247,6 +300,21 @@ impl Component for KubeControllerManager {
                     );
                     self.garbage_collector.sync(&mut outbox);
                     self.namespaces.sync(now, &mut outbox);
+                    self.endpoints.sync(
+                        &self.reflectors[SERVICES],
+                        &self.reflectors[PODS],
+                        &self.reflectors[ENDPOINTS],
+                        now,
+                        &mut outbox,
+                    );
+                    self.endpoint_slices.sync(
+                        &self.reflectors[SERVICES],
+                        &self.reflectors[PODS],
+                        &self.reflectors[ENDPOINT_SLICES],
+                        &self.reflectors[NODES],
+                        now,
+                        &mut outbox,
+                    );
                     self.flush(ctx, outbox);
                     self.arm_requeue(ctx);
                 }
@@ -256,7 +324,12 @@ impl Component for KubeControllerManager {
                     r.check_via(ctx, &mut self.next_request);
                 }
                 // Expectations time out; requests never answered are forgotten.
-                if self.replica_sets.expire(now) | self.deployments.expire(now) | self.garbage_collector.expire(now) {
+                if self.replica_sets.expire(now)
+                    | self.deployments.expire(now)
+                    | self.garbage_collector.expire(now)
+                    | self.endpoints.expire(now)
+                    | self.endpoint_slices.expire(now)
+                {
                     self.defer_sync(ctx);
                 }
                 ctx.set_timer(TICK_MS, TIMER_TICK);
@@ -266,7 +339,12 @@ impl Component for KubeControllerManager {
                     self.requeue_armed_ms = None;
                 }
                 let namespaces_due = self.namespaces.next_due().is_some_and(|t| t <= now);
-                if self.deployments.expire(now) | self.garbage_collector.expire(now) || namespaces_due {
+                if self.deployments.expire(now)
+                    | self.garbage_collector.expire(now)
+                    | self.endpoints.expire(now)
+                    | self.endpoint_slices.expire(now)
+                    || namespaces_due
+                {
                     self.defer_sync(ctx);
                 }
                 self.arm_requeue(ctx);
@@ -282,7 +360,7 @@ impl Component for KubeControllerManager {
 
     fn details(&self) -> Vec<(String, String)> {
         vec![
-            ("loops".into(), "replicaset, deployment, garbagecollector, namespace".into()),
+            ("loops".into(), "replicaset, deployment, garbagecollector, namespace, endpoint, endpointslice".into()),
             ("replicasets".into(), self.replica_sets.count().to_string()),
             ("pods created".into(), self.replica_sets.created().to_string()),
             ("deployments".into(), self.deployments.count().to_string()),
@@ -290,10 +368,46 @@ impl Component for KubeControllerManager {
             ("gc graph nodes".into(), self.garbage_collector.nodes().len().to_string()),
             ("gc deletions".into(), self.garbage_collector.deleted().to_string()),
             ("namespaces finalized".into(), self.namespaces.finalized().to_string()),
+            ("endpoints writes".into(), self.endpoints.writes().to_string()),
+            ("endpointslice writes".into(), self.endpoint_slices.writes().to_string()),
         ]
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_loop_owns_only_its_own_tags() {
+        // A collision once routed the Endpoints controller's answers to the
+        // garbage collector, and the Endpoints never followed their pods.
+        let owners = |tag: u64| {
+            [
+                DeploymentController::owns(tag),
+                NamespaceController::owns(tag),
+                GarbageCollector::owns(tag),
+                EndpointSliceController::owns(tag),
+                EndpointsController::owns(tag),
+            ]
+            .iter()
+            .filter(|o| **o)
+            .count()
+        };
+        for base in [
+            deployment::TAG_BASE,
+            namespace::TAG_BASE,
+            garbagecollector::TAG_BASE,
+            endpointslice::TAG_BASE,
+            endpoints::TAG_BASE,
+        ] {
+            assert_eq!(owners(base), 1, "tag {base:#x}");
+            assert_eq!(owners(base + 1_000_000), 1, "tag {base:#x} + 1e6");
+        }
+        assert_eq!(owners(1_000), 0, "ReplicaSet tags belong to no other loop");
     }
 }

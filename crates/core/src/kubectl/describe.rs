@@ -125,6 +125,8 @@ pub struct Related {
     pub pods: Vec<Value>,
     /// A Deployment's ReplicaSets: (old ones with replicas, the new one).
     pub replica_sets: Option<(Vec<Value>, Option<Value>)>,
+    /// A Service's EndpointSlices.
+    pub endpoint_slices: Vec<Value>,
 }
 
 fn or_none(v: &str) -> &str {
@@ -143,7 +145,7 @@ pub fn describe(resource: &Resource, object: &Value, related: &Related, now_ms: 
         "nodes" => node(&mut w, object, related, now_ms),
         "deployments" => deployment(&mut w, object, related.replica_sets.as_ref()),
         "replicasets" => replicaset(&mut w, object, &related.pods),
-        "services" => service(&mut w, object),
+        "services" => service(&mut w, object, &related.endpoint_slices),
         "namespaces" => namespace(&mut w, object),
         _ => generic(&mut w, object),
     }
@@ -743,7 +745,7 @@ fn replicaset(w: &mut String, o: &Value, pods: &[Value]) {
     pod_template(w, o.pointer("/spec/template").unwrap_or(&Value::Null));
 }
 
-fn service(w: &mut String, o: &Value) {
+fn service(w: &mut String, o: &Value, slices: &[Value]) {
     header(w, o, true);
     multiline(w, "", "Labels", &labels_of(o));
     annotations_multiline(w, "", "Annotations", &annotations(o));
@@ -768,7 +770,7 @@ fn service(w: &mut String, o: &Value) {
         if let Some(np) = p.get("nodePort").and_then(Value::as_i64) {
             let _ = writeln!(w, "NodePort:\t{name}\t{np}/{proto}");
         }
-        let _ = writeln!(w, "Endpoints:\t<none>");
+        let _ = writeln!(w, "Endpoints:\t{}", format_endpoint_slices(slices, s(p, "/name")));
     }
     let _ = writeln!(w, "Session Affinity:\t{}", s(o, "/spec/sessionAffinity"));
     if !s(o, "/spec/internalTrafficPolicy").is_empty() {
@@ -853,4 +855,32 @@ fn describe_state(w: &mut String, label: &str, state: &Value) {
             let _ = writeln!(w, "      Reason:\t{reason}");
         }
     }
+}
+
+/// describe.go `formatEndpointSlices`: the addresses of the slices' ports
+/// named like the Service port, `ip:port`, three at most then `+ N more...`;
+/// `<none>` without slices.
+fn format_endpoint_slices(slices: &[Value], port_name: &str) -> String {
+    if slices.is_empty() {
+        return "<none>".into();
+    }
+    let mut all = Vec::new();
+    for slice in slices {
+        for port in list(slice, "/ports") {
+            if s(port, "/name") != port_name {
+                continue;
+            }
+            let number = port.get("port").and_then(Value::as_i64).unwrap_or(0);
+            for endpoint in list(slice, "/endpoints") {
+                for address in list(endpoint, "/addresses").iter().filter_map(Value::as_str) {
+                    all.push(format!("{address}:{number}"));
+                }
+            }
+        }
+    }
+    let mut text = all.iter().take(3).cloned().collect::<Vec<_>>().join(",");
+    if all.len() > 3 {
+        text.push_str(&format!(" + {} more...", all.len() - 3));
+    }
+    text
 }

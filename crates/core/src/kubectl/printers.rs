@@ -259,23 +259,25 @@ pub fn cells(resource: &Resource, o: &Value, now_ms: u64) -> Vec<String> {
             vec![name, kind, cluster_ip, external, or_none(ports.join(",")), age, or_none(selector)]
         }
         "endpoints" => {
+            // printers.go formatEndpoints: port by port, the ready addresses;
+            // `<none>` only without subsets (only not-ready addresses print empty).
             let mut all = Vec::new();
             for subset in list(o, "/subsets") {
                 let ports = list(subset, "/ports");
-                for address in list(subset, "/addresses") {
-                    let ip = s(address, "/ip");
-                    if ports.is_empty() {
-                        all.push(ip.to_string());
-                    }
-                    for p in ports {
-                        all.push(format!("{ip}:{}", int(p, "/port")));
-                    }
+                let addresses = list(subset, "/addresses");
+                if ports.is_empty() {
+                    all.extend(addresses.iter().map(|a| s(a, "/ip").to_string()));
+                }
+                for p in ports {
+                    all.extend(addresses.iter().map(|a| format!("{}:{}", s(a, "/ip"), int(p, "/port"))));
                 }
             }
-            let text = if all.len() > 3 {
+            let text = if list(o, "/subsets").is_empty() {
+                "<none>".to_string()
+            } else if all.len() > 3 {
                 format!("{} + {} more...", all[..3].join(","), all.len() - 3)
             } else {
-                or_none(all.join(","))
+                all.join(",")
             };
             vec![name, text, age]
         }

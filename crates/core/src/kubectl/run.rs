@@ -2071,6 +2071,18 @@ impl Cluster {
                         .and_then(|l| l.get("items").and_then(Value::as_array).cloned())
                         .unwrap_or_default();
                 }
+                if r.plural == "services" {
+                    if let Some(slices) = resources::by_plural("discovery.k8s.io", "endpointslices") {
+                        let selector = format!("kubernetes.io/service-name={}", meta(&o, "name"));
+                        let ns = meta(&o, "namespace").to_string();
+                        let path = with_query(&slices.collection_path(Some(&ns)), &[("labelSelector", &selector)]);
+                        related.endpoint_slices = self
+                            .api_get(cmd, path)
+                            .ok()
+                            .and_then(|l| l.get("items").and_then(Value::as_array).cloned())
+                            .unwrap_or_default();
+                    }
+                }
                 if r.plural == "deployments" {
                     related.replica_sets = self.deployment_replica_sets(cmd, &o).map(|(old, new)| {
                         (
