@@ -106,6 +106,8 @@ pub struct Cluster {
     heredoc: Option<Heredoc>,
     /// A script step is running: steps that fall due meanwhile wait for it.
     in_script: bool,
+    /// Each node's ClientIP session-affinity memory (the kernel's `recent` lists).
+    affinity: crate::curl::Affinity,
 }
 
 /// A command waiting for the lines of its heredoc.
@@ -173,6 +175,7 @@ impl Cluster {
             files: BTreeMap::new(),
             heredoc: None,
             in_script: false,
+            affinity: BTreeMap::new(),
         })
     }
 
@@ -313,6 +316,12 @@ impl Cluster {
                 if let Command::Kubectl(cmd) = command {
                     return self.kubectl(&cmd);
                 }
+                if let Command::Curl { namespace, from, url } = &command {
+                    return self.curl(namespace, from, url);
+                }
+                if let Command::Nslookup { namespace, from, name, srv } = &command {
+                    return self.nslookup(namespace, from, name, *srv);
+                }
                 match self.execute(command) {
                     Ok(text) => CommandOutput::ok(text),
                     Err(message) => error(&message),
@@ -368,6 +377,73 @@ impl Cluster {
     }
 
     /// `sim explain`: kube-scheduler's last attempt for a pod.
+    fn kubelets(&self) -> Vec<&Kubelet> {
+        self.sim.components().filter_map(|(_, c, up)| up.then_some(c)?.as_any().downcast_ref::<Kubelet>()).collect()
+    }
+
+    /// Where `from` (a pod in `namespace`, or a node) sends from: (node, IP, namespace for the search list).
+    fn source(&self, namespace: &str, from: &str) -> Result<(String, String, Option<String>), String> {
+        for (id, c, up) in self.sim.components() {
+            let (ComponentId::Kubelet(node), true) = (id, up) else { continue };
+            let Some(k) = c.as_any().downcast_ref::<Kubelet>() else { continue };
+            if let Some(w) = k.workers().values().find(|w| w.namespace == namespace && w.name == from) {
+                return match &w.ip {
+                    Some(ip) if w.phase() == "Running" => Ok((node.clone(), ip.clone(), Some(namespace.to_string()))),
+                    _ => Err(format!("error: unable to upgrade connection: container not found ({from:?})\n")),
+                };
+            }
+            if node == from {
+                return Ok((node.clone(), k.address().to_string(), None));
+            }
+        }
+        Err(format!("Error from server (NotFound): pods {from:?} not found\n"))
+    }
+
+    fn curl(&mut self, namespace: &str, from: &str, url: &str) -> CommandOutput {
+        let (node, ip, search) = match self.source(namespace, from) {
+            Ok(s) => s,
+            Err(text) => return CommandOutput { text, ok: false },
+        };
+        let seed = self.sim.rng_mut().next_u64();
+        let mut local = crate::rng::SimRng::new(seed);
+        let now = self.now_ms();
+        let mut affinity = std::mem::take(&mut self.affinity);
+        let dns = self.sim.components().find_map(|(_, c, up)| up.then_some(c)?.as_any().downcast_ref::<CoreDns>());
+        let proxy_id = ComponentId::KubeProxy(node.clone());
+        let proxy = self
+            .sim
+            .components()
+            .find(|(id, _, up)| **id == proxy_id && *up)
+            .and_then(|(_, c, _)| c.as_any().downcast_ref::<KubeProxy>());
+        let source = crate::curl::Source { node: &node, ip, namespace: search };
+        let (text, ok) =
+            crate::curl::curl(url, &source, dns, proxy, &self.kubelets(), &mut affinity, now, &mut |k| local.below(k));
+        self.affinity = affinity;
+        self.sim.record_action(&format!("sim curl {from} {url}"));
+        CommandOutput { text, ok }
+    }
+
+    fn nslookup(&mut self, namespace: &str, from: &str, name: &str, srv: bool) -> CommandOutput {
+        let search = match self.source(namespace, from) {
+            Ok((_, _, search)) => search,
+            Err(text) => return CommandOutput { text, ok: false },
+        };
+        let Some(dns) =
+            self.sim.components().find_map(|(_, c, up)| up.then_some(c)?.as_any().downcast_ref::<CoreDns>())
+        else {
+            return CommandOutput {
+                text: ";; connection timed out; no servers could be reached\n\n".into(),
+                ok: false,
+            };
+        };
+        let qtype = if srv { crate::coredns::QueryType::Srv } else { crate::coredns::QueryType::A };
+        let answer = match search {
+            Some(ns) => dns.resolve(name, &ns, qtype),
+            None => dns.lookup(name, qtype).map(|r| (name.to_string(), r)),
+        };
+        CommandOutput { text: crate::coredns::nslookup_text(name, &answer), ok: answer.is_ok() }
+    }
+
     fn explain(&self, namespace: &str, name: &str) -> Result<String, String> {
         let key = format!("{namespace}/{name}");
         let scheduler = self
@@ -434,7 +510,9 @@ impl Cluster {
                 Ok(if self.sim.restart(&id) { format!("{id} started\n") } else { format!("{id} is already running\n") })
             }
             Command::Etcdctl(_) => unreachable!("etcdctl runs through Cluster::etcdctl"),
-            Command::Kubectl(_) => unreachable!("kubectl runs through Cluster::kubectl"),
+            Command::Kubectl(_) | Command::Curl { .. } | Command::Nslookup { .. } => {
+                unreachable!("kubectl, sim curl and sim nslookup run before execute")
+            }
             Command::Interrupt => Ok(self.interrupt()),
             Command::Restart(id) => {
                 self.check_component(&id)?;

@@ -41,6 +41,26 @@ pub enum Command {
     Etcdctl(Box<Etcdctl>),
     /// `kubectl ...`: requests to kube-apiserver.
     Kubectl(Box<crate::kubectl::Kubectl>),
+    /// `sim curl [-n NS] POD|NODE URL`: an HTTP request from a pod or node, traced.
+    Curl {
+        /// The pod's namespace (default `default`).
+        namespace: String,
+        /// The pod or node it starts from.
+        from: String,
+        /// `http://host[:port][/path]`.
+        url: String,
+    },
+    /// `sim nslookup [-n NS] POD NAME [-type=srv]`: a DNS lookup from a pod.
+    Nslookup {
+        /// The pod's namespace (default `default`).
+        namespace: String,
+        /// The pod.
+        from: String,
+        /// The name looked up.
+        name: String,
+        /// SRV instead of A.
+        srv: bool,
+    },
     /// `sim explain pod/NAME [-n NAMESPACE]`: the pod's last scheduling attempt.
     Explain {
         /// Namespace (default `default`).
@@ -85,6 +105,8 @@ Commands:
   sim start COMPONENT         start a stopped component
   sim restart COMPONENT       stop a component and start it again
   sim explain pod/NAME [-n NS]  why kube-scheduler put a pod where it did (or left it Pending)
+  sim curl [-n NS] POD|NODE URL   an HTTP request from a pod (or node), traced through DNS, kube-proxy and the backend
+  sim nslookup [-n NS] POD NAME [-type=srv]   a DNS lookup from a pod, as bind's nslookup prints it
   sim drop P                  lose a share P of messages (0.2 or 20%)
   sim delay MIN..MAX          set one-way network latency (e.g. 50ms..200ms)
   sim network [--latency MIN..MAX] [--loss P] [--duplicate P] [--reorder P]
@@ -204,6 +226,41 @@ fn parse_flags<'a>(
     Ok((flags, positional))
 }
 
+/// `sim curl [-n NS] FROM URL` and `sim nslookup [-n NS] FROM NAME [-type=srv]`.
+fn parse_from_pod(sub: &str, args: &[String]) -> Result<Command, String> {
+    let mut namespace = "default".to_string();
+    let mut srv = false;
+    let mut positional = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_str();
+        if let Some(v) = arg.strip_prefix("--namespace=").or_else(|| arg.strip_prefix("-n=")) {
+            namespace = v.to_string();
+        } else if arg == "-n" || arg == "--namespace" {
+            i += 1;
+            namespace = args.get(i).ok_or_else(|| format!("flag needs an argument: {arg}"))?.clone();
+        } else if sub == "nslookup" && arg.to_ascii_lowercase().starts_with("-type=") {
+            srv = match arg[6..].to_ascii_lowercase().as_str() {
+                "srv" => true,
+                "a" => false,
+                other => return Err(format!("sim nslookup answers -type=a or -type=srv, not {other:?}")),
+            };
+        } else if arg.starts_with('-') {
+            return Err(format!("unknown flag: {arg}"));
+        } else {
+            positional.push(arg.to_string());
+        }
+        i += 1;
+    }
+    exact_args(sub, &positional.iter().map(String::as_str).collect::<Vec<_>>(), 2)?;
+    let from = positional[0].strip_prefix("pod/").unwrap_or(&positional[0]).to_string();
+    Ok(if sub == "curl" {
+        Command::Curl { namespace, from, url: positional[1].clone() }
+    } else {
+        Command::Nslookup { namespace, from, name: positional[1].clone(), srv }
+    })
+}
+
 /// `sim explain pod/NAME [-n NS]` (also `pods/NAME`, `po/NAME`, or `NAME`).
 fn parse_explain(args: &[String]) -> Result<Command, String> {
     let mut namespace = "default".to_string();
@@ -314,6 +371,7 @@ impl Command {
         let (flags, positional) = match sub {
             "interrupt" => return Ok(Command::Interrupt),
             "explain" => return parse_explain(rest),
+            "curl" | "nslookup" => return parse_from_pod(sub, rest),
             "advance" | "status" | "reset" | "partition" | "heal" | "kill" | "start" | "restart" | "network"
             | "drop" | "delay" => parse_flags(rest, known)?,
             "help" | "--help" | "-h" => return Ok(Command::Help),

@@ -153,7 +153,9 @@ impl CoreDns {
     pub fn lookup(&self, name: &str, qtype: QueryType) -> Result<Vec<Record>, Rcode> {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         let Some(local) = name.strip_suffix(&format!(".{CLUSTER_DOMAIN}")) else {
-            return Err(Rcode::ServFail);
+            // Forwarded upstream: a single label does not exist at the root;
+            // anything else needs the internet, which a simulated cluster lacks.
+            return Err(if name.contains('.') { Rcode::ServFail } else { Rcode::NxDomain });
         };
         let labels: Vec<&str> = local.split('.').collect();
         match labels.as_slice() {

@@ -18,6 +18,7 @@ pub mod command;
 pub mod component;
 pub mod component_id;
 pub mod coredns;
+pub mod curl;
 pub mod duration;
 pub mod etcd;
 pub mod etcdctl;

@@ -137,6 +137,11 @@ impl Simulation {
         self.components.insert(id, Slot { component, up: false, epoch: 0 });
     }
 
+    /// The seeded RNG (for choices a console command makes, like the endpoint a `sim curl` hits).
+    pub fn rng_mut(&mut self) -> &mut SimRng {
+        &mut self.rng
+    }
+
     /// Simulated time now, in milliseconds.
     pub fn now_ms(&self) -> u64 {
         self.now_ms

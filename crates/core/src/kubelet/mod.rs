@@ -139,6 +139,11 @@ impl Kubelet {
         }
     }
 
+    /// The node's InternalIP.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
     /// The pod workers, by pod uid.
     pub fn workers(&self) -> &BTreeMap<String, PodWorker> {
         &self.workers

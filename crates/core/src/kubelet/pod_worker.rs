@@ -507,6 +507,26 @@ impl PodWorker {
         self.all().find(|c| c.name == name)
     }
 
+    /// The running container that serves on `port`, with its image.
+    pub fn server_on(&self, port: u16) -> Option<(&str, &str)> {
+        self.containers
+            .iter()
+            .find(|c| c.running() && c.process.serving && c.ports.contains(&port))
+            .map(|c| (c.name.as_str(), c.image.as_str()))
+    }
+
+    /// The args of container `name`.
+    pub fn args_of(&self, name: &str) -> Vec<String> {
+        let spec = self
+            .pod
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .and_then(|cs| cs.iter().find(|c| c.get("name").and_then(Value::as_str) == Some(name)).cloned());
+        spec.and_then(|c| c.get("args").and_then(Value::as_array).cloned())
+            .map(|a| a.iter().filter_map(|w| w.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    }
+
     /// The pod object the worker was last given.
     pub fn pod(&self) -> &Value {
         &self.pod
