@@ -27,8 +27,9 @@
 
 use super::Outbox;
 use crate::apimachinery::labels::{labels_of, string_map, Selector};
-use crate::apimachinery::time::{parse_rfc3339, rfc3339, EPOCH_UNIX_SECS};
+use crate::apimachinery::time::{parse_rfc3339, rfc3339};
 use crate::message::{ApiRequest, ApiResponse, Method};
+use crate::record::{EventRecorder, ObjectReference};
 use crate::reflector::{object_key, Change, Reflector};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -1473,7 +1474,7 @@ pub struct DeploymentController {
     /// The Deployment objects in flight with a creation, by key.
     pending: BTreeMap<String, Value>,
     next_tag: u64,
-    event_seq: u64,
+    recorder: Option<EventRecorder>,
     known: usize,
     created: u64,
 }
@@ -1489,7 +1490,7 @@ impl Default for DeploymentController {
             requests: BTreeMap::new(),
             pending: BTreeMap::new(),
             next_tag: TAG_BASE,
-            event_seq: 0,
+            recorder: None,
             known: 0,
             created: 0,
         }
@@ -1808,32 +1809,24 @@ impl DeploymentController {
         self.dirty.insert(key.to_string());
     }
 
-    /// A legacy (core/v1) event about the Deployment, as record.EventRecorder writes it.
+    /// A legacy (core/v1) event about the Deployment, through client-go's
+    /// recorder ([`EventRecorder`]: a repeat counts on the first).
     fn event(&mut self, d: &Value, kind: &str, reason: &str, message: &str, now: u64, out: &mut Outbox) {
-        self.event_seq += 1;
-        let nanos = (EPOCH_UNIX_SECS as u64 * 1000 + now) * 1_000_000 + self.event_seq % 1_000_000;
-        let namespace = meta(d, "namespace");
-        let event = json!({
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": format!("{}.{nanos:x}", meta(d, "name")), "namespace": namespace},
-            "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": namespace,
-                "name": meta(d, "name"), "uid": meta(d, "uid"), "resourceVersion": meta(d, "resourceVersion")},
-            "reason": reason,
-            "message": message,
-            "type": kind,
-            "source": {"component": COMPONENT},
-            "firstTimestamp": rfc3339(now),
-            "lastTimestamp": rfc3339(now),
-            "count": 1,
-            "reportingComponent": COMPONENT,
-            "reportingInstance": "",
-        });
+        let object = ObjectReference {
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            namespace: meta(d, "namespace").to_string(),
+            name: meta(d, "name").to_string(),
+            uid: meta(d, "uid").to_string(),
+            resource_version: meta(d, "resourceVersion").to_string(),
+            field_path: String::new(),
+        };
+        let request = self
+            .recorder
+            .get_or_insert_with(|| EventRecorder::new(COMPONENT, ""))
+            .event(&object, kind, reason, message, now);
         let tag = self.tag(Request::Event);
-        out.send(
-            ApiRequest::new(0, Method::Post, format!("/api/v1/namespaces/{namespace}/events")).with_body(event),
-            tag,
-        );
+        out.send(request, tag);
     }
 }
 

@@ -12,8 +12,9 @@
 
 use super::Outbox;
 use crate::apimachinery::labels::{labels_of, Selector};
-use crate::apimachinery::time::{parse_rfc3339, rfc3339, EPOCH_UNIX_SECS};
+use crate::apimachinery::time::parse_rfc3339;
 use crate::message::{ApiRequest, ApiResponse, Method};
+use crate::record::{EventRecorder, ObjectReference};
 use crate::reflector::{object_key, Change, Reflector};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -69,7 +70,7 @@ pub struct ReplicaSetController {
     next_tag: u64,
     created: u64,
     known: usize,
-    event_seq: u64,
+    recorder: Option<EventRecorder>,
 }
 
 fn meta<'a>(o: &'a Value, field: &str) -> &'a str {
@@ -453,32 +454,24 @@ impl ReplicaSetController {
         self.delayed.insert(key.to_string(), now + delay);
     }
 
-    /// A legacy (core/v1) event about the ReplicaSet, as record.EventRecorder writes it.
+    /// A legacy (core/v1) event about the ReplicaSet, through client-go's
+    /// recorder ([`EventRecorder`]: a repeat counts on the first).
     fn event(&mut self, rs: &Value, kind: &str, reason: &str, message: &str, now: u64, out: &mut Outbox) {
-        self.event_seq += 1;
-        let nanos = (EPOCH_UNIX_SECS as u64 * 1000 + now) * 1_000_000 + self.event_seq % 1_000_000;
-        let namespace = meta(rs, "namespace");
-        let event = json!({
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": format!("{}.{nanos:x}", meta(rs, "name")), "namespace": namespace},
-            "involvedObject": {"apiVersion": "apps/v1", "kind": "ReplicaSet", "namespace": namespace,
-                "name": meta(rs, "name"), "uid": meta(rs, "uid"), "resourceVersion": meta(rs, "resourceVersion")},
-            "reason": reason,
-            "message": message,
-            "type": kind,
-            "source": {"component": COMPONENT},
-            "firstTimestamp": rfc3339(now),
-            "lastTimestamp": rfc3339(now),
-            "count": 1,
-            "reportingComponent": COMPONENT,
-            "reportingInstance": "",
-        });
+        let object = ObjectReference {
+            api_version: "apps/v1".into(),
+            kind: "ReplicaSet".into(),
+            namespace: meta(rs, "namespace").to_string(),
+            name: meta(rs, "name").to_string(),
+            uid: meta(rs, "uid").to_string(),
+            resource_version: meta(rs, "resourceVersion").to_string(),
+            field_path: String::new(),
+        };
+        let request = self
+            .recorder
+            .get_or_insert_with(|| EventRecorder::new(COMPONENT, ""))
+            .event(&object, kind, reason, message, now);
         let tag = self.tag(Request::Other);
-        out.send(
-            ApiRequest::new(0, Method::Post, format!("/api/v1/namespaces/{namespace}/events")).with_body(event),
-            tag,
-        );
+        out.send(request, tag);
     }
 }
 
