@@ -191,11 +191,15 @@ test('kube-scheduler binds a pod, and sim explain shows why there and why anothe
   }
   await runConsole(page, 'sim advance 2s', 'advanced');
   const wide = await runConsole(page, 'kubectl get pods -o wide', 'NOMINATED');
-  assert.match(wide, /^small\s+0\/1\s+Pending\s+0\s+\d+s\s+<none>\s+node-\d/m);
+  // The kubelet pulls nginx and runs it: Running with a pod IP from its node's range.
+  assert.match(wide, /^small\s+1\/1\s+Running\s+0\s+\d+s\s+10\.244\.\d+\.\d+\s+node-\d/m);
   assert.match(wide, /^huge\s+0\/1\s+Pending\s+0\s+\d+s\s+<none>\s+<none>/m);
   const explain = await runConsole(page, 'sim explain pod/small', 'TOTAL');
   assert.match(explain, /result: bound to node-\d/);
   assert.match(explain, /NodeResourcesFit/);
+  // The pod resolves cluster names through CoreDNS.
+  const dns = await runConsole(page, 'sim nslookup small kubernetes.default', 'Address: 10.96.0.1');
+  assert.match(dns, /Name:\s+kubernetes\.default\.svc\.cluster\.local/);
   const why = await runConsole(page, 'sim explain pod/huge', 'result');
   assert.match(why, /0\/3 nodes are available: 3 Insufficient cpu\./);
   const events = await runConsole(page, 'kubectl describe pod huge', 'Events');
