@@ -495,10 +495,17 @@ impl Kubelet {
             .map(|(id, _)| *id)
             .collect();
         for id in stale {
-            if let Some((Call::PodStatus(uid), _)) = self.in_flight.remove(&id) {
-                self.status_in_flight.remove(&uid);
-                self.sent_status.remove(&uid);
-                self.dirty.insert(uid);
+            match self.in_flight.remove(&id) {
+                Some((Call::PodStatus(uid), _)) => {
+                    self.status_in_flight.remove(&uid);
+                    self.sent_status.remove(&uid);
+                    self.dirty.insert(uid);
+                }
+                // A lost final delete is sent again by the pod's next sync.
+                Some((Call::FinishDeletion(uid), _)) => {
+                    self.dirty.insert(uid);
+                }
+                _ => {}
             }
         }
         let call = match (self.registered, self.lease_exists) {
