@@ -189,7 +189,8 @@ test('kube-scheduler binds a pod, and sim explain shows why there and why anothe
     }
     await runConsole(page, 'EOF', `pod/${name} created`);
   }
-  await runConsole(page, 'sim advance 2s', 'advanced');
+  // Long enough for a node that lacks nginx to pull it (about 2.2 s with the sandbox).
+  await runConsole(page, 'sim advance 5s', 'advanced');
   const wide = await runConsole(page, 'kubectl get pods -o wide', 'NOMINATED');
   // The kubelet pulls nginx and runs it: Running with a pod IP from its node's range.
   assert.match(wide, /^small\s+1\/1\s+Running\s+0\s+\d+s\s+10\.244\.\d+\.\d+\s+node-\d/m);
