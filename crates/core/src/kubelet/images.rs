@@ -228,7 +228,8 @@ impl ImageStore {
         Some(pull)
     }
 
-    /// Whether the store changed since `images_version` was last read.
+    /// How many images are present: images are only ever added, so a
+    /// different count means the Node's `status.images` is out of date.
     pub fn version(&self) -> usize {
         self.present.len()
     }

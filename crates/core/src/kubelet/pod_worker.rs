@@ -700,7 +700,7 @@ impl PodWorker {
         let names = |list: &[Container], f: &dyn Fn(&Container) -> bool| -> Vec<String> {
             list.iter().filter(|c| !f(c)).map(|c| c.name.clone()).collect()
         };
-        let sandbox = self.ip.is_some() && self.deleting.is_none() || self.ip.is_some() && !self.terminated();
+        let sandbox = self.ip.is_some() && !self.terminated();
         let uninitialized = names(&self.init, &|c| c.succeeded());
         let unready = names(&self.containers, &|c| c.ready);
         let mut conditions = Vec::new();
@@ -865,8 +865,7 @@ fn drive(
                     c.stopping = None;
                     c.ready = false;
                     if restart {
-                        restart_after_exit(c, now);
-                        continue;
+                        restart_after_exit(c);
                     }
                     continue;
                 }
@@ -901,7 +900,7 @@ fn drive(
                 if !restart {
                     return None;
                 }
-                restart_after_exit(c, now);
+                restart_after_exit(c);
             }
         }
     }
@@ -909,13 +908,12 @@ fn drive(
 }
 
 /// Moves an ended container to waiting for its restart.
-fn restart_after_exit(c: &mut Container, now: u64) {
+fn restart_after_exit(c: &mut Container) {
     let State::Terminated(t) = c.state.clone() else { return };
     c.previous_logs = std::mem::take(&mut c.logs);
     c.last_state = Some(t);
     c.started = false;
     c.state = State::Waiting { reason: "ContainerCreating".into(), message: String::new() };
-    let _ = now;
 }
 
 fn start(c: &mut Container, now: u64, env: &mut Env<'_>, pod_key: &str) {
