@@ -11,7 +11,7 @@ use crate::worker::SimWorker;
 use gloo_events::{EventListener, EventListenerOptions};
 use gloo_timers::callback::{Interval, Timeout};
 use gloo_worker::{Spawnable, WorkerBridge};
-use kscope_protocol::{ComponentKind, ToWorker, PROTOCOL_VERSION};
+use kscope_protocol::{ToWorker, PROTOCOL_VERSION};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
