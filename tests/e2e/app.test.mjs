@@ -168,9 +168,12 @@ test('kubectl in the console: a heredoc manifest is applied, listed, described a
     await page.press('[data-testid=console-input]', 'Enter');
   }
   assert.match(await runConsole(page, 'EOF', 'deployment.apps/web created'), /deployment\.apps\/web created/);
+  // The Deployment controller, scheduler and kubelets race the page while
+  // the clock runs; after 5 simulated seconds the rollout is complete.
+  await runConsole(page, 'sim advance 5s', 'advanced');
   const table = await runConsole(page, 'kubectl get deploy -o wide', 'CONTAINERS');
   assert.match(table, /^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\s+CONTAINERS\s+IMAGES\s+SELECTOR$/m);
-  assert.match(table, /^web\s+0\/2\s+0\s+0\s+\d+s\s+nginx\s+nginx:1\.27\s+app=web$/m);
+  assert.match(table, /^web\s+2\/2\s+2\s+2\s+\d+s\s+nginx\s+nginx:1\.27\s+app=web$/m);
   assert.match(await runConsole(page, 'kubectl describe deploy web', 'RollingUpdateStrategy'), /Replicas:\s+2 desired/);
   const keys = await runConsole(page, 'etcdctl get /registry/deployments --prefix --keys-only', '/registry/deployments/default/web');
   assert.match(keys, /\/registry\/deployments\/default\/web/);
