@@ -1510,7 +1510,7 @@ impl DeploymentController {
 
     /// Whether `tag` is one of this controller's.
     pub fn owns(tag: u64) -> bool {
-        tag >= TAG_BASE
+        (TAG_BASE..TAG_BASE << 1).contains(&tag)
     }
 
     fn tag(&mut self, request: Request) -> u64 {

@@ -62,7 +62,20 @@ const INFORMERS: [(&str, &str, &str); 13] = [
 ];
 // Each loop tags its requests in its own range, so answers find it:
 // ReplicaSet below 2^58, Endpoints [2^58, 2^59), EndpointSlice [2^59, 2^60),
-// garbage collector [2^60, 2^61), Namespace [2^61, 2^62), Deployment above.
+// garbage collector [2^60, 2^61), Namespace [2^61, 2^62), Deployment
+// [2^62, 2^63). Loops added later take 2^58-wide slots above 2^63, by
+// `loop_tag_base(n)`: 0 node lifecycle, 1 pod GC, 2 taint eviction,
+// 3 ReplicationController, 4 ServiceAccount, 5 root CA publisher.
+
+/// The first tag of the `n`th loop added after the Deployment controller.
+pub const fn loop_tag_base(n: u64) -> u64 {
+    (1 << 63) + (n << 58)
+}
+
+/// Whether `tag` lies in the slot that starts at `base` (see [`loop_tag_base`]).
+pub const fn in_loop_slot(base: u64, tag: u64) -> bool {
+    tag >= base && tag - base < (1 << 58)
+}
 
 /// How many informers feed the garbage collector.
 const GC_INFORMERS: usize = 11;
@@ -409,5 +422,10 @@ mod tests {
             assert_eq!(owners(base + 1_000_000), 1, "tag {base:#x} + 1e6");
         }
         assert_eq!(owners(1_000), 0, "ReplicaSet tags belong to no other loop");
+        for n in 0..6 {
+            assert_eq!(owners(loop_tag_base(n)), 0, "slot {n} is free of the older loops");
+            assert!(in_loop_slot(loop_tag_base(n), loop_tag_base(n) + 5));
+            assert!(!in_loop_slot(loop_tag_base(n), loop_tag_base(n + 1)));
+        }
     }
 }
