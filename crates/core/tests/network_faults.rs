@@ -52,7 +52,7 @@ fn partition_cuts_the_kubelet_off_and_heal_lets_it_renew_again() {
         .into_iter()
         .filter(|e| matches!(&e.what, TraceKind::Send { from, fate: Fate::Partitioned, .. } if from.to_string() == "kubelet/node-1"))
         .count();
-    assert_eq!(cut, 3, "the 10s, 20s and 30s renewals are cut");
+    assert_eq!(cut, 6, "the 10s, 20s and 30s renewals and node status reads are cut");
     assert!(cluster.exec("sim heal").ok);
     cluster.advance(Duration::from_secs(10)).unwrap();
     assert_eq!(detail(&cluster, "kubelet/node-1", "lease renewals"), "1");
@@ -73,8 +73,9 @@ fn killed_apiserver_drops_requests_and_loses_its_memory_on_start() {
     cluster.advance(Duration::from_secs(30)).unwrap();
     // The bootstrap objects (namespaces, the kubernetes and kube-dns Services
     // with their Endpoints and EndpointSlices, roles, bindings, priority
-    // classes) and the nodes and their leases.
-    assert_eq!(detail(&cluster, "kube-apiserver", "cached objects"), "35");
+    // classes), the nodes and their leases, and the node lifecycle
+    // controller's RegisteredNode event of each node.
+    assert_eq!(detail(&cluster, "kube-apiserver", "cached objects"), "38");
     assert_eq!(detail(&cluster, "kubelet/node-1", "lease renewals"), "3");
 }
 

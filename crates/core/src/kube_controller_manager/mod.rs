@@ -13,7 +13,10 @@ pub mod endpoints;
 pub mod endpointslice;
 pub mod garbagecollector;
 pub mod namespace;
+pub mod nodelifecycle;
+pub mod podgc;
 pub mod replicaset;
+pub mod tainteviction;
 pub mod workqueue;
 
 use crate::apimachinery::resources;
@@ -27,8 +30,11 @@ use endpointslice::EndpointSliceController;
 use garbagecollector::GarbageCollector;
 use kscope_protocol::ComponentKind;
 use namespace::NamespaceController;
+use nodelifecycle::NodeLifecycleController;
+use podgc::PodGcController;
 use replicaset::ReplicaSetController;
 use std::collections::BTreeMap;
+use tainteviction::TaintEvictionController;
 
 const TIMER_SYNC: u64 = 1;
 const TIMER_RETRY: u64 = 2;
@@ -44,7 +50,7 @@ const TICK_MS: u64 = 1_000;
 /// first 11: the resources that commonly carry ownerReferences; the real
 /// collector watches every deletable resource, kscope leaves out the busy
 /// Leases and Events).
-const INFORMERS: [(&str, &str, &str); 13] = [
+const INFORMERS: [(&str, &str, &str); 14] = [
     ("", "pods", ""),
     ("apps", "replicasets", ""),
     ("apps", "deployments", ""),
@@ -59,6 +65,8 @@ const INFORMERS: [(&str, &str, &str); 13] = [
     ("", "nodes", ""),
     // The EndpointSlice controller watches only the slices it manages.
     ("discovery.k8s.io", "endpointslices", "endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io"),
+    // The node lifecycle controller reads the kubelets' heartbeats.
+    ("coordination.k8s.io", "leases", ""),
 ];
 // Each loop tags its requests in its own range, so answers find it:
 // ReplicaSet below 2^58, Endpoints [2^58, 2^59), EndpointSlice [2^59, 2^60),
@@ -87,6 +95,7 @@ const SERVICES: usize = 5;
 const ENDPOINTS: usize = 6;
 const NODES: usize = 11;
 const ENDPOINT_SLICES: usize = 12;
+const LEASES: usize = 13;
 
 /// What a loop wants sent, and what it expects back.
 pub struct Outbox {
@@ -116,6 +125,9 @@ pub struct KubeControllerManager {
     namespaces: NamespaceController,
     endpoints: EndpointsController,
     endpoint_slices: EndpointSliceController,
+    node_lifecycle: NodeLifecycleController,
+    pod_gc: PodGcController,
+    taint_eviction: TaintEvictionController,
     /// When the requeue timer fires next, if set.
     requeue_armed_ms: Option<u64>,
     /// Request id → tag of the loop request it answers.
@@ -140,6 +152,9 @@ impl KubeControllerManager {
             namespaces: NamespaceController::default(),
             endpoints: EndpointsController::default(),
             endpoint_slices: EndpointSliceController::default(),
+            node_lifecycle: NodeLifecycleController::default(),
+            pod_gc: PodGcController::default(),
+            taint_eviction: TaintEvictionController::default(),
             requeue_armed_ms: None,
             in_flight: BTreeMap::new(),
             sync_deferred: false,
@@ -176,17 +191,39 @@ impl KubeControllerManager {
         &self.endpoint_slices
     }
 
-    /// Sets the requeue timer for the loops' next due time.
-    fn arm_requeue(&mut self, ctx: &mut Context<'_>) {
-        let now = ctx.now_ms();
-        let due = [
+    /// The node lifecycle controller.
+    pub fn node_lifecycle(&self) -> &NodeLifecycleController {
+        &self.node_lifecycle
+    }
+
+    /// The pod garbage collector.
+    pub fn pod_gc(&self) -> &PodGcController {
+        &self.pod_gc
+    }
+
+    /// The taint eviction controller.
+    pub fn taint_eviction(&self) -> &TaintEvictionController {
+        &self.taint_eviction
+    }
+
+    /// The loops' next due times.
+    fn due_times(&self) -> [Option<u64>; 8] {
+        [
             self.deployments.next_due(),
             self.garbage_collector.next_due(),
             self.namespaces.next_due(),
             self.endpoints.next_due(),
             self.endpoint_slices.next_due(),
-        ];
-        let Some(due) = due.into_iter().flatten().min() else { return };
+            self.node_lifecycle.next_due(),
+            self.pod_gc.next_due(),
+            self.taint_eviction.next_due(),
+        ]
+    }
+
+    /// Sets the requeue timer for the loops' next due time.
+    fn arm_requeue(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now_ms();
+        let Some(due) = self.due_times().into_iter().flatten().min() else { return };
         if self.requeue_armed_ms.is_some_and(|t| t > now && t <= due) {
             return;
         }
@@ -251,6 +288,8 @@ impl Component for KubeControllerManager {
                 }
                 match i {
                     PODS => {
+                        self.node_lifecycle.on_pod(&change);
+                        self.taint_eviction.on_pod(&change);
                         self.replica_sets.on_pod(&change, &self.reflectors[REPLICA_SETS]);
                         self.deployments.on_pod(&change, &self.reflectors[REPLICA_SETS]);
                         self.endpoints.on_pod(&change, &self.reflectors[SERVICES]);
@@ -268,6 +307,10 @@ impl Component for KubeControllerManager {
                     }
                     ENDPOINTS => self.endpoints.on_endpoints(&change),
                     ENDPOINT_SLICES => self.endpoint_slices.on_slice(&change),
+                    NODES => {
+                        self.node_lifecycle.on_node(&change);
+                        self.taint_eviction.on_node(&change);
+                    }
                     _ => {}
                 }
             }
@@ -278,7 +321,13 @@ impl Component for KubeControllerManager {
             return;
         };
         let mut outbox = self.outbox();
-        if DeploymentController::owns(tag) {
+        if NodeLifecycleController::owns(tag) {
+            self.node_lifecycle.on_response(tag, &response, now);
+        } else if TaintEvictionController::owns(tag) {
+            self.taint_eviction.on_response(tag, &response, now, &mut outbox);
+        } else if PodGcController::owns(tag) {
+            self.pod_gc.on_response(tag, &response, &self.reflectors[PODS], now, &mut outbox);
+        } else if DeploymentController::owns(tag) {
             self.deployments.on_response(tag, &response, &self.reflectors[REPLICA_SETS], now, &mut outbox);
         } else if NamespaceController::owns(tag) {
             self.namespaces.on_response(tag, &response, now, &mut outbox);
@@ -328,6 +377,15 @@ impl Component for KubeControllerManager {
                         now,
                         &mut outbox,
                     );
+                    self.node_lifecycle.sync(
+                        &self.reflectors[NODES],
+                        &self.reflectors[LEASES],
+                        &self.reflectors[PODS],
+                        now,
+                        &mut outbox,
+                    );
+                    self.taint_eviction.sync(&self.reflectors[NODES], &self.reflectors[PODS], now, &mut outbox);
+                    self.pod_gc.sync(&self.reflectors[PODS], &self.reflectors[NODES], now, &mut outbox);
                     self.flush(ctx, outbox);
                     self.arm_requeue(ctx);
                 }
@@ -342,6 +400,9 @@ impl Component for KubeControllerManager {
                     | self.garbage_collector.expire(now)
                     | self.endpoints.expire(now)
                     | self.endpoint_slices.expire(now)
+                    | self.node_lifecycle.expire(now)
+                    | self.taint_eviction.expire(now)
+                    | self.pod_gc.expire(now)
                 {
                     self.defer_sync(ctx);
                 }
@@ -351,12 +412,12 @@ impl Component for KubeControllerManager {
                 if self.requeue_armed_ms.is_some_and(|t| t <= now) {
                     self.requeue_armed_ms = None;
                 }
-                let namespaces_due = self.namespaces.next_due().is_some_and(|t| t <= now);
+                let loop_due = self.due_times().into_iter().flatten().any(|t| t <= now);
                 if self.deployments.expire(now)
                     | self.garbage_collector.expire(now)
                     | self.endpoints.expire(now)
                     | self.endpoint_slices.expire(now)
-                    || namespaces_due
+                    || loop_due
                 {
                     self.defer_sync(ctx);
                 }
@@ -373,7 +434,7 @@ impl Component for KubeControllerManager {
 
     fn details(&self) -> Vec<(String, String)> {
         vec![
-            ("loops".into(), "replicaset, deployment, garbagecollector, namespace, endpoint, endpointslice".into()),
+            ("loops".into(), "replicaset, deployment, garbagecollector, namespace, endpoint, endpointslice, nodelifecycle, taint-eviction-controller, podgc".into()),
             ("replicasets".into(), self.replica_sets.count().to_string()),
             ("pods created".into(), self.replica_sets.created().to_string()),
             ("deployments".into(), self.deployments.count().to_string()),
@@ -383,6 +444,9 @@ impl Component for KubeControllerManager {
             ("namespaces finalized".into(), self.namespaces.finalized().to_string()),
             ("endpoints writes".into(), self.endpoints.writes().to_string()),
             ("endpointslice writes".into(), self.endpoint_slices.writes().to_string()),
+            ("nodes marked unknown".into(), self.node_lifecycle.marked_unknown().to_string()),
+            ("taint evictions".into(), self.taint_eviction.evicted().to_string()),
+            ("pods collected".into(), self.pod_gc.deleted().to_string()),
         ]
     }
 
@@ -406,6 +470,9 @@ mod tests {
                 GarbageCollector::owns(tag),
                 EndpointSliceController::owns(tag),
                 EndpointsController::owns(tag),
+                NodeLifecycleController::owns(tag),
+                PodGcController::owns(tag),
+                TaintEvictionController::owns(tag),
             ]
             .iter()
             .filter(|o| **o)
@@ -417,13 +484,16 @@ mod tests {
             garbagecollector::TAG_BASE,
             endpointslice::TAG_BASE,
             endpoints::TAG_BASE,
+            nodelifecycle::TAG_BASE,
+            podgc::TAG_BASE,
+            tainteviction::TAG_BASE,
         ] {
             assert_eq!(owners(base), 1, "tag {base:#x}");
             assert_eq!(owners(base + 1_000_000), 1, "tag {base:#x} + 1e6");
         }
         assert_eq!(owners(1_000), 0, "ReplicaSet tags belong to no other loop");
-        for n in 0..6 {
-            assert_eq!(owners(loop_tag_base(n)), 0, "slot {n} is free of the older loops");
+        for n in 3..6 {
+            assert_eq!(owners(loop_tag_base(n)), 0, "slot {n} is free");
             assert!(in_loop_slot(loop_tag_base(n), loop_tag_base(n) + 5));
             assert!(!in_loop_slot(loop_tag_base(n), loop_tag_base(n + 1)));
         }

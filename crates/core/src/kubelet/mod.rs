@@ -43,6 +43,14 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const NODE_LEASE_DURATION: Duration = Duration::from_secs(40);
 /// How often the kubelet renews its lease: a quarter of the lease duration.
 pub const NODE_LEASE_RENEW_INTERVAL: Duration = Duration::from_millis(NODE_LEASE_DURATION.ms / 4);
+/// The node conditions the kubelet reports, healthy (type, status, reason,
+/// message), from pkg/kubelet/nodestatus/setters.go.
+const NODE_CONDITIONS: [(&str, &str, &str, &str); 4] = [
+    ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+    ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+    ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+    ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+];
 /// How often node status is reported even when nothing changed (`nodeStatusReportFrequency`).
 const NODE_STATUS_REPORT_MS: u64 = 5 * 60 * 1000;
 
@@ -61,6 +69,7 @@ enum Call {
     RegisterNode,
     CreateLease,
     RenewLease,
+    GetNode,
     NodeStatus,
     PodStatus(String),
     FinishDeletion(String),
@@ -198,6 +207,15 @@ impl Kubelet {
         if let Some(w) = self.workers.get_mut(&uid) {
             w.update(&pod, now);
             if !status_only {
+                self.dirty.insert(uid);
+            } else if !self.status_in_flight.contains(&uid)
+                && self.sent_status.get(&uid).is_some_and(|sent| status_differs(sent, &pod["status"]))
+            {
+                // Someone else changed what the kubelet reports (the node
+                // lifecycle controller marked the pod not ready while this
+                // node was unreachable): the status manager's `needsReconcile`
+                // sends the kubelet's status again.
+                self.sent_status.remove(&uid);
                 self.dirty.insert(uid);
             }
             return;
@@ -370,24 +388,46 @@ impl Kubelet {
         (200, Value::String(text))
     }
 
-    /// Reports the node's images when they changed, and its conditions'
-    /// heartbeat every 5 minutes.
+    /// Asks for the node as stored (kubelet_node_status.go `tryUpdateNodeStatus`
+    /// reads it from the apiserver's cache every `nodeStatusUpdateFrequency`,
+    /// 10 s) to compare it with what the kubelet would report.
     fn sync_node_status(&mut self, ctx: &mut Context<'_>) {
-        let now = ctx.now_ms();
-        let changed = self.images_reported != Some(self.images.version());
-        if !self.registered || !changed && now.saturating_sub(self.last_node_status_ms) < NODE_STATUS_REPORT_MS {
+        if !self.registered || self.in_flight.values().any(|(c, _)| matches!(c, Call::NodeStatus | Call::GetNode)) {
             return;
         }
-        if self.in_flight.values().any(|(c, _)| *c == Call::NodeStatus) {
+        let request = ApiRequest::new(0, Method::Get, format!("{NODES_PATH}/{}?resourceVersion=0", self.node));
+        self.send(ctx, request, Call::GetNode);
+    }
+
+    /// Patches the node's status when it differs from what the kubelet
+    /// reports (a condition another component changed, like the node
+    /// lifecycle controller's `Unknown`, or new images), and otherwise only
+    /// every `nodeStatusReportFrequency` (5 min) to refresh the heartbeats.
+    fn update_node_status(&mut self, ctx: &mut Context<'_>, stored: &Value) {
+        let now = ctx.now_ms();
+        let stamp = rfc3339(now);
+        let stored_conditions = stored.pointer("/status/conditions").and_then(Value::as_array);
+        let mut changed = self.images_reported != Some(self.images.version());
+        let conditions: Vec<Value> = NODE_CONDITIONS
+            .iter()
+            .map(|(kind, status, reason, message)| {
+                let current = stored_conditions
+                    .and_then(|cs| cs.iter().find(|c| c["type"] == *kind))
+                    .and_then(|c| c["status"].as_str());
+                if current == Some(status) {
+                    json!({"type": kind, "lastHeartbeatTime": stamp})
+                } else {
+                    changed = true;
+                    json!({"type": kind, "status": status, "reason": reason, "message": message,
+                        "lastHeartbeatTime": stamp, "lastTransitionTime": stamp})
+                }
+            })
+            .collect();
+        if !changed && now.saturating_sub(self.last_node_status_ms) < NODE_STATUS_REPORT_MS {
             return;
         }
         self.images_reported = Some(self.images.version());
         self.last_node_status_ms = now;
-        let stamp = rfc3339(now);
-        let conditions: Vec<Value> = ["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"]
-            .iter()
-            .map(|t| json!({"type": t, "lastHeartbeatTime": stamp}))
-            .collect();
         let patch = json!({"status": {"images": self.images.node_images(), "conditions": conditions}});
         let mut request =
             ApiRequest::new(0, Method::Patch, format!("{NODES_PATH}/{}/status", self.node)).with_body(patch);
@@ -419,10 +459,13 @@ impl Kubelet {
             "ephemeral-storage": "100Gi",
         });
         let now = rfc3339(now_ms);
-        let condition = |kind: &str, status: &str, reason: &str, message: &str| {
-            json!({"type": kind, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": now,
-                "reason": reason, "message": message})
-        };
+        let conditions: Vec<Value> = NODE_CONDITIONS
+            .iter()
+            .map(|(kind, status, reason, message)| {
+                json!({"type": kind, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": now,
+                    "reason": reason, "message": message})
+            })
+            .collect();
         json!({
             "apiVersion": "v1",
             "kind": "Node",
@@ -439,12 +482,7 @@ impl Kubelet {
             "status": {
                 "capacity": resources,
                 "allocatable": resources,
-                "conditions": [
-                    condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-                    condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-                    condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-                    condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-                ],
+                "conditions": conditions,
                 "addresses": [{"type": "InternalIP", "address": self.address}, {"type": "Hostname", "address": self.node}],
                 "images": self.images.node_images(),
                 "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
@@ -582,6 +620,11 @@ impl Component for Kubelet {
                 self.last_renew_ms = Some(now);
             }
             (Call::RenewLease, 404) => self.lease_exists = false,
+            (Call::GetNode, 200) => {
+                if let Some(node) = response.body.as_ref() {
+                    self.update_node_status(ctx, node);
+                }
+            }
             (Call::NodeStatus, code) if code != 200 => self.images_reported = None,
             (Call::PodStatus(uid), code) => {
                 self.status_in_flight.remove(&uid);
@@ -645,6 +688,23 @@ impl Component for Kubelet {
 }
 
 /// RFC 3339 with nanoseconds, as `--timestamps` prints each log line.
+/// Whether the stored pod status `stored` disagrees with the status the
+/// kubelet sent, `sent`, in its phase or a condition's status.
+fn status_differs(sent: &Value, stored: &Value) -> bool {
+    if sent.get("phase") != stored.get("phase") {
+        return true;
+    }
+    let status_of = |v: &Value, kind: &Value| {
+        v.get("conditions")
+            .and_then(Value::as_array)
+            .and_then(|cs| cs.iter().find(|c| c.get("type") == Some(kind)))
+            .and_then(|c| c.get("status").cloned())
+    };
+    sent.get("conditions").and_then(Value::as_array).is_some_and(|cs| {
+        cs.iter().any(|c| c.get("type").is_some_and(|kind| status_of(sent, kind) != status_of(stored, kind)))
+    })
+}
+
 fn rfc3339_nano(ms: u64) -> String {
     let micro = rfc3339_micro(ms);
     format!("{}000Z", micro.trim_end_matches('Z'))
