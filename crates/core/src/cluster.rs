@@ -444,6 +444,60 @@ impl Cluster {
         CommandOutput { text: crate::coredns::nslookup_text(name, &answer), ok: answer.is_ok() }
     }
 
+    /// `sim flow`: the steps of [`crate::flow::STEPS`] the pod took, with
+    /// their times and the component that took each.
+    fn flow(&self, namespace: &str, name: &str) -> Result<String, String> {
+        use crate::flow::STEPS;
+        let key = format!("{namespace}/{name}");
+        let Some(steps) = self.sim.flows().steps(&key) else {
+            return Err(format!(
+                "no steps recorded for pod {key:?}: sim flow follows pods created while the simulation runs (the last {})",
+                crate::flow::FlowLog::MAX_PODS
+            ));
+        };
+        let start = steps.first().map_or(0, |s| s.at_ms);
+        let mut rows = vec![["STEP", "TIME", "+", "WHERE", "BY", "WHAT"].map(String::from).to_vec()];
+        for s in steps {
+            let (place, what) = STEPS[usize::from(s.step.clamp(1, 11)) - 1];
+            rows.push(vec![
+                s.step.to_string(),
+                Duration::from_millis(s.at_ms).to_string(),
+                Duration::from_millis(s.at_ms - start).to_string(),
+                place.to_string(),
+                s.component.to_string(),
+                what.to_string(),
+            ]);
+        }
+        let mut out = String::new();
+        let widths: Vec<usize> = (0..6).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+        for row in &rows {
+            let mut line = String::new();
+            for (c, cell) in row.iter().enumerate() {
+                if c == 5 {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(cell);
+                    line.push_str(&" ".repeat(widths[c] - cell.chars().count() + 2));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        let taken: Vec<u8> = steps.iter().map(|s| s.step).collect();
+        let missing: Vec<String> = (1..=11u8).filter(|s| !taken.contains(s)).map(|s| s.to_string()).collect();
+        if missing.is_empty() {
+            writeln!(
+                out,
+                "pod {key} went from create to running in {}",
+                Duration::from_millis(steps.last().map_or(0, |s| s.at_ms) - start)
+            )
+            .unwrap();
+        } else {
+            writeln!(out, "not yet taken: step {}", missing.join(", ")).unwrap();
+        }
+        Ok(out)
+    }
+
     fn explain(&self, namespace: &str, name: &str) -> Result<String, String> {
         let key = format!("{namespace}/{name}");
         let scheduler = self
@@ -465,6 +519,7 @@ impl Cluster {
             Command::Help => Ok(format!("{HELP}\n")),
             Command::Status => Ok(self.status()),
             Command::Explain { namespace, name } => self.explain(&namespace, &name),
+            Command::Flow { namespace, name } => self.flow(&namespace, &name),
             Command::Advance(by) => {
                 if by > MAX_ADVANCE {
                     return Err(format!(

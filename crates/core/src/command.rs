@@ -68,6 +68,13 @@ pub enum Command {
         /// Pod name.
         name: String,
     },
+    /// `sim flow pod/NAME [-n NAMESPACE]`: the steps the pod took from create to running.
+    Flow {
+        /// Namespace (default `default`).
+        namespace: String,
+        /// Pod name.
+        name: String,
+    },
     /// `sim interrupt`: what Ctrl-C does in a terminal: stop streaming
     /// commands (`etcdctl watch`) and abandon a txn being typed.
     Interrupt,
@@ -105,6 +112,7 @@ Commands:
   sim start COMPONENT         start a stopped component
   sim restart COMPONENT       stop a component and start it again
   sim explain pod/NAME [-n NS]  why kube-scheduler put a pod where it did (or left it Pending)
+  sim flow pod/NAME [-n NS]   the 11 steps a pod took from create to a running container, with times
   sim curl [-n NS] POD|NODE URL   an HTTP request from a pod (or node), traced through DNS, kube-proxy and the backend
   sim nslookup [-n NS] POD NAME [-type=srv]   a DNS lookup from a pod, as bind's nslookup prints it
   sim drop P                  lose a share P of messages (0.2 or 20%)
@@ -262,7 +270,7 @@ fn parse_from_pod(sub: &str, args: &[String]) -> Result<Command, String> {
 }
 
 /// `sim explain pod/NAME [-n NS]` (also `pods/NAME`, `po/NAME`, or `NAME`).
-fn parse_explain(args: &[String]) -> Result<Command, String> {
+fn parse_explain(sub: &str, args: &[String]) -> Result<Command, String> {
     let mut namespace = "default".to_string();
     let mut positional = Vec::new();
     let mut i = 0;
@@ -280,19 +288,21 @@ fn parse_explain(args: &[String]) -> Result<Command, String> {
         }
         i += 1;
     }
-    exact_args("explain", &positional, 1)?;
+    exact_args(sub, &positional, 1)?;
     let target = positional[0];
     let name = match target.split_once('/') {
         Some(("pod" | "pods" | "po", name)) => name,
         Some((kind, _)) => {
-            return Err(format!("sim explain explains pods, not {kind:?}: use pod/NAME"));
+            let verb = if sub == "flow" { "follows" } else { "explains" };
+            return Err(format!("sim {sub} {verb} pods, not {kind:?}: use pod/NAME"));
         }
         None => target,
     };
     if name.is_empty() {
-        return Err("sim explain needs a pod name: sim explain pod/NAME".into());
+        return Err(format!("sim {sub} needs a pod name: sim {sub} pod/NAME"));
     }
-    Ok(Command::Explain { namespace, name: name.to_string() })
+    let name = name.to_string();
+    Ok(if sub == "flow" { Command::Flow { namespace, name } } else { Command::Explain { namespace, name } })
 }
 
 fn exact_args(sub: &str, positional: &[&str], n: usize) -> Result<(), String> {
@@ -370,7 +380,7 @@ impl Command {
         };
         let (flags, positional) = match sub {
             "interrupt" => return Ok(Command::Interrupt),
-            "explain" => return parse_explain(rest),
+            "explain" | "flow" => return parse_explain(sub, rest),
             "curl" | "nslookup" => return parse_from_pod(sub, rest),
             "advance" | "status" | "reset" | "partition" | "heal" | "kill" | "start" | "restart" | "network"
             | "drop" | "delay" => parse_flags(rest, known)?,

@@ -33,11 +33,12 @@ pub struct Context<'a> {
     pub(crate) sends: Vec<(ComponentId, Payload)>,
     pub(crate) timers: Vec<(u64, u64)>,
     pub(crate) changes: Vec<String>,
+    pub(crate) flows: Vec<(u8, String)>,
 }
 
 impl<'a> Context<'a> {
     pub(crate) fn new(now_ms: u64, me: &'a ComponentId, rng: &'a mut SimRng) -> Self {
-        Context { now_ms, me, rng, sends: Vec::new(), timers: Vec::new(), changes: Vec::new() }
+        Context { now_ms, me, rng, sends: Vec::new(), timers: Vec::new(), changes: Vec::new(), flows: Vec::new() }
     }
 
     /// Simulated time now, in milliseconds.
@@ -78,6 +79,12 @@ impl<'a> Context<'a> {
     /// Records a state change in the trace.
     pub fn record(&mut self, change: impl Into<String>) {
         self.changes.push(change.into());
+    }
+
+    /// Marks step `step` (see [`crate::flow::STEPS`]) of the pod
+    /// `namespace/name` in the trace.
+    pub fn flow(&mut self, step: u8, pod: impl Into<String>) {
+        self.flows.push((step, pod.into()));
     }
 }
 

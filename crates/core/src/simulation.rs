@@ -8,6 +8,7 @@
 
 use crate::component::{Component, Context, Envelope};
 use crate::component_id::ComponentId;
+use crate::flow::FlowLog;
 use crate::message::Payload;
 use crate::network::{Network, NetworkConfig};
 use crate::rng::SimRng;
@@ -94,6 +95,8 @@ pub struct Simulation {
     stats: MessageStats,
     /// What clients (etcdctl, kubectl) have received and not yet taken.
     client_inbox: BTreeMap<String, Vec<Envelope>>,
+    /// The steps recent pods took on their way to running.
+    flows: FlowLog,
 }
 
 impl Simulation {
@@ -110,7 +113,13 @@ impl Simulation {
             trace: Trace::default(),
             stats: MessageStats::default(),
             client_inbox: BTreeMap::new(),
+            flows: FlowLog::default(),
         }
+    }
+
+    /// The steps recent pods took from create to running (see [`crate::flow`]).
+    pub fn flows(&self) -> &FlowLog {
+        &self.flows
     }
 
     /// Adds a component; it starts at the current time, after events already queued.
@@ -299,9 +308,13 @@ impl Simulation {
         let slot_epoch = slot.epoch;
         let mut ctx = Context::new(self.now_ms, id, &mut self.rng);
         handler(slot.component.as_mut(), &mut ctx);
-        let Context { sends, timers, changes, .. } = ctx;
+        let Context { sends, timers, changes, flows, .. } = ctx;
         for change in changes {
             self.trace.push(self.now_ms, TraceKind::State { component: id.clone(), change });
+        }
+        for (step, pod) in flows {
+            self.flows.push(&pod, step, self.now_ms, id);
+            self.trace.push(self.now_ms, TraceKind::Flow { component: id.clone(), step, pod });
         }
         for (delay_ms, token) in timers {
             let event = Event::Timer { id: id.clone(), epoch: slot_epoch, token };

@@ -76,6 +76,15 @@ pub enum TraceKind {
         /// The command line.
         command: String,
     },
+    /// A component took a step of a pod's way to running (see [`crate::flow`]).
+    Flow {
+        /// The component.
+        component: ComponentId,
+        /// The step, 1 to 11.
+        step: u8,
+        /// The pod, `namespace/name`.
+        pod: String,
+    },
 }
 
 impl TraceKind {
@@ -141,6 +150,12 @@ impl TraceKind {
             TraceKind::Action { command } => {
                 int(h, 5);
                 text(h, command);
+            }
+            TraceKind::Flow { component, step, pod } => {
+                int(h, 6);
+                id(h, component);
+                int(h, u64::from(*step));
+                text(h, pod);
             }
         }
     }

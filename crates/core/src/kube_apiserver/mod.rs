@@ -142,6 +142,9 @@ struct Op {
     last_txn: Option<Txn>,
     /// For the apiserver's own bootstrap creates: the key being created.
     bootstrap_key: Option<String>,
+    /// The step of a pod's way to running that this write's commit takes
+    /// (see [`crate::flow`]).
+    flow_on_commit: Option<u8>,
 }
 
 /// A client watch served from the cache.
@@ -362,6 +365,7 @@ impl KubeApiServer {
             written_uids: Vec::new(),
             last_txn: None,
             bootstrap_key: None,
+            flow_on_commit: None,
         };
         self.ops.insert(id, op);
         self.start_op(ctx, id);
@@ -489,6 +493,7 @@ impl KubeApiServer {
             written_uids: Vec::new(),
             last_txn: None,
             bootstrap_key: Some(key),
+            flow_on_commit: None,
         };
         self.ops.insert(id, op);
         self.start_op(ctx, id);
@@ -578,6 +583,9 @@ impl KubeApiServer {
         if dry_run {
             let (code, body) = outcome.reply(current.map_or(0, |(_, r)| r));
             return self.complete(ctx, id, code, body);
+        }
+        if let registry::Outcome::Put { object, .. } = &outcome {
+            op.flow_on_commit = pod_flow(op, current.as_ref().map(|(v, _)| v), object, ctx);
         }
         let based_on = current.as_ref().map(|(_, rev)| *rev);
         op.based_on = based_on;
@@ -749,6 +757,9 @@ impl KubeApiServer {
                 let Some(outcome) = self.pending_outcomes.remove(&id) else { return };
                 let Some(op) = self.ops.remove(&id) else { return };
                 let (code, body) = outcome.reply(revision);
+                if let Some(step) = op.flow_on_commit {
+                    ctx.flow(step, format!("{}/{}", op.info.namespace, op.info.name));
+                }
                 if let (registry::Outcome::Put { object, .. }, None) = (&outcome, &op.client) {
                     let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();
                     let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
@@ -1007,6 +1018,36 @@ impl Watcher {
             return Some(watch_event(kind, &previous));
         }
         Some(watch_event(kind, &event.object))
+    }
+}
+
+/// Marks the steps of a pod's way to running that a write computed for `op`
+/// takes ([`crate::flow`]): a pod create (steps 1 and 2), its binding, and
+/// the status update that first makes it Running (step 10). Returns the
+/// step its commit takes (3, 6 or 11).
+fn pod_flow(op: &Op, current: Option<&Value>, object: &Value, ctx: &mut Context<'_>) -> Option<u8> {
+    use crate::flow::step;
+    let r = op.info.resource;
+    if r.group != "" || r.plural != "pods" {
+        return None;
+    }
+    let pod = format!("{}/{}", op.info.namespace, op.info.name);
+    let phase =
+        |v: Option<&Value>| v.and_then(|v| v.pointer("/status/phase")).and_then(Value::as_str).map(str::to_string);
+    match (op.info.verb, op.info.subresource.as_str()) {
+        (Verb::Create, "") => {
+            ctx.flow(step::REQUEST, pod.clone());
+            ctx.flow(step::WRITE, pod);
+            Some(step::STORED)
+        }
+        (Verb::Create, "binding") => Some(step::BOUND),
+        (_, "status")
+            if phase(Some(object)).as_deref() == Some("Running") && phase(current).as_deref() != Some("Running") =>
+        {
+            ctx.flow(step::STATUS_REQUEST, pod);
+            Some(step::STATUS_STORED)
+        }
+        _ => None,
     }
 }
 

@@ -629,6 +629,7 @@ impl KubeScheduler {
         });
         let path = format!("/api/v1/namespaces/{}/pods/{}/binding", pod.namespace, pod.name);
         let request = ApiRequest::new(id, Method::Post, path).with_body(binding);
+        ctx.flow(crate::flow::step::BIND, pod.key.clone());
         self.send(ctx, request, Call::Bind { pod: pod.clone(), node: node.to_string() });
     }
 
@@ -906,6 +907,16 @@ impl KubeScheduler {
         let now = ctx.now_ms();
         if let Some(i) = self.reflectors.iter().position(|r| r.owns(response.request_id)) {
             let changes = self.reflectors[i].handle_via(ctx, &mut self.next_request, &response, TIMER_RETRY);
+            if i == 0 {
+                // Step 4 of a pod's way to running: the watch delivers it unscheduled.
+                for change in &changes {
+                    if let Change::Added(pod) = change {
+                        if pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or_default().is_empty() {
+                            ctx.flow(crate::flow::step::SCHEDULER_WATCH, crate::reflector::object_key(pod));
+                        }
+                    }
+                }
+            }
             self.apply_changes(i, changes, now);
             self.defer_schedule(ctx);
             return;

@@ -111,6 +111,9 @@ pub struct Kubelet {
     next_ip: u8,
     images_reported: Option<usize>,
     last_node_status_ms: u64,
+    /// The last step of its way to running (see [`crate::flow`]) this
+    /// kubelet marked for each pod, by uid.
+    flow_marks: BTreeMap<String, u8>,
 }
 
 impl Kubelet {
@@ -145,6 +148,7 @@ impl Kubelet {
             next_ip: 2,
             images_reported: None,
             last_node_status_ms: 0,
+            flow_marks: BTreeMap::new(),
         }
     }
 
@@ -202,6 +206,7 @@ impl Kubelet {
             }
             self.sent_status.remove(&uid);
             self.recorder.forget(&uid);
+            self.flow_marks.remove(&uid);
             return;
         }
         if let Some(w) = self.workers.get_mut(&uid) {
@@ -233,6 +238,7 @@ impl Kubelet {
         let mut worker = PodWorker::new(&pod, now);
         worker.update(&pod, now);
         self.workers.insert(uid.clone(), worker);
+        self.mark_flow(ctx, &uid, crate::flow::step::KUBELET_WATCH);
         self.dirty.insert(uid);
     }
 
@@ -257,6 +263,9 @@ impl Kubelet {
         self.flush_deferred = false;
         let now = ctx.now_ms();
         for uid in std::mem::take(&mut self.dirty) {
+            if self.flow_marks.get(&uid) == Some(&crate::flow::step::KUBELET_WATCH) {
+                self.mark_flow(ctx, &uid, crate::flow::step::RUNTIME);
+            }
             let Some(worker) = self.workers.get_mut(&uid) else { continue };
             let mut env = Env { images: &mut self.images, events: Vec::new() };
             let (ips, next_ip, cidr) = (&mut self.ips, &mut self.next_ip, self.pod_cidr.as_str());
@@ -280,6 +289,13 @@ impl Kubelet {
             }
             self.sync_status(ctx, &uid);
         }
+    }
+
+    /// Marks `step` of the pod's way to running in the trace.
+    fn mark_flow(&mut self, ctx: &mut Context<'_>, uid: &str, step: u8) {
+        let Some(worker) = self.workers.get(uid) else { return };
+        ctx.flow(step, format!("{}/{}", worker.namespace, worker.name));
+        self.flow_marks.insert(uid.to_string(), step);
     }
 
     /// Sends the pod's status if it changed, or its final delete once its
@@ -318,6 +334,9 @@ impl Kubelet {
                 ApiRequest::new(0, Method::Patch, format!("/api/v1/namespaces/{namespace}/pods/{name}/status"))
                     .with_body(patch);
             request.content_type = Some("application/strategic-merge-patch+json".into());
+            if status["phase"] == "Running" && self.flow_marks.get(uid) == Some(&crate::flow::step::RUNTIME) {
+                self.mark_flow(ctx, uid, crate::flow::step::STATUS);
+            }
             self.sent_status.insert(uid.to_string(), status);
             self.status_in_flight.insert(uid.to_string());
             self.send(ctx, request, Call::PodStatus(uid.to_string()));
