@@ -853,7 +853,9 @@ fn update(
     } else {
         current.get("spec") != value.get("spec")
     };
-    if has_generation(r.kind) && sub.is_empty() {
+    // The scale subresource updates through the main strategy, which bumps
+    // the generation (pkg/registry/apps/replicaset/storage/storage.go ScaleREST.Update).
+    if has_generation(r.kind) && (sub.is_empty() || sub == "scale") {
         let annotations_changed = r.kind == "Deployment"
             && current.pointer("/metadata/annotations") != value.pointer("/metadata/annotations");
         if spec_changed || annotations_changed {

@@ -1,8 +1,8 @@
 //! kube-controller-manager: the control loops, each a level-triggered
 //! reconciler that watches through kube-apiserver and writes through it.
 //!
-//! Today it runs the ReplicaSet controller ([`replicaset`]), the
-//! Deployment controller ([`deployment`]), the garbage collector
+//! Today it runs the ReplicaSet controller ([`replicaset`], also run over
+//! ReplicationControllers), the Deployment controller ([`deployment`]), the garbage collector
 //! ([`garbagecollector`]), the namespace controller ([`namespace`]), the
 //! Endpoints controller ([`endpoints`]) and the EndpointSlice controller
 //! ([`endpointslice`]); node lifecycle and the rest of issue 7 join them
@@ -83,6 +83,7 @@ const PODS: usize = 0;
 const REPLICA_SETS: usize = 1;
 const DEPLOYMENTS: usize = 2;
 const NAMESPACES: usize = 3;
+const REPLICATION_CONTROLLERS: usize = 4;
 const SERVICES: usize = 5;
 const ENDPOINTS: usize = 6;
 const NODES: usize = 11;
@@ -111,6 +112,7 @@ pub struct KubeControllerManager {
     reflectors: Vec<Reflector>,
     next_request: u64,
     replica_sets: ReplicaSetController,
+    replication_controllers: ReplicaSetController,
     deployments: DeploymentController,
     garbage_collector: GarbageCollector,
     namespaces: NamespaceController,
@@ -135,6 +137,7 @@ impl KubeControllerManager {
                 .collect(),
             next_request: 0,
             replica_sets: ReplicaSetController::default(),
+            replication_controllers: ReplicaSetController::for_replication_controllers(),
             deployments: DeploymentController::default(),
             garbage_collector: GarbageCollector::default(),
             namespaces: NamespaceController::default(),
@@ -149,6 +152,12 @@ impl KubeControllerManager {
     /// The ReplicaSet controller.
     pub fn replica_sets(&self) -> &ReplicaSetController {
         &self.replica_sets
+    }
+
+    /// The ReplicationController manager (the ReplicaSet controller over
+    /// ReplicationControllers).
+    pub fn replication_controllers(&self) -> &ReplicaSetController {
+        &self.replication_controllers
     }
 
     /// The Deployment controller.
@@ -252,6 +261,7 @@ impl Component for KubeControllerManager {
                 match i {
                     PODS => {
                         self.replica_sets.on_pod(&change, &self.reflectors[REPLICA_SETS]);
+                        self.replication_controllers.on_pod(&change, &self.reflectors[REPLICATION_CONTROLLERS]);
                         self.deployments.on_pod(&change, &self.reflectors[REPLICA_SETS]);
                         self.endpoints.on_pod(&change, &self.reflectors[SERVICES]);
                         self.endpoint_slices.on_pod(&change, &self.reflectors[SERVICES]);
@@ -261,6 +271,7 @@ impl Component for KubeControllerManager {
                         self.deployments.on_replica_set(&change, &self.reflectors[DEPLOYMENTS]);
                     }
                     DEPLOYMENTS => self.deployments.on_deployment(&change),
+                    REPLICATION_CONTROLLERS => self.replication_controllers.on_replica_set(&change),
                     NAMESPACES => self.namespaces.on_namespace(&change, now),
                     SERVICES => {
                         self.endpoints.on_service(&change);
@@ -288,6 +299,8 @@ impl Component for KubeControllerManager {
             self.endpoint_slices.on_response(tag, &response, &self.reflectors[SERVICES], now, &mut outbox);
         } else if EndpointsController::owns(tag) {
             self.endpoints.on_response(tag, &response, now, &mut outbox);
+        } else if ReplicaSetController::owns_rc_tag(tag) {
+            self.replication_controllers.on_response(tag, &response, now, &mut outbox);
         } else {
             self.replica_sets.on_response(tag, &response, now, &mut outbox);
         }
@@ -304,6 +317,12 @@ impl Component for KubeControllerManager {
                 if self.reflectors.iter().all(Reflector::has_synced) {
                     let mut outbox = self.outbox();
                     self.replica_sets.sync(&self.reflectors[PODS], &self.reflectors[REPLICA_SETS], now, &mut outbox);
+                    self.replication_controllers.sync(
+                        &self.reflectors[PODS],
+                        &self.reflectors[REPLICATION_CONTROLLERS],
+                        now,
+                        &mut outbox,
+                    );
                     self.deployments.sync(
                         &self.reflectors[PODS],
                         &self.reflectors[REPLICA_SETS],
@@ -338,6 +357,7 @@ impl Component for KubeControllerManager {
                 }
                 // Expectations time out; requests never answered are forgotten.
                 if self.replica_sets.expire(now)
+                    | self.replication_controllers.expire(now)
                     | self.deployments.expire(now)
                     | self.garbage_collector.expire(now)
                     | self.endpoints.expire(now)
@@ -373,9 +393,15 @@ impl Component for KubeControllerManager {
 
     fn details(&self) -> Vec<(String, String)> {
         vec![
-            ("loops".into(), "replicaset, deployment, garbagecollector, namespace, endpoint, endpointslice".into()),
+            (
+                "loops".into(),
+                "replicaset, replicationcontroller, deployment, garbagecollector, namespace, endpoint, endpointslice"
+                    .into(),
+            ),
             ("replicasets".into(), self.replica_sets.count().to_string()),
             ("pods created".into(), self.replica_sets.created().to_string()),
+            ("replicationcontrollers".into(), self.replication_controllers.count().to_string()),
+            ("rc pods created".into(), self.replication_controllers.created().to_string()),
             ("deployments".into(), self.deployments.count().to_string()),
             ("replicasets created".into(), self.deployments.created().to_string()),
             ("gc graph nodes".into(), self.garbage_collector.nodes().len().to_string()),
@@ -406,6 +432,7 @@ mod tests {
                 GarbageCollector::owns(tag),
                 EndpointSliceController::owns(tag),
                 EndpointsController::owns(tag),
+                ReplicaSetController::owns_rc_tag(tag),
             ]
             .iter()
             .filter(|o| **o)
@@ -422,7 +449,8 @@ mod tests {
             assert_eq!(owners(base + 1_000_000), 1, "tag {base:#x} + 1e6");
         }
         assert_eq!(owners(1_000), 0, "ReplicaSet tags belong to no other loop");
-        for n in 0..6 {
+        assert_eq!(owners(replicaset::RC_TAG_BASE + 1), 1, "ReplicationController tags");
+        for n in [0, 1, 2, 4, 5] {
             assert_eq!(owners(loop_tag_base(n)), 0, "slot {n} is free of the older loops");
             assert!(in_loop_slot(loop_tag_base(n), loop_tag_base(n) + 5));
             assert!(!in_loop_slot(loop_tag_base(n), loop_tag_base(n + 1)));
