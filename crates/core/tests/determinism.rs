@@ -88,4 +88,4 @@ fn default_scenario_hash_is_pinned() {
     assert_eq!(hash, PINNED_DEFAULT_SEED7_30S, "trace hash changed");
 }
 
-const PINNED_DEFAULT_SEED7_30S: &str = "235cb49ef1dedb62";
+const PINNED_DEFAULT_SEED7_30S: &str = "ec2a635043fb71d4";

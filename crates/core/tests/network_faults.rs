@@ -73,8 +73,9 @@ fn killed_apiserver_drops_requests_and_loses_its_memory_on_start() {
     cluster.advance(Duration::from_secs(30)).unwrap();
     // The bootstrap objects (namespaces, the kubernetes and kube-dns Services
     // with their Endpoints and EndpointSlices, roles, bindings, priority
-    // classes) and the nodes and their leases.
-    assert_eq!(detail(&cluster, "kube-apiserver", "cached objects"), "35");
+    // classes), the nodes and their leases, and each of the four
+    // namespaces' `default` ServiceAccount and `kube-root-ca.crt` ConfigMap.
+    assert_eq!(detail(&cluster, "kube-apiserver", "cached objects"), "43");
     assert_eq!(detail(&cluster, "kubelet/node-1", "lease renewals"), "3");
 }
 

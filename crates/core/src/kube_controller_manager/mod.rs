@@ -4,9 +4,10 @@
 //! Today it runs the ReplicaSet controller ([`replicaset`], also run over
 //! ReplicationControllers), the Deployment controller ([`deployment`]), the garbage collector
 //! ([`garbagecollector`]), the namespace controller ([`namespace`]), the
-//! Endpoints controller ([`endpoints`]) and the EndpointSlice controller
-//! ([`endpointslice`]); node lifecycle and the rest of issue 7 join them
-//! one by one.
+//! Endpoints controller ([`endpoints`]), the EndpointSlice controller
+//! ([`endpointslice`]), the ServiceAccount controller ([`serviceaccount`])
+//! and the root CA certificate publisher ([`rootcacertpublisher`]); node
+//! lifecycle and the rest of issue 7 join them one by one.
 
 pub mod deployment;
 pub mod endpoints;
@@ -14,6 +15,8 @@ pub mod endpointslice;
 pub mod garbagecollector;
 pub mod namespace;
 pub mod replicaset;
+pub mod rootcacertpublisher;
+pub mod serviceaccount;
 pub mod workqueue;
 
 use crate::apimachinery::resources;
@@ -28,6 +31,8 @@ use garbagecollector::GarbageCollector;
 use kscope_protocol::ComponentKind;
 use namespace::NamespaceController;
 use replicaset::ReplicaSetController;
+use rootcacertpublisher::RootCaCertPublisher;
+use serviceaccount::ServiceAccountsController;
 use std::collections::BTreeMap;
 
 const TIMER_SYNC: u64 = 1;
@@ -86,6 +91,8 @@ const NAMESPACES: usize = 3;
 const REPLICATION_CONTROLLERS: usize = 4;
 const SERVICES: usize = 5;
 const ENDPOINTS: usize = 6;
+const CONFIG_MAPS: usize = 8;
+const SERVICE_ACCOUNTS: usize = 10;
 const NODES: usize = 11;
 const ENDPOINT_SLICES: usize = 12;
 
@@ -118,6 +125,8 @@ pub struct KubeControllerManager {
     namespaces: NamespaceController,
     endpoints: EndpointsController,
     endpoint_slices: EndpointSliceController,
+    service_accounts: ServiceAccountsController,
+    root_ca_publisher: RootCaCertPublisher,
     /// When the requeue timer fires next, if set.
     requeue_armed_ms: Option<u64>,
     /// Request id → tag of the loop request it answers.
@@ -143,6 +152,8 @@ impl KubeControllerManager {
             namespaces: NamespaceController::default(),
             endpoints: EndpointsController::default(),
             endpoint_slices: EndpointSliceController::default(),
+            service_accounts: ServiceAccountsController::default(),
+            root_ca_publisher: RootCaCertPublisher::default(),
             requeue_armed_ms: None,
             in_flight: BTreeMap::new(),
             sync_deferred: false,
@@ -185,6 +196,16 @@ impl KubeControllerManager {
         &self.endpoint_slices
     }
 
+    /// The ServiceAccount controller.
+    pub fn service_accounts(&self) -> &ServiceAccountsController {
+        &self.service_accounts
+    }
+
+    /// The root CA certificate publisher.
+    pub fn root_ca_publisher(&self) -> &RootCaCertPublisher {
+        &self.root_ca_publisher
+    }
+
     /// Sets the requeue timer for the loops' next due time.
     fn arm_requeue(&mut self, ctx: &mut Context<'_>) {
         let now = ctx.now_ms();
@@ -194,6 +215,8 @@ impl KubeControllerManager {
             self.namespaces.next_due(),
             self.endpoints.next_due(),
             self.endpoint_slices.next_due(),
+            self.service_accounts.next_due(),
+            self.root_ca_publisher.next_due(),
         ];
         let Some(due) = due.into_iter().flatten().min() else { return };
         if self.requeue_armed_ms.is_some_and(|t| t > now && t <= due) {
@@ -272,7 +295,13 @@ impl Component for KubeControllerManager {
                     }
                     DEPLOYMENTS => self.deployments.on_deployment(&change),
                     REPLICATION_CONTROLLERS => self.replication_controllers.on_replica_set(&change),
-                    NAMESPACES => self.namespaces.on_namespace(&change, now),
+                    NAMESPACES => {
+                        self.namespaces.on_namespace(&change, now);
+                        self.service_accounts.on_namespace(&change);
+                        self.root_ca_publisher.on_namespace(&change);
+                    }
+                    SERVICE_ACCOUNTS => self.service_accounts.on_service_account(&change),
+                    CONFIG_MAPS => self.root_ca_publisher.on_config_map(&change),
                     SERVICES => {
                         self.endpoints.on_service(&change);
                         self.endpoint_slices.on_service(&change);
@@ -299,6 +328,10 @@ impl Component for KubeControllerManager {
             self.endpoint_slices.on_response(tag, &response, &self.reflectors[SERVICES], now, &mut outbox);
         } else if EndpointsController::owns(tag) {
             self.endpoints.on_response(tag, &response, now, &mut outbox);
+        } else if ServiceAccountsController::owns(tag) {
+            self.service_accounts.on_response(tag, &response, now);
+        } else if RootCaCertPublisher::owns(tag) {
+            self.root_ca_publisher.on_response(tag, &response, now);
         } else if ReplicaSetController::owns_rc_tag(tag) {
             self.replication_controllers.on_response(tag, &response, now, &mut outbox);
         } else {
@@ -347,6 +380,13 @@ impl Component for KubeControllerManager {
                         now,
                         &mut outbox,
                     );
+                    self.service_accounts.sync(
+                        &self.reflectors[NAMESPACES],
+                        &self.reflectors[SERVICE_ACCOUNTS],
+                        now,
+                        &mut outbox,
+                    );
+                    self.root_ca_publisher.sync(&self.reflectors[CONFIG_MAPS], now, &mut outbox);
                     self.flush(ctx, outbox);
                     self.arm_requeue(ctx);
                 }
@@ -362,6 +402,8 @@ impl Component for KubeControllerManager {
                     | self.garbage_collector.expire(now)
                     | self.endpoints.expire(now)
                     | self.endpoint_slices.expire(now)
+                    | self.service_accounts.expire(now)
+                    | self.root_ca_publisher.expire(now)
                 {
                     self.defer_sync(ctx);
                 }
@@ -376,6 +418,8 @@ impl Component for KubeControllerManager {
                     | self.garbage_collector.expire(now)
                     | self.endpoints.expire(now)
                     | self.endpoint_slices.expire(now)
+                    | self.service_accounts.expire(now)
+                    | self.root_ca_publisher.expire(now)
                     || namespaces_due
                 {
                     self.defer_sync(ctx);
@@ -395,7 +439,7 @@ impl Component for KubeControllerManager {
         vec![
             (
                 "loops".into(),
-                "replicaset, replicationcontroller, deployment, garbagecollector, namespace, endpoint, endpointslice"
+                "replicaset, replicationcontroller, deployment, garbagecollector, namespace, endpoint, endpointslice, serviceaccount, root-ca-cert-publisher"
                     .into(),
             ),
             ("replicasets".into(), self.replica_sets.count().to_string()),
@@ -409,6 +453,8 @@ impl Component for KubeControllerManager {
             ("namespaces finalized".into(), self.namespaces.finalized().to_string()),
             ("endpoints writes".into(), self.endpoints.writes().to_string()),
             ("endpointslice writes".into(), self.endpoint_slices.writes().to_string()),
+            ("serviceaccounts created".into(), self.service_accounts.created().to_string()),
+            ("root CA configmap writes".into(), self.root_ca_publisher.writes().to_string()),
         ]
     }
 
@@ -433,6 +479,8 @@ mod tests {
                 EndpointSliceController::owns(tag),
                 EndpointsController::owns(tag),
                 ReplicaSetController::owns_rc_tag(tag),
+                ServiceAccountsController::owns(tag),
+                RootCaCertPublisher::owns(tag),
             ]
             .iter()
             .filter(|o| **o)
@@ -449,8 +497,10 @@ mod tests {
             assert_eq!(owners(base + 1_000_000), 1, "tag {base:#x} + 1e6");
         }
         assert_eq!(owners(1_000), 0, "ReplicaSet tags belong to no other loop");
-        assert_eq!(owners(replicaset::RC_TAG_BASE + 1), 1, "ReplicationController tags");
-        for n in [0, 1, 2, 4, 5] {
+        for base in [replicaset::RC_TAG_BASE, serviceaccount::TAG_BASE, rootcacertpublisher::TAG_BASE] {
+            assert_eq!(owners(base + 1), 1, "tag {base:#x} + 1");
+        }
+        for n in [0, 1, 2] {
             assert_eq!(owners(loop_tag_base(n)), 0, "slot {n} is free of the older loops");
             assert!(in_loop_slot(loop_tag_base(n), loop_tag_base(n) + 5));
             assert!(!in_loop_slot(loop_tag_base(n), loop_tag_base(n + 1)));
