@@ -134,8 +134,16 @@ struct SlowStart {
 
 #[derive(Clone, Debug)]
 enum Request {
-    Create { rs: String },
-    Delete { rs: String, pod: String, name: String },
+    Create {
+        rs: String,
+    },
+    Delete {
+        rs: String,
+        pod: String,
+        name: String,
+    },
+    /// An Event written; for a count patch, its path.
+    Event(Option<String>),
     Other,
 }
 
@@ -491,6 +499,14 @@ impl ReplicaSetController {
                 }
                 return;
             }
+            Some(Request::Event(Some(path))) if response.code == 404 => {
+                // The Event expired since it was first written: create it again.
+                if let Some(request) = self.recorder.as_ref().and_then(|r| r.recreate(&path)) {
+                    let tag = self.tag(Request::Event(None));
+                    out.send(request, tag);
+                }
+                return;
+            }
             _ => return,
         };
         let Some(rs) = self.pending_rs.get(&key).cloned() else { return };
@@ -561,7 +577,8 @@ impl ReplicaSetController {
             .recorder
             .get_or_insert_with(|| EventRecorder::new(self.workload.component(), ""))
             .event(&object, kind, reason, message, now);
-        let tag = self.tag(Request::Other);
+        let patch = (request.method == Method::Patch).then(|| request.path.clone());
+        let tag = self.tag(Request::Event(patch));
         out.send(request, tag);
     }
 }
