@@ -142,7 +142,8 @@ fn shell_kubectl_reads_manifests_from_disk_and_from_heredocs() {
     let out = kscope(&["shell"], &input);
     let stdout = text(&out.stdout);
     assert!(stdout.contains("configmap/from-disk created\nconfigmap/typed created\n"), "{stdout}");
-    assert!(stdout.contains("configmap/from-disk\nconfigmap/typed\n"), "{stdout}");
+    // kube-root-ca.crt is the root CA publisher's, in every namespace.
+    assert!(stdout.contains("configmap/from-disk\nconfigmap/kube-root-ca.crt\nconfigmap/typed\n"), "{stdout}");
     assert_eq!(text(&out.stderr), "error: the path \"/nonexistent/x.yaml\" does not exist\n");
     assert_eq!(out.status.code(), Some(1));
 }

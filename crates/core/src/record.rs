@@ -6,7 +6,10 @@
 //! reason and message) is not written again: the existing Event's `count`
 //! and `lastTimestamp` are patched. That is what `kubectl describe` shows as
 //! `x5 over 2m`. The cache keeps the 4,096 most recently used keys
-//! (`maxLruCacheEntries`). Not modelled: the aggregator that rewrites
+//! (`maxLruCacheEntries`). When the patch finds the Event gone (the
+//! apiserver's Event TTL ran out), the Event is created again with its
+//! count so far (tools/record/event.go `recordToSink`: [`EventRecorder::recreate`]).
+//! Not modelled: the aggregator that rewrites
 //! messages as "(combined from similar events)" after 10 similar events in
 //! 10 minutes, and the spam filter's token bucket.
 
@@ -78,6 +81,8 @@ struct EventKey {
 #[derive(Clone, Debug)]
 struct Written {
     name: String,
+    /// The Event as last written, to create it again.
+    event: Value,
     count: u64,
     first_ms: u64,
     used: u64,
@@ -128,6 +133,9 @@ impl EventRecorder {
         if let Some(w) = self.cache.get_mut(&key) {
             w.count += 1;
             w.used = self.use_clock;
+            w.event["count"] = json!(w.count);
+            w.event["lastTimestamp"] = json!(rfc3339(now_ms));
+            w.event["message"] = json!(message);
             let mut request =
                 ApiRequest::new(0, Method::Patch, format!("/api/v1/namespaces/{namespace}/events/{}", w.name))
                     .with_body(json!({"count": w.count, "lastTimestamp": rfc3339(now_ms), "message": message}));
@@ -164,8 +172,17 @@ impl EventRecorder {
                 self.cache.remove(&oldest);
             }
         }
-        self.cache.insert(key, Written { name, count: 1, first_ms: now_ms, used: self.use_clock });
+        self.cache
+            .insert(key, Written { name, event: event.clone(), count: 1, first_ms: now_ms, used: self.use_clock });
         ApiRequest::new(0, Method::Post, format!("/api/v1/namespaces/{namespace}/events")).with_body(event)
+    }
+
+    /// The create that replaces an Event whose count patch (to `path`) found
+    /// it gone: the remembered Event with its count and timestamps so far.
+    pub fn recreate(&self, path: &str) -> Option<ApiRequest> {
+        let (collection, name) = path.rsplit_once('/')?;
+        let w = self.cache.values().find(|w| w.name == name)?;
+        Some(ApiRequest::new(0, Method::Post, collection.to_string()).with_body(w.event.clone()))
     }
 
     /// Forgets what was written about the object with `uid` (it is gone).
@@ -211,6 +228,14 @@ mod tests {
         assert_eq!(second.method, Method::Patch);
         assert_eq!(second.path, format!("/api/v1/namespaces/default/events/{name}"));
         assert_eq!(second.body.unwrap()["count"], 2);
+        // The Event expired: the patch's 404 turns into a create with the count so far.
+        let again = r.recreate(&second.path).expect("remembered");
+        assert_eq!((again.method, again.path.as_str()), (Method::Post, "/api/v1/namespaces/default/events"));
+        let body = again.body.unwrap();
+        assert_eq!((body["count"].as_u64(), body["metadata"]["name"].as_str()), (Some(2), Some(name.as_str())));
+        assert_eq!(body["firstTimestamp"], rfc3339(1_000));
+        assert_eq!(body["lastTimestamp"], rfc3339(5_000));
+        assert!(r.recreate("/api/v1/namespaces/default/events/other").is_none());
         let other = r.event(&c, "Normal", "Pulled", "x", 6_000);
         assert_eq!(other.method, Method::Post);
         r.forget("u1");

@@ -365,6 +365,14 @@ fn lease_expiry_deletes_attached_keys_and_keep_alive_postpones_it() {
     assert_eq!(ok(&mut c, "etcdctl lease list"), "found 0 leases\n");
     let out = run(&mut c, "etcdctl put x y --lease=123");
     assert_eq!(out.text, "Error: etcdserver: requested lease not found\n");
+    // A transaction checks the leases of the branch it takes (apply.go
+    // checkRequests) and writes nothing.
+    let mut out = run(&mut c, "etcdctl txn");
+    for line in ["", "put x y --lease=123", "put z 1", "", ""] {
+        out = run(&mut c, line);
+    }
+    assert_eq!(out.text, "Error: etcdserver: requested lease not found\n");
+    assert_eq!(ok(&mut c, "etcdctl get z"), "");
 }
 
 #[test]

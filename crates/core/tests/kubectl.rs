@@ -323,10 +323,14 @@ fn changes_go_through_with_kubectls_wording() {
     );
     ok(&mut c, "kubectl create cm one");
     ok(&mut c, "kubectl create cm two");
-    assert_eq!(ok(&mut c, "kubectl label cm --all team=x"), "configmap/one labeled\nconfigmap/two labeled\n");
+    // `--all` includes the root CA ConfigMap every namespace has.
+    assert_eq!(
+        ok(&mut c, "kubectl label cm --all team=x"),
+        "configmap/kube-root-ca.crt labeled\nconfigmap/one labeled\nconfigmap/two labeled\n"
+    );
     assert_eq!(
         ok(&mut c, "kubectl annotate cm -l team=x note=y"),
-        "configmap/one annotated\nconfigmap/two annotated\n"
+        "configmap/kube-root-ca.crt annotated\nconfigmap/one annotated\nconfigmap/two annotated\n"
     );
     assert_eq!(
         ok(&mut c, "kubectl set image deployment/nginx-deployment nginx=nginx:1.16.1"),
@@ -356,7 +360,8 @@ fn changes_go_through_with_kubectls_wording() {
         ok(&mut c, "kubectl create configmap settings --from-literal=a=1 --from-literal=b=2 -n dev"),
         "configmap/settings created\n"
     );
-    assert!(ok(&mut c, "kubectl get cm -n dev").contains("settings   2      "));
+    let listed = ok(&mut c, "kubectl get cm -n dev");
+    assert!(listed.lines().any(|l| l.split_whitespace().take(2).eq(["settings", "2"])), "{listed}");
     assert_eq!(ok(&mut c, "kubectl run box --image=busybox --restart=Never -- sleep 3600"), "pod/box created\n");
     assert_eq!(ok(&mut c, "kubectl delete pod box"), "pod \"box\" deleted\n");
     assert_eq!(ok(&mut c, "kubectl delete deployment web -n dev"), "deployment.apps \"web\" deleted\n");
@@ -631,8 +636,11 @@ mod watch {
         watch(&mut c, "w", "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0");
         ok(&mut c, "sim advance 100ms");
         let initial = events(&mut c, "w");
-        assert_eq!(initial.iter().map(|e| (e.0.as_str(), e.1.as_str())).collect::<Vec<_>>(), [("ADDED", "a")]);
-        let mut last = initial[0].2;
+        assert_eq!(
+            initial.iter().map(|e| (e.0.as_str(), e.1.as_str())).collect::<Vec<_>>(),
+            [("ADDED", "a"), ("ADDED", "kube-root-ca.crt")]
+        );
+        let mut last = initial.iter().map(|e| e.2).max().unwrap();
         ok(&mut c, "kubectl create configmap b");
         let status = ok(&mut c, "sim status");
         let leader =
@@ -839,7 +847,8 @@ fn get_watch_streams_rows_until_interrupted() {
     let mut c = cluster();
     ok(&mut c, "kubectl create cm first");
     let listed = ok(&mut c, "kubectl get cm -w");
-    assert!(listed.starts_with("NAME    DATA   AGE\nfirst   0      "), "{listed}");
+    assert!(listed.starts_with("NAME               DATA   AGE\nfirst              0      "), "{listed}");
+    assert!(listed.contains("\nkube-root-ca.crt   1      "), "{listed}");
     ok(&mut c, "kubectl create cm second");
     ok(&mut c, "kubectl delete cm first");
     ok(&mut c, "sim advance 1s");
@@ -933,7 +942,8 @@ mod api {
     #[test]
     fn lists_page_with_limit_and_continue_at_one_revision() {
         let mut c = cluster();
-        for i in 0..5 {
+        // With the root CA ConfigMap: five objects.
+        for i in 0..4 {
             ok(&mut c, &format!("kubectl create cm page-{i}"));
         }
         let (code, first) =
@@ -947,22 +957,22 @@ mod api {
                 .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
                 .collect::<Vec<_>>()
         };
-        assert_eq!(names(&first), ["page-0", "page-1"]);
+        assert_eq!(names(&first), ["kube-root-ca.crt", "page-0"]);
         let token = first["metadata"]["continue"].as_str().unwrap().to_string();
-        ok(&mut c, "kubectl delete cm page-3");
+        ok(&mut c, "kubectl delete cm page-2");
         let (_, second) = call(
             &mut c,
             ApiRequest::new(2, Method::Get, format!("/api/v1/namespaces/default/configmaps?limit=2&continue={token}")),
         );
-        // The next page is read at the first page's revision: page-3 is still there.
-        assert_eq!(names(&second), ["page-2", "page-3"]);
+        // The next page is read at the first page's revision: page-2 is still there.
+        assert_eq!(names(&second), ["page-1", "page-2"]);
         assert_eq!(second["metadata"]["resourceVersion"], first["metadata"]["resourceVersion"]);
         let token = second["metadata"]["continue"].as_str().unwrap().to_string();
         let (_, third) = call(
             &mut c,
             ApiRequest::new(3, Method::Get, format!("/api/v1/namespaces/default/configmaps?limit=2&continue={token}")),
         );
-        assert_eq!(names(&third), ["page-4"]);
+        assert_eq!(names(&third), ["page-3"]);
         assert!(third["metadata"].get("continue").is_none());
         let (code, bad) =
             call(&mut c, ApiRequest::new(4, Method::Get, "/api/v1/namespaces/default/configmaps?continue=garbage"));

@@ -73,9 +73,10 @@ fn killed_apiserver_drops_requests_and_loses_its_memory_on_start() {
     cluster.advance(Duration::from_secs(30)).unwrap();
     // The bootstrap objects (namespaces, the kubernetes and kube-dns Services
     // with their Endpoints and EndpointSlices, roles, bindings, priority
-    // classes), the nodes and their leases, and the node lifecycle
-    // controller's RegisteredNode event of each node.
-    assert_eq!(detail(&cluster, "kube-apiserver", "cached objects"), "38");
+    // classes), the nodes and their leases, each of the four namespaces'
+    // `default` ServiceAccount and `kube-root-ca.crt` ConfigMap, and the node
+    // lifecycle controller's RegisteredNode event of each node.
+    assert_eq!(detail(&cluster, "kube-apiserver", "cached objects"), "46");
     assert_eq!(detail(&cluster, "kubelet/node-1", "lease renewals"), "3");
 }
 

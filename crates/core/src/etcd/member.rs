@@ -665,7 +665,7 @@ impl EtcdMember {
             Request::Compact { revision } => {
                 self.store.compact(*revision).map(|_| Reply::Compact).map_err(String::from)
             }
-            Request::Txn(txn) => Ok(self.apply_txn(txn)),
+            Request::Txn(txn) => self.apply_txn(txn),
             Request::MemberUpdate { id, peer_urls } => match self.members.get_mut(id) {
                 Some(m) => {
                     m.peer_urls = peer_urls.clone();
@@ -704,11 +704,19 @@ impl EtcdMember {
         }
     }
 
-    fn apply_txn(&mut self, txn: &Txn) -> Reply {
+    fn apply_txn(&mut self, txn: &Txn) -> Result<Reply, String> {
         let mut attachments = Vec::new();
         let mut write = self.store.write();
         let succeeded = txn.compare.iter().all(|c| compare(write.get(&c.key), c));
         let ops = if succeeded { &txn.success } else { &txn.failure };
+        // etcd's checkRequests (server/etcdserver/apply.go): a put on the
+        // branch taken must name a lease that exists; nothing is written yet.
+        if ops
+            .iter()
+            .any(|op| matches!(op, TxnOp::Put { lease, .. } if *lease != 0 && self.lessor.get(*lease).is_none()))
+        {
+            return Err(ERR_LEASE_NOT_FOUND.into());
+        }
         let responses = ops
             .iter()
             .map(|op| match op {
@@ -729,7 +737,7 @@ impl EtcdMember {
         for (key, old, new) in attachments {
             self.lessor.attach(&key, old, new);
         }
-        Reply::Txn { succeeded, responses }
+        Ok(Reply::Txn { succeeded, responses })
     }
 
     /// Sends each watcher the events it has not seen yet.

@@ -75,13 +75,19 @@ pub fn apply(object: &mut Typed) {
                 }
             }
         }
+        // pkg/apis/core/v1/defaults.go SetDefaults_ReplicationController: an
+        // empty selector, and empty labels, become the template's labels.
         Typed::ReplicationController(rc) => {
             if let Some(spec) = rc.spec.as_mut() {
                 spec.replicas.get_or_insert(1);
                 if let Some(t) = spec.template.as_mut() {
-                    // An RC without a selector selects its template's labels.
-                    if spec.selector.is_none() {
-                        spec.selector = t.metadata.as_ref().and_then(|m| m.labels.clone());
+                    if let Some(labels) = t.metadata.as_ref().and_then(|m| m.labels.clone()) {
+                        if spec.selector.as_ref().is_none_or(|s| s.is_empty()) {
+                            spec.selector = Some(labels.clone());
+                        }
+                        if rc.metadata.labels.as_ref().is_none_or(|l| l.is_empty()) {
+                            rc.metadata.labels = Some(labels);
+                        }
                     }
                     template(t);
                 }

@@ -12,12 +12,16 @@
 //!   again (`GuaranteedUpdate`);
 //! - `metadata.resourceVersion` is the etcd mod revision.
 //!
+//! Events are written attached to an etcd lease ([`lease_manager`]), so etcd
+//! deletes them an hour after their last write (`--event-ttl`).
+//!
 //! Watches are served from the [`watch_cache`], which mirrors `/registry/`
 //! through one etcd watch. The etcd client fails over between the
 //! `--etcd-servers` endpoints when one stops answering.
 
 pub mod admission;
 pub mod defaults;
+pub mod lease_manager;
 pub mod patch;
 pub mod proxy;
 pub mod rbac;
@@ -36,6 +40,7 @@ use crate::etcd::api::{Compare, CompareResult, CompareTarget, Reply, Request, Re
 use crate::etcd::mvcc::{KeyRange, KeyValue};
 use crate::message::{ApiRequest, ApiResponse, Payload};
 use kscope_protocol::ComponentKind;
+use lease_manager::{LeaseChoice, LeaseManager, EVENT_TTL_SECS};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use watch_cache::{CacheEvent, WatchCache};
@@ -112,6 +117,8 @@ enum Purpose {
     CacheList,
     CacheWatch,
     Health,
+    /// A lease for the writes waiting in `lease_waiters`.
+    LeaseGrant,
 }
 
 #[derive(Debug)]
@@ -193,6 +200,10 @@ pub struct KubeApiServer {
     requests_served: u64,
     /// `pods/log` requests waiting for their kubelet.
     kubelets: proxy::KubeletProxy,
+    /// The lease Events are attached to.
+    leases: LeaseManager,
+    /// Ops whose write waits for a lease grant.
+    lease_waiters: Vec<u64>,
 }
 
 impl KubeApiServer {
@@ -219,6 +230,8 @@ impl KubeApiServer {
             bootstrapped: false,
             requests_served: 0,
             kubelets: proxy::KubeletProxy::default(),
+            leases: LeaseManager::default(),
+            lease_waiters: Vec::new(),
         }
     }
 
@@ -599,10 +612,51 @@ impl KubeApiServer {
             }
         };
         let failure = vec![TxnOp::Range { range: KeyRange::single(key.as_bytes()), limit: 0 }];
+        let with_ttl = matches!(success, TxnOp::Put { .. }) && ttl_secs(op.info.resource).is_some();
         let txn = Txn { compare: vec![compare], success: vec![success], failure };
         op.last_txn = Some(txn.clone());
         self.pending_outcomes.insert(id, outcome);
+        if with_ttl {
+            return self.send_with_lease(ctx, id);
+        }
         self.etcd_send(ctx, Purpose::Op(id), Request::Txn(txn));
+    }
+
+    /// Sends op `id`'s write with its put attached to a lease from the lease
+    /// manager, once there is one (the etcd3 store's `ttlOpts`).
+    fn send_with_lease(&mut self, ctx: &mut Context<'_>, id: u64) {
+        let Some(ttl) = self.ops.get(&id).and_then(|op| ttl_secs(op.info.resource)) else { return };
+        if self.ops.get(&id).is_some_and(|op| ctx.now_ms() >= op.deadline_ms) {
+            let e = StatusError::timeout(
+                "Timeout: request did not complete within requested timeout - context deadline exceeded".to_string(),
+            );
+            return self.fail_op(ctx, id, e);
+        }
+        match self.leases.get(ttl, ctx.now_ms()) {
+            LeaseChoice::Reuse(lease) => {
+                let Some(txn) = self.ops.get_mut(&id).and_then(|op| op.last_txn.as_mut()) else { return };
+                for op in &mut txn.success {
+                    if let TxnOp::Put { lease: l, .. } = op {
+                        *l = lease;
+                    }
+                }
+                let txn = txn.clone();
+                self.etcd_send(ctx, Purpose::Op(id), Request::Txn(txn));
+            }
+            LeaseChoice::Grant(ttl_secs) => {
+                self.lease_waiters.push(id);
+                self.etcd_send(ctx, Purpose::LeaseGrant, Request::LeaseGrant { ttl_secs, id: 0 });
+            }
+            LeaseChoice::Wait => self.lease_waiters.push(id),
+        }
+    }
+
+    /// The lease grant ended: the writes waiting for it ask again (and
+    /// reuse the new lease, or try another grant after a failure).
+    fn resume_lease_waiters(&mut self, ctx: &mut Context<'_>) {
+        for id in std::mem::take(&mut self.lease_waiters) {
+            self.send_with_lease(ctx, id);
+        }
     }
 
     fn on_etcd(&mut self, ctx: &mut Context<'_>, request_id: u64, response: Response) {
@@ -683,6 +737,28 @@ impl KubeApiServer {
                 _ => {}
             },
             Purpose::Op(id) => self.on_op_reply(ctx, id, endpoint, response),
+            Purpose::LeaseGrant => match response.result {
+                Ok(Reply::LeaseGrant { id, .. }) => {
+                    self.leases.granted(id);
+                    self.resume_lease_waiters(ctx);
+                }
+                Err(e) if e == crate::etcd::member::ERR_NO_LEADER || e == crate::etcd::member::ERR_TIMEOUT => {
+                    // clientv3 tries the next endpoint.
+                    self.fail_over(ctx, endpoint);
+                    self.leases.grant_failed();
+                    self.resume_lease_waiters(ctx);
+                }
+                other => {
+                    self.leases.grant_failed();
+                    let message = match other {
+                        Err(e) => e,
+                        Ok(_) => "unexpected answer from etcd".to_string(),
+                    };
+                    for id in std::mem::take(&mut self.lease_waiters) {
+                        self.fail_op(ctx, id, StatusError::storage(message.clone()));
+                    }
+                }
+            },
         }
     }
 
@@ -831,6 +907,10 @@ impl KubeApiServer {
         match call.purpose {
             Purpose::Op(id) => self.retry(ctx, id),
             Purpose::CacheList => self.restart_cache_watch(ctx),
+            Purpose::LeaseGrant => {
+                self.leases.grant_failed();
+                self.resume_lease_waiters(ctx);
+            }
             Purpose::Health | Purpose::CacheWatch => {}
         }
     }
@@ -1055,6 +1135,12 @@ fn watch_event(kind: &str, object: &Value) -> Value {
     json!({"type": kind, "object": object.clone()})
 }
 
+/// The TTL of the objects of `resource`, if they have one (Events:
+/// pkg/registry/core/event/storage/storage.go `TTLFunc`).
+fn ttl_secs(resource: &Resource) -> Option<i64> {
+    (resource.plural == "events").then_some(EVENT_TTL_SECS)
+}
+
 /// A quorum read of one key.
 fn read_key(key: &str) -> Request {
     Request::Range { range: KeyRange::single(key.as_bytes()), revision: 0, limit: 0, serializable: false }
@@ -1212,6 +1298,7 @@ impl Component for KubeApiServer {
             ("cached objects".into(), self.cache.len().to_string()),
             ("cache revision".into(), self.cache.revision().to_string()),
             ("watches".into(), self.watchers.len().to_string()),
+            ("event leases granted".into(), self.leases.leases_granted().to_string()),
         ]
     }
 }

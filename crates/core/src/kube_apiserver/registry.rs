@@ -517,6 +517,11 @@ fn admit_create(input: &Input<'_>, object: &mut Typed, name: &str) -> Result<(),
     let Typed::Pod(pod) = object else { return Ok(()) };
     let Some(spec) = pod.spec.as_mut() else { return Ok(()) };
     // ServiceAccount admission (the token volume is left out: no pod reads it here).
+    // Lenient: a pod naming an account that does not exist yet is admitted,
+    // where plugin/pkg/admission/serviceaccount refuses it ("error looking up
+    // service account"); the `default` account appears only when the
+    // ServiceAccount controller has seen the namespace, and a pod created in
+    // the same instant as its namespace would otherwise fail.
     let sa = spec.service_account_name.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "default".into());
     spec.service_account_name = Some(sa.clone());
     spec.service_account = Some(sa);
@@ -853,7 +858,9 @@ fn update(
     } else {
         current.get("spec") != value.get("spec")
     };
-    if has_generation(r.kind) && sub.is_empty() {
+    // The scale subresource updates through the main strategy, which bumps
+    // the generation (pkg/registry/apps/replicaset/storage/storage.go ScaleREST.Update).
+    if has_generation(r.kind) && (sub.is_empty() || sub == "scale") {
         let annotations_changed = r.kind == "Deployment"
             && current.pointer("/metadata/annotations") != value.pointer("/metadata/annotations");
         if spec_changed || annotations_changed {

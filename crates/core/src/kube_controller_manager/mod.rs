@@ -1,12 +1,13 @@
 //! kube-controller-manager: the control loops, each a level-triggered
 //! reconciler that watches through kube-apiserver and writes through it.
 //!
-//! Today it runs the ReplicaSet controller ([`replicaset`]), the
-//! Deployment controller ([`deployment`]), the garbage collector
+//! Today it runs the ReplicaSet controller ([`replicaset`], also run over
+//! ReplicationControllers), the Deployment controller ([`deployment`]), the garbage collector
 //! ([`garbagecollector`]), the namespace controller ([`namespace`]), the
-//! Endpoints controller ([`endpoints`]) and the EndpointSlice controller
-//! ([`endpointslice`]); node lifecycle and the rest of issue 7 join them
-//! one by one.
+//! Endpoints controller ([`endpoints`]), the EndpointSlice controller
+//! ([`endpointslice`]), the ServiceAccount controller ([`serviceaccount`])
+//! and the root CA certificate publisher ([`rootcacertpublisher`]); node
+//! lifecycle and the rest of issue 7 join them one by one.
 
 pub mod deployment;
 pub mod endpoints;
@@ -16,6 +17,8 @@ pub mod namespace;
 pub mod nodelifecycle;
 pub mod podgc;
 pub mod replicaset;
+pub mod rootcacertpublisher;
+pub mod serviceaccount;
 pub mod tainteviction;
 pub mod workqueue;
 
@@ -33,6 +36,8 @@ use namespace::NamespaceController;
 use nodelifecycle::NodeLifecycleController;
 use podgc::PodGcController;
 use replicaset::ReplicaSetController;
+use rootcacertpublisher::RootCaCertPublisher;
+use serviceaccount::ServiceAccountsController;
 use std::collections::BTreeMap;
 use tainteviction::TaintEvictionController;
 
@@ -91,8 +96,11 @@ const PODS: usize = 0;
 const REPLICA_SETS: usize = 1;
 const DEPLOYMENTS: usize = 2;
 const NAMESPACES: usize = 3;
+const REPLICATION_CONTROLLERS: usize = 4;
 const SERVICES: usize = 5;
 const ENDPOINTS: usize = 6;
+const CONFIG_MAPS: usize = 8;
+const SERVICE_ACCOUNTS: usize = 10;
 const NODES: usize = 11;
 const ENDPOINT_SLICES: usize = 12;
 const LEASES: usize = 13;
@@ -120,6 +128,7 @@ pub struct KubeControllerManager {
     reflectors: Vec<Reflector>,
     next_request: u64,
     replica_sets: ReplicaSetController,
+    replication_controllers: ReplicaSetController,
     deployments: DeploymentController,
     garbage_collector: GarbageCollector,
     namespaces: NamespaceController,
@@ -128,6 +137,8 @@ pub struct KubeControllerManager {
     node_lifecycle: NodeLifecycleController,
     pod_gc: PodGcController,
     taint_eviction: TaintEvictionController,
+    service_accounts: ServiceAccountsController,
+    root_ca_publisher: RootCaCertPublisher,
     /// When the requeue timer fires next, if set.
     requeue_armed_ms: Option<u64>,
     /// Request id → tag of the loop request it answers.
@@ -147,6 +158,7 @@ impl KubeControllerManager {
                 .collect(),
             next_request: 0,
             replica_sets: ReplicaSetController::default(),
+            replication_controllers: ReplicaSetController::for_replication_controllers(),
             deployments: DeploymentController::default(),
             garbage_collector: GarbageCollector::default(),
             namespaces: NamespaceController::default(),
@@ -155,6 +167,8 @@ impl KubeControllerManager {
             node_lifecycle: NodeLifecycleController::default(),
             pod_gc: PodGcController::default(),
             taint_eviction: TaintEvictionController::default(),
+            service_accounts: ServiceAccountsController::default(),
+            root_ca_publisher: RootCaCertPublisher::default(),
             requeue_armed_ms: None,
             in_flight: BTreeMap::new(),
             sync_deferred: false,
@@ -164,6 +178,12 @@ impl KubeControllerManager {
     /// The ReplicaSet controller.
     pub fn replica_sets(&self) -> &ReplicaSetController {
         &self.replica_sets
+    }
+
+    /// The ReplicationController manager (the ReplicaSet controller over
+    /// ReplicationControllers).
+    pub fn replication_controllers(&self) -> &ReplicaSetController {
+        &self.replication_controllers
     }
 
     /// The Deployment controller.
@@ -191,6 +211,16 @@ impl KubeControllerManager {
         &self.endpoint_slices
     }
 
+    /// The ServiceAccount controller.
+    pub fn service_accounts(&self) -> &ServiceAccountsController {
+        &self.service_accounts
+    }
+
+    /// The root CA certificate publisher.
+    pub fn root_ca_publisher(&self) -> &RootCaCertPublisher {
+        &self.root_ca_publisher
+    }
+
     /// The node lifecycle controller.
     pub fn node_lifecycle(&self) -> &NodeLifecycleController {
         &self.node_lifecycle
@@ -207,7 +237,7 @@ impl KubeControllerManager {
     }
 
     /// The loops' next due times.
-    fn due_times(&self) -> [Option<u64>; 8] {
+    fn due_times(&self) -> [Option<u64>; 10] {
         [
             self.deployments.next_due(),
             self.garbage_collector.next_due(),
@@ -217,6 +247,8 @@ impl KubeControllerManager {
             self.node_lifecycle.next_due(),
             self.pod_gc.next_due(),
             self.taint_eviction.next_due(),
+            self.service_accounts.next_due(),
+            self.root_ca_publisher.next_due(),
         ]
     }
 
@@ -291,6 +323,7 @@ impl Component for KubeControllerManager {
                         self.node_lifecycle.on_pod(&change);
                         self.taint_eviction.on_pod(&change);
                         self.replica_sets.on_pod(&change, &self.reflectors[REPLICA_SETS]);
+                        self.replication_controllers.on_pod(&change, &self.reflectors[REPLICATION_CONTROLLERS]);
                         self.deployments.on_pod(&change, &self.reflectors[REPLICA_SETS]);
                         self.endpoints.on_pod(&change, &self.reflectors[SERVICES]);
                         self.endpoint_slices.on_pod(&change, &self.reflectors[SERVICES]);
@@ -300,7 +333,14 @@ impl Component for KubeControllerManager {
                         self.deployments.on_replica_set(&change, &self.reflectors[DEPLOYMENTS]);
                     }
                     DEPLOYMENTS => self.deployments.on_deployment(&change),
-                    NAMESPACES => self.namespaces.on_namespace(&change, now),
+                    REPLICATION_CONTROLLERS => self.replication_controllers.on_replica_set(&change),
+                    NAMESPACES => {
+                        self.namespaces.on_namespace(&change, now);
+                        self.service_accounts.on_namespace(&change);
+                        self.root_ca_publisher.on_namespace(&change);
+                    }
+                    SERVICE_ACCOUNTS => self.service_accounts.on_service_account(&change),
+                    CONFIG_MAPS => self.root_ca_publisher.on_config_map(&change),
                     SERVICES => {
                         self.endpoints.on_service(&change);
                         self.endpoint_slices.on_service(&change);
@@ -337,6 +377,12 @@ impl Component for KubeControllerManager {
             self.endpoint_slices.on_response(tag, &response, &self.reflectors[SERVICES], now, &mut outbox);
         } else if EndpointsController::owns(tag) {
             self.endpoints.on_response(tag, &response, now, &mut outbox);
+        } else if ServiceAccountsController::owns(tag) {
+            self.service_accounts.on_response(tag, &response, now);
+        } else if RootCaCertPublisher::owns(tag) {
+            self.root_ca_publisher.on_response(tag, &response, now);
+        } else if ReplicaSetController::owns_rc_tag(tag) {
+            self.replication_controllers.on_response(tag, &response, now, &mut outbox);
         } else {
             self.replica_sets.on_response(tag, &response, now, &mut outbox);
         }
@@ -353,6 +399,12 @@ impl Component for KubeControllerManager {
                 if self.reflectors.iter().all(Reflector::has_synced) {
                     let mut outbox = self.outbox();
                     self.replica_sets.sync(&self.reflectors[PODS], &self.reflectors[REPLICA_SETS], now, &mut outbox);
+                    self.replication_controllers.sync(
+                        &self.reflectors[PODS],
+                        &self.reflectors[REPLICATION_CONTROLLERS],
+                        now,
+                        &mut outbox,
+                    );
                     self.deployments.sync(
                         &self.reflectors[PODS],
                         &self.reflectors[REPLICA_SETS],
@@ -386,6 +438,13 @@ impl Component for KubeControllerManager {
                     );
                     self.taint_eviction.sync(&self.reflectors[NODES], &self.reflectors[PODS], now, &mut outbox);
                     self.pod_gc.sync(&self.reflectors[PODS], &self.reflectors[NODES], now, &mut outbox);
+                    self.service_accounts.sync(
+                        &self.reflectors[NAMESPACES],
+                        &self.reflectors[SERVICE_ACCOUNTS],
+                        now,
+                        &mut outbox,
+                    );
+                    self.root_ca_publisher.sync(&self.reflectors[CONFIG_MAPS], now, &mut outbox);
                     self.flush(ctx, outbox);
                     self.arm_requeue(ctx);
                 }
@@ -396,6 +455,7 @@ impl Component for KubeControllerManager {
                 }
                 // Expectations time out; requests never answered are forgotten.
                 if self.replica_sets.expire(now)
+                    | self.replication_controllers.expire(now)
                     | self.deployments.expire(now)
                     | self.garbage_collector.expire(now)
                     | self.endpoints.expire(now)
@@ -403,6 +463,8 @@ impl Component for KubeControllerManager {
                     | self.node_lifecycle.expire(now)
                     | self.taint_eviction.expire(now)
                     | self.pod_gc.expire(now)
+                    | self.service_accounts.expire(now)
+                    | self.root_ca_publisher.expire(now)
                 {
                     self.defer_sync(ctx);
                 }
@@ -434,9 +496,15 @@ impl Component for KubeControllerManager {
 
     fn details(&self) -> Vec<(String, String)> {
         vec![
-            ("loops".into(), "replicaset, deployment, garbagecollector, namespace, endpoint, endpointslice, nodelifecycle, taint-eviction-controller, podgc".into()),
+            (
+                "loops".into(),
+                "replicaset, replicationcontroller, deployment, garbagecollector, namespace, endpoint, endpointslice, nodelifecycle, taint-eviction-controller, podgc, serviceaccount, root-ca-cert-publisher"
+                    .into(),
+            ),
             ("replicasets".into(), self.replica_sets.count().to_string()),
             ("pods created".into(), self.replica_sets.created().to_string()),
+            ("replicationcontrollers".into(), self.replication_controllers.count().to_string()),
+            ("rc pods created".into(), self.replication_controllers.created().to_string()),
             ("deployments".into(), self.deployments.count().to_string()),
             ("replicasets created".into(), self.deployments.created().to_string()),
             ("gc graph nodes".into(), self.garbage_collector.nodes().len().to_string()),
@@ -447,6 +515,8 @@ impl Component for KubeControllerManager {
             ("nodes marked unknown".into(), self.node_lifecycle.marked_unknown().to_string()),
             ("taint evictions".into(), self.taint_eviction.evicted().to_string()),
             ("pods collected".into(), self.pod_gc.deleted().to_string()),
+            ("serviceaccounts created".into(), self.service_accounts.created().to_string()),
+            ("root CA configmap writes".into(), self.root_ca_publisher.writes().to_string()),
         ]
     }
 
@@ -473,6 +543,9 @@ mod tests {
                 NodeLifecycleController::owns(tag),
                 PodGcController::owns(tag),
                 TaintEvictionController::owns(tag),
+                ReplicaSetController::owns_rc_tag(tag),
+                ServiceAccountsController::owns(tag),
+                RootCaCertPublisher::owns(tag),
             ]
             .iter()
             .filter(|o| **o)
@@ -492,8 +565,10 @@ mod tests {
             assert_eq!(owners(base + 1_000_000), 1, "tag {base:#x} + 1e6");
         }
         assert_eq!(owners(1_000), 0, "ReplicaSet tags belong to no other loop");
-        for n in 3..6 {
-            assert_eq!(owners(loop_tag_base(n)), 0, "slot {n} is free");
+        for base in [replicaset::RC_TAG_BASE, serviceaccount::TAG_BASE, rootcacertpublisher::TAG_BASE] {
+            assert_eq!(owners(base + 1), 1, "tag {base:#x} + 1");
+        }
+        for n in 0..6 {
             assert!(in_loop_slot(loop_tag_base(n), loop_tag_base(n) + 5));
             assert!(!in_loop_slot(loop_tag_base(n), loop_tag_base(n + 1)));
         }

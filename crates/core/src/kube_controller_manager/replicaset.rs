@@ -9,6 +9,13 @@
 //! Expectations (pkg/controller/controller_utils.go) keep a sync from acting
 //! again before the watch has shown the pods it created or deleted; they
 //! expire after 5 minutes (`ExpectationsTimeout`).
+//!
+//! The same controller runs over ReplicationControllers
+//! ([`ReplicaSetController::for_replication_controllers`]), as upstream's
+//! pkg/controller/replication/replication_controller.go runs the ReplicaSet
+//! controller through a conversion adapter: a map selector (`spec.selector`,
+//! defaulted from the template's labels), `v1` ownerReferences of kind
+//! ReplicationController and events from `replication-controller`.
 
 use super::Outbox;
 use crate::apimachinery::labels::{labels_of, Selector};
@@ -25,6 +32,89 @@ pub const BURST_REPLICAS: usize = 500;
 pub const EXPECTATIONS_TIMEOUT_MS: u64 = 5 * 60 * 1000;
 /// The controller's name in events (`source.component`).
 pub const COMPONENT: &str = "replicaset-controller";
+/// The ReplicationController manager's name in events
+/// (pkg/controller/replication/replication_controller.go `NewReplicationManager`).
+pub const RC_COMPONENT: &str = "replication-controller";
+/// The first tag of the ReplicationController manager's requests.
+pub const RC_TAG_BASE: u64 = super::loop_tag_base(3);
+
+/// What the controller manages: ReplicaSets, or ReplicationControllers
+/// through the adapter (pkg/controller/replication/conversion.go).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Workload {
+    /// apps/v1 ReplicaSets, with a label selector.
+    #[default]
+    ReplicaSet,
+    /// v1 ReplicationControllers, with a map selector.
+    ReplicationController,
+}
+
+impl Workload {
+    /// The kind in ownerReferences and events.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Workload::ReplicaSet => "ReplicaSet",
+            Workload::ReplicationController => "ReplicationController",
+        }
+    }
+
+    fn api_version(self) -> &'static str {
+        match self {
+            Workload::ReplicaSet => "apps/v1",
+            Workload::ReplicationController => "v1",
+        }
+    }
+
+    fn component(self) -> &'static str {
+        match self {
+            Workload::ReplicaSet => COMPONENT,
+            Workload::ReplicationController => RC_COMPONENT,
+        }
+    }
+
+    fn status_path(self, namespace: &str, name: &str) -> String {
+        match self {
+            Workload::ReplicaSet => format!("/apis/apps/v1/namespaces/{namespace}/replicasets/{name}/status"),
+            Workload::ReplicationController => {
+                format!("/api/v1/namespaces/{namespace}/replicationcontrollers/{name}/status")
+            }
+        }
+    }
+
+    /// The object's selector; none when it is empty (an empty selector
+    /// selects nothing here, as in the ReplicaSet controller).
+    fn selector_of(self, rs: &Value) -> Option<Selector> {
+        let selector = match self {
+            Workload::ReplicaSet => rs.pointer("/spec/selector").and_then(Selector::from_label_selector),
+            // conversion.go: the map becomes `matchLabels`.
+            Workload::ReplicationController => rs
+                .pointer("/spec/selector")
+                .filter(|s| s.is_object())
+                .and_then(|s| Selector::from_label_selector(&json!({"matchLabels": s}))),
+        };
+        selector.filter(|s| !s.is_empty())
+    }
+
+    /// The object of this kind controlling a pod (its controller
+    /// ownerReference), as (name, uid).
+    fn controller_of(self, pod: &Value) -> Option<(String, String)> {
+        pod.pointer("/metadata/ownerReferences")?
+            .as_array()?
+            .iter()
+            .find(|o| o.get("controller").and_then(Value::as_bool) == Some(true))
+            .filter(|o| o.get("kind").and_then(Value::as_str) == Some(self.kind()))
+            .map(|o| {
+                let s = |f: &str| o.get(f).and_then(Value::as_str).unwrap_or_default().to_string();
+                (s("name"), s("uid"))
+            })
+    }
+
+    /// The ownerReference the controller puts on its pods.
+    fn owner_reference(self, rs: &Value) -> Value {
+        json!({"apiVersion": self.api_version(), "kind": self.kind(), "name": meta(rs, "name"), "uid": meta(rs, "uid"),
+            "controller": true, "blockOwnerDeletion": true})
+    }
+}
 
 #[derive(Clone, Debug, Default)]
 struct Expectation {
@@ -44,8 +134,16 @@ struct SlowStart {
 
 #[derive(Clone, Debug)]
 enum Request {
-    Create { rs: String },
-    Delete { rs: String, pod: String, name: String },
+    Create {
+        rs: String,
+    },
+    Delete {
+        rs: String,
+        pod: String,
+        name: String,
+    },
+    /// An Event written; for a count patch, its path.
+    Event(Option<String>),
     Other,
 }
 
@@ -71,24 +169,11 @@ pub struct ReplicaSetController {
     created: u64,
     known: usize,
     recorder: Option<EventRecorder>,
+    workload: Workload,
 }
 
 fn meta<'a>(o: &'a Value, field: &str) -> &'a str {
     o.pointer(&format!("/metadata/{field}")).and_then(Value::as_str).unwrap_or_default()
-}
-
-/// The ReplicaSet controlling a pod (its controller ownerReference), as
-/// (name, uid).
-fn controller_of(pod: &Value) -> Option<(String, String)> {
-    pod.pointer("/metadata/ownerReferences")?
-        .as_array()?
-        .iter()
-        .find(|o| o.get("controller").and_then(Value::as_bool) == Some(true))
-        .filter(|o| o.get("kind").and_then(Value::as_str) == Some("ReplicaSet"))
-        .map(|o| {
-            let s = |f: &str| o.get(f).and_then(Value::as_str).unwrap_or_default().to_string();
-            (s("name"), s("uid"))
-        })
 }
 
 fn has_controller(pod: &Value) -> bool {
@@ -120,11 +205,23 @@ fn ready_transition(pod: &Value) -> Option<u64> {
         .and_then(|c| c.get("lastTransitionTime").and_then(Value::as_str).and_then(parse_rfc3339))
 }
 
-fn selector_of(rs: &Value) -> Option<Selector> {
-    rs.pointer("/spec/selector").and_then(Selector::from_label_selector).filter(|s| !s.is_empty())
-}
-
 impl ReplicaSetController {
+    /// The controller run over ReplicationControllers; it tags its requests
+    /// in slot 3 ([`super::loop_tag_base`]).
+    pub fn for_replication_controllers() -> Self {
+        ReplicaSetController { workload: Workload::ReplicationController, next_tag: RC_TAG_BASE, ..Default::default() }
+    }
+
+    /// Whether the ReplicationController manager sent the request tagged `tag`.
+    pub fn owns_rc_tag(tag: u64) -> bool {
+        super::in_loop_slot(RC_TAG_BASE, tag)
+    }
+
+    /// What it manages.
+    pub fn workload(&self) -> Workload {
+        self.workload
+    }
+
     /// ReplicaSets known.
     pub fn count(&self) -> usize {
         self.known
@@ -169,7 +266,7 @@ impl ReplicaSetController {
         };
         let namespace = meta(pod, "namespace");
         let pod_key = object_key(pod);
-        if let Some((name, _)) = controller_of(pod) {
+        if let Some((name, _)) = self.workload.controller_of(pod) {
             let rs_key = format!("{namespace}/{name}");
             if let Some(e) = self.expectations.get_mut(&rs_key) {
                 match change {
@@ -190,12 +287,14 @@ impl ReplicaSetController {
             // An orphan: the ReplicaSets whose selector matches may adopt it.
             let labels = labels_of(pod);
             for (key, rs) in replica_sets.store() {
-                if meta(rs, "namespace") == namespace && selector_of(rs).is_some_and(|s| s.matches(&labels)) {
+                if meta(rs, "namespace") == namespace
+                    && self.workload.selector_of(rs).is_some_and(|s| s.matches(&labels))
+                {
                     self.dirty.insert(key.clone());
                 }
             }
         }
-        if let Some((name, _)) = old.and_then(controller_of) {
+        if let Some((name, _)) = old.and_then(|o| self.workload.controller_of(o)) {
             self.dirty.insert(format!("{namespace}/{name}"));
         }
     }
@@ -253,12 +352,12 @@ impl ReplicaSetController {
         let namespace = meta(rs, "namespace").to_string();
         let name = meta(rs, "name").to_string();
         let uid = meta(rs, "uid").to_string();
-        let Some(selector) = selector_of(rs) else { return };
+        let Some(selector) = self.workload.selector_of(rs) else { return };
         let deleting = rs.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
         // claimPods: ours, plus matching orphans adopted.
         let mut owned: Vec<&Value> = Vec::new();
         for pod in pods.store().values().filter(|p| meta(p, "namespace") == namespace && active(p)) {
-            match controller_of(pod) {
+            match self.workload.controller_of(pod) {
                 Some((_, owner)) if owner == uid && !selector.matches(&labels_of(pod)) && !deleting => {
                     // Its labels no longer match: release it (controller_ref_manager.go ReleasePod).
                     let patch = json!({"metadata": {"ownerReferences": [{"$patch": "delete", "uid": uid}], "uid": meta(pod, "uid")}});
@@ -270,8 +369,7 @@ impl ReplicaSetController {
                 }
                 Some((_, owner)) if owner == uid => owned.push(pod),
                 None if !has_controller(pod) && !deleting && selector.matches(&labels_of(pod)) => {
-                    let patch =
-                        json!({"metadata": {"ownerReferences": [owner_reference(rs)], "uid": meta(pod, "uid")}});
+                    let patch = json!({"metadata": {"ownerReferences": [self.workload.owner_reference(rs)], "uid": meta(pod, "uid")}});
                     let path = format!("/api/v1/namespaces/{namespace}/pods/{}", meta(pod, "name"));
                     let mut request = ApiRequest::new(0, Method::Patch, path).with_body(patch);
                     request.content_type = Some("application/strategic-merge-patch+json".into());
@@ -349,7 +447,7 @@ impl ReplicaSetController {
                 status["conditions"] = conditions.clone();
             }
             updated["status"] = status;
-            let path = format!("/apis/apps/v1/namespaces/{namespace}/replicasets/{name}/status");
+            let path = self.workload.status_path(&namespace, &name);
             let tag = self.tag(Request::Other);
             out.send(ApiRequest::new(0, Method::Put, path).with_body(updated), tag);
         }
@@ -363,7 +461,7 @@ impl ReplicaSetController {
         s.remaining -= batch;
         s.in_flight = batch;
         let namespace = meta(rs, "namespace").to_string();
-        let pod = pod_from_template(rs);
+        let pod = pod_from_template(rs, self.workload);
         for _ in 0..batch {
             let tag = self.tag(Request::Create { rs: key.to_string() });
             let path = format!("/api/v1/namespaces/{namespace}/pods");
@@ -398,6 +496,14 @@ impl ReplicaSetController {
                         self.event(&rs, "Warning", "FailedDelete", &format!("Error deleting: {message}"), now, out);
                         self.retry_later(&key, now);
                     }
+                }
+                return;
+            }
+            Some(Request::Event(Some(path))) if response.code == 404 => {
+                // The Event expired since it was first written: create it again.
+                if let Some(request) = self.recorder.as_ref().and_then(|r| r.recreate(&path)) {
+                    let tag = self.tag(Request::Event(None));
+                    out.send(request, tag);
                 }
                 return;
             }
@@ -454,12 +560,13 @@ impl ReplicaSetController {
         self.delayed.insert(key.to_string(), now + delay);
     }
 
-    /// A legacy (core/v1) event about the ReplicaSet, through client-go's
-    /// recorder ([`EventRecorder`]: a repeat counts on the first).
+    /// A legacy (core/v1) event about the ReplicaSet (or the
+    /// ReplicationController), through client-go's recorder
+    /// ([`EventRecorder`]: a repeat counts on the first).
     fn event(&mut self, rs: &Value, kind: &str, reason: &str, message: &str, now: u64, out: &mut Outbox) {
         let object = ObjectReference {
-            api_version: "apps/v1".into(),
-            kind: "ReplicaSet".into(),
+            api_version: self.workload.api_version().into(),
+            kind: self.workload.kind().into(),
             namespace: meta(rs, "namespace").to_string(),
             name: meta(rs, "name").to_string(),
             uid: meta(rs, "uid").to_string(),
@@ -468,28 +575,23 @@ impl ReplicaSetController {
         };
         let request = self
             .recorder
-            .get_or_insert_with(|| EventRecorder::new(COMPONENT, ""))
+            .get_or_insert_with(|| EventRecorder::new(self.workload.component(), ""))
             .event(&object, kind, reason, message, now);
-        let tag = self.tag(Request::Other);
+        let patch = (request.method == Method::Patch).then(|| request.path.clone());
+        let tag = self.tag(Request::Event(patch));
         out.send(request, tag);
     }
-}
-
-/// The ownerReference a ReplicaSet puts on its pods.
-fn owner_reference(rs: &Value) -> Value {
-    json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": meta(rs, "name"), "uid": meta(rs, "uid"),
-        "controller": true, "blockOwnerDeletion": true})
 }
 
 /// A pod from the ReplicaSet's template (controller_utils.go
 /// `GetPodFromTemplate`): generateName `<rs>-`, the template's labels,
 /// annotations and finalizers, and the controller reference.
-fn pod_from_template(rs: &Value) -> Value {
+fn pod_from_template(rs: &Value, workload: Workload) -> Value {
     let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
     let mut metadata = json!({
         "generateName": format!("{}-", meta(rs, "name")),
         "namespace": meta(rs, "namespace"),
-        "ownerReferences": [owner_reference(rs)],
+        "ownerReferences": [workload.owner_reference(rs)],
     });
     for field in ["labels", "annotations", "finalizers"] {
         if let Some(v) = template.pointer(&format!("/metadata/{field}")) {

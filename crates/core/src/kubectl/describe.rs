@@ -144,7 +144,8 @@ pub fn describe(resource: &Resource, object: &Value, related: &Related, now_ms: 
         "pods" => pod(&mut w, object),
         "nodes" => node(&mut w, object, related, now_ms),
         "deployments" => deployment(&mut w, object, related.replica_sets.as_ref()),
-        "replicasets" => replicaset(&mut w, object, &related.pods),
+        "replicasets" => replicaset(&mut w, object, &related.pods, false),
+        "replicationcontrollers" => replicaset(&mut w, object, &related.pods, true),
         "services" => service(&mut w, object, &related.endpoint_slices),
         "namespaces" => namespace(&mut w, object),
         _ => generic(&mut w, object),
@@ -721,14 +722,24 @@ pub fn pod_template_text(template: &Value) -> String {
     w
 }
 
-fn replicaset(w: &mut String, o: &Value, pods: &[Value]) {
+/// describe.go `describeReplicaSet` and `describeReplicationController`:
+/// the same sections, but an RC's selector is a map (`labels.FormatLabels`)
+/// and its describer prints no controller.
+fn replicaset(w: &mut String, o: &Value, pods: &[Value], rc: bool) {
     let int = |p: &str| o.pointer(p).and_then(Value::as_i64).unwrap_or(0);
     header(w, o, true);
-    let _ = writeln!(w, "Selector:\t{}", selector_text(o, "/spec/selector"));
+    let selector = if rc {
+        or_none(&crate::apimachinery::labels::format_labels(&string_map(o.pointer("/spec/selector")))).to_string()
+    } else {
+        selector_text(o, "/spec/selector")
+    };
+    let _ = writeln!(w, "Selector:\t{selector}");
     multiline(w, "", "Labels", &labels_of(o));
     annotations_multiline(w, "", "Annotations", &annotations(o));
-    if let Some(owner) =
-        list(o, "/metadata/ownerReferences").iter().find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+    if let Some(owner) = list(o, "/metadata/ownerReferences")
+        .iter()
+        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+        .filter(|_| !rc)
     {
         let _ = writeln!(w, "Controlled By:\t{}/{}", s(owner, "/kind"), s(owner, "/name"));
     }
@@ -743,6 +754,13 @@ fn replicaset(w: &mut String, o: &Value, pods: &[Value]) {
         phase("Failed")
     );
     pod_template(w, o.pointer("/spec/template").unwrap_or(&Value::Null));
+    let conditions = list(o, "/status/conditions");
+    if !conditions.is_empty() {
+        let _ = writeln!(w, "Conditions:\n  Type\tStatus\tReason\n  ----\t------\t------");
+        for c in conditions {
+            let _ = writeln!(w, "  {} \t{}\t{}", s(c, "/type"), s(c, "/status"), s(c, "/reason"));
+        }
+    }
 }
 
 fn service(w: &mut String, o: &Value, slices: &[Value]) {

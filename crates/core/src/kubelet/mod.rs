@@ -73,7 +73,8 @@ enum Call {
     NodeStatus,
     PodStatus(String),
     FinishDeletion(String),
-    Event,
+    /// An Event written; for a count patch, its path.
+    Event(Option<String>),
 }
 
 /// The kubelet version kscope's nodes report.
@@ -285,7 +286,8 @@ impl Kubelet {
                     reference.with_field(e.field_path.clone())
                 };
                 let request = self.recorder.event(&object, e.kind, e.reason, &e.message, now);
-                self.send(ctx, request, Call::Event);
+                let patch = (request.method == crate::message::Method::Patch).then(|| request.path.clone());
+                self.send(ctx, request, Call::Event(patch));
             }
             self.sync_status(ctx, &uid);
         }
@@ -654,6 +656,12 @@ impl Component for Kubelet {
                 if self.workers.contains_key(&uid) && code != 404 {
                     // Only the status: a newer one may wait, or the final delete.
                     self.sync_status(ctx, &uid);
+                }
+            }
+            // The Event expired since it was first written: create it again.
+            (Call::Event(Some(path)), 404) => {
+                if let Some(request) = self.recorder.recreate(&path) {
+                    self.send(ctx, request, Call::Event(None));
                 }
             }
             _ => {}
