@@ -1,7 +1,7 @@
 //! The UI's read model: everything the page draws, built only from worker
 //! messages. One reducer, one [`Action`] enum.
 
-use kscope_protocol::{ComponentView, Delta, FromWorker, MessageView, NodeView, SimMeta};
+use kscope_protocol::{ComponentView, Delta, FromWorker, MessageView, NodeView, PodView, SimMeta};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 use yew::Reducible;
@@ -53,6 +53,8 @@ pub struct State {
     pub components: BTreeMap<String, ComponentView>,
     /// Nodes by name.
     pub nodes: BTreeMap<String, NodeView>,
+    /// Pods waiting for a node.
+    pub unscheduled: Vec<PodView>,
     /// Recent messages, oldest first.
     pub messages: VecDeque<MessageView>,
     /// Messages seen since the page connected, including omitted ones.
@@ -76,6 +78,7 @@ impl Default for State {
             meta: SimMeta::default(),
             components: BTreeMap::new(),
             nodes: BTreeMap::new(),
+            unscheduled: Vec::new(),
             messages: VecDeque::new(),
             messages_seen: 0,
             console: VecDeque::new(),
@@ -141,6 +144,7 @@ impl State {
                 self.meta = snapshot.meta;
                 self.components = snapshot.components.into_iter().map(|c| (c.id.clone(), c)).collect();
                 self.nodes = snapshot.nodes.into_iter().map(|n| (n.name.clone(), n)).collect();
+                self.unscheduled = snapshot.unscheduled;
             }
             Action::Worker(FromWorker::Batch(batch)) => {
                 if batch.meta.time_ms < self.meta.time_ms {
@@ -163,6 +167,7 @@ impl State {
                         Delta::NodeRemoved(name) => {
                             self.nodes.remove(&name);
                         }
+                        Delta::Unscheduled(pods) => self.unscheduled = pods,
                     }
                 }
                 self.messages_seen += batch.messages.len() as u64 + batch.messages_omitted;

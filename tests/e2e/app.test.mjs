@@ -177,6 +177,9 @@ test('kubectl in the console: a heredoc manifest is applied, listed, described a
   assert.match(await runConsole(page, 'kubectl describe deploy web', 'RollingUpdateStrategy'), /Replicas:\s+2 desired/);
   const keys = await runConsole(page, 'etcdctl get /registry/deployments --prefix --keys-only', '/registry/deployments/default/web');
   assert.match(keys, /\/registry\/deployments\/default\/web/);
+  // What a person sees: the two pods as green boxes inside their nodes.
+  await page.waitForFunction(() => document.querySelectorAll('.node-card .pod.running[data-pod^="web-"]').length === 2,
+    null, { timeout: 10_000 });
   const err = await runConsole(page, 'kubectl get deploy nope', 'NotFound');
   assert.match(err, /Error from server \(NotFound\): deployments\.apps "nope" not found/);
   await screenshot(page, 'kubectl.png');
@@ -204,11 +207,32 @@ test('kube-scheduler binds a pod, and sim explain shows why there and why anothe
   // The pod resolves cluster names through CoreDNS.
   const dns = await runConsole(page, 'sim nslookup small kubernetes.default', 'Address: 10.96.0.1');
   assert.match(dns, /Name:\s+kubernetes\.default\.svc\.cluster\.local/);
+  // On screen: small runs inside a node card, huge waits above the nodes.
+  await page.waitForSelector('.node-card .pod.running[data-pod="small"]', { timeout: 10_000 });
+  assert.match(await page.locator('[data-testid=unscheduled]').textContent(), /Waiting for a node \(1\)[\s\S]*huge[\s\S]*Pending/);
   const why = await runConsole(page, 'sim explain pod/huge', 'result');
   assert.match(why, /0\/3 nodes are available: 3 Insufficient cpu\./);
   const events = await runConsole(page, 'kubectl describe pod huge', 'Events');
   assert.match(events, /Warning\s+FailedScheduling\s+\S+\s+default-scheduler\s+0\/3 nodes are available: 3 Insufficient cpu\./);
   await screenshot(page, 'scheduler.png');
+});
+
+test('a node whose kubelet dies turns NotReady and tainted on screen, and Ready again when it restarts', async () => {
+  const card = page.locator('.node-card[data-node="node-2"]');
+  assert.equal(await card.locator('[data-testid=node-status]').textContent(), 'Ready');
+  await runConsole(page, 'sim kill kubelet/node-2', 'stopped');
+  // 50 s without a heartbeat, and a 5 s monitor period.
+  await runConsole(page, 'sim advance 70s', 'advanced');
+  await page.waitForFunction(() => document.querySelector('.node-card[data-node="node-2"] [data-testid=node-status]')?.textContent === 'NotReady',
+    null, { timeout: 10_000 });
+  assert.match(await card.locator('.taints').textContent(), /node\.kubernetes\.io\/unreachable:NoExecute/);
+  assert.match(await card.getAttribute('class'), /not-ready/);
+  await screenshot(page, 'node-not-ready.png');
+  await runConsole(page, 'sim start kubelet/node-2', 'started');
+  await runConsole(page, 'sim advance 20s', 'advanced');
+  await page.waitForFunction(() => document.querySelector('.node-card[data-node="node-2"] [data-testid=node-status]')?.textContent === 'Ready',
+    null, { timeout: 10_000 });
+  assert.equal(await card.locator('.taints').count(), 0);
 });
 
 test('no errors in the page', () => {

@@ -68,7 +68,7 @@ pub fn simulated(members: u8, puts: u64) -> Result<Measurement, String> {
 }
 
 fn leader_of(cluster: &Cluster) -> Option<ComponentId> {
-    let (components, _) = cluster.view();
+    let (components, _, _) = cluster.view();
     components
         .iter()
         .find(|c| c.details.iter().any(|(k, v)| k == "role" && v == "leader"))

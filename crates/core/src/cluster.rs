@@ -19,7 +19,8 @@ use crate::kubelet::Kubelet;
 use crate::network::NetworkConfig;
 use crate::scenario::Scenario;
 use crate::simulation::Simulation;
-use kscope_protocol::{ComponentView, NodeView};
+use kscope_protocol::{ComponentView, NodeView, PodView};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -637,8 +638,9 @@ impl Cluster {
         out
     }
 
-    /// Components and nodes as the UI draws them.
-    pub fn view(&self) -> (Vec<ComponentView>, Vec<NodeView>) {
+    /// Components, nodes (with their pods) and the pods waiting for a node,
+    /// as the UI draws them.
+    pub fn view(&self) -> (Vec<ComponentView>, Vec<NodeView>, Vec<PodView>) {
         let components = self
             .sim
             .components()
@@ -653,18 +655,112 @@ impl Cluster {
                 details: c.details(),
             })
             .collect();
+        let (mut by_node, unscheduled) = self.pod_views();
+        let cache = self.apiserver_cache();
         let nodes = self
             .scenario
             .spec
             .nodes
             .iter()
-            .map(|n| NodeView {
-                name: n.name.clone(),
-                cpu_millis: n.cpu.millis().clamp(0, i128::from(u64::MAX)) as u64,
-                memory_bytes: n.memory.value().clamp(0, i128::from(u64::MAX)) as u64,
-                labels: n.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            .map(|n| {
+                let object = cache.and_then(|c| c.get(&format!("/registry/minions/{}", n.name))).map(|c| &c.object);
+                let status = object
+                    .and_then(|o| {
+                        let r = crate::apimachinery::resources::by_plural("", "nodes")?;
+                        crate::kubectl::printers::cells(r, o, self.now_ms()).into_iter().nth(1)
+                    })
+                    .unwrap_or_default();
+                let taints = object
+                    .and_then(|o| o.pointer("/spec/taints"))
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|t| {
+                        let s = |f: &str| t.get(f).and_then(Value::as_str).unwrap_or_default();
+                        match s("value") {
+                            "" => format!("{}:{}", s("key"), s("effect")),
+                            v => format!("{}={v}:{}", s("key"), s("effect")),
+                        }
+                    })
+                    .collect();
+                let (pods, cpu, memory) = by_node.remove(&n.name).unwrap_or_default();
+                NodeView {
+                    name: n.name.clone(),
+                    cpu_millis: n.cpu.millis().clamp(0, i128::from(u64::MAX)) as u64,
+                    memory_bytes: n.memory.value().clamp(0, i128::from(u64::MAX)) as u64,
+                    labels: n.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    status,
+                    taints,
+                    cpu_requested_millis: cpu,
+                    memory_requested_bytes: memory,
+                    pods,
+                }
             })
             .collect();
-        (components, nodes)
+        (components, nodes, unscheduled)
+    }
+
+    /// kube-apiserver's watch cache: what the cluster's objects are now.
+    fn apiserver_cache(&self) -> Option<&crate::kube_apiserver::watch_cache::WatchCache> {
+        self.sim
+            .components()
+            .find(|(id, _, _)| **id == ComponentId::ApiServer)
+            .and_then(|(_, c, _)| c.as_any().downcast_ref::<KubeApiServer>())
+            .map(KubeApiServer::cache)
+    }
+
+    /// Pods by node (with the CPU and memory requested by those not ended),
+    /// and the unscheduled ones, from kube-apiserver's cache.
+    #[allow(clippy::type_complexity)]
+    fn pod_views(&self) -> (BTreeMap<String, (Vec<PodView>, u64, u64)>, Vec<PodView>) {
+        let mut by_node: BTreeMap<String, (Vec<PodView>, u64, u64)> = BTreeMap::new();
+        let mut unscheduled = Vec::new();
+        let Some(cache) = self.apiserver_cache() else { return (by_node, unscheduled) };
+        let Some(pods) = crate::apimachinery::resources::by_plural("", "pods") else {
+            return (by_node, unscheduled);
+        };
+        for (_, cached) in cache.list("/registry/pods/") {
+            let o = &cached.object;
+            let s = |p: &str| o.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+            let cells = crate::kubectl::printers::cells(pods, o, self.now_ms());
+            let restarts = o
+                .pointer("/status/containerStatuses")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.get("restartCount").and_then(Value::as_u64))
+                .sum::<u64>();
+            let view = PodView {
+                namespace: s("/metadata/namespace"),
+                name: s("/metadata/name"),
+                phase: s("/status/phase"),
+                status: cells.get(2).cloned().unwrap_or_default(),
+                ready: cells.get(1).cloned().unwrap_or_default(),
+                restarts: u32::try_from(restarts).unwrap_or(u32::MAX),
+            };
+            let node = s("/spec/nodeName");
+            if node.is_empty() {
+                unscheduled.push(view);
+                continue;
+            }
+            let entry = by_node.entry(node).or_default();
+            if !matches!(view.phase.as_str(), "Succeeded" | "Failed") {
+                for c in o.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten() {
+                    let request = |r: &str| {
+                        c.pointer(&format!("/resources/requests/{r}"))
+                            .and_then(Value::as_str)
+                            .and_then(|q| crate::quantity::Quantity::parse(q).ok())
+                    };
+                    if let Some(q) = request("cpu") {
+                        entry.1 += q.millis().clamp(0, i128::from(u64::MAX)) as u64;
+                    }
+                    if let Some(q) = request("memory") {
+                        entry.2 += q.value().clamp(0, i128::from(u64::MAX)) as u64;
+                    }
+                }
+            }
+            entry.0.push(view);
+        }
+        (by_node, unscheduled)
     }
 }

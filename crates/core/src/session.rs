@@ -8,8 +8,8 @@
 use crate::cluster::Cluster;
 use crate::trace::TraceKind;
 use kscope_protocol::{
-    Batch, ClusterView, ComponentView, Delta, FromWorker, MessageView, NodeView, SimMeta, ToWorker, PROTOCOL_VERSION,
-    SPEED_PERCENT_RANGE,
+    Batch, ClusterView, ComponentView, Delta, FromWorker, MessageView, NodeView, PodView, SimMeta, ToWorker,
+    PROTOCOL_VERSION, SPEED_PERCENT_RANGE,
 };
 use std::collections::BTreeMap;
 
@@ -22,6 +22,7 @@ pub struct Session {
     carry: u64,
     sent_components: BTreeMap<String, ComponentView>,
     sent_nodes: BTreeMap<String, NodeView>,
+    sent_unscheduled: Vec<PodView>,
     sent_meta: SimMeta,
 }
 
@@ -36,6 +37,7 @@ impl Session {
             carry: 0,
             sent_components: BTreeMap::new(),
             sent_nodes: BTreeMap::new(),
+            sent_unscheduled: Vec::new(),
             sent_meta: SimMeta::default(),
         }
     }
@@ -69,11 +71,12 @@ impl Session {
             ToWorker::Hello { .. } => {
                 // Messages so far are part of the snapshot; do not animate them.
                 self.cluster.simulation_mut().trace_mut().drain();
-                let (components, nodes) = self.cluster.view();
+                let (components, nodes, unscheduled) = self.cluster.view();
                 self.sent_components = components.iter().map(|c| (c.id.clone(), c.clone())).collect();
                 self.sent_nodes = nodes.iter().map(|n| (n.name.clone(), n.clone())).collect();
+                self.sent_unscheduled = unscheduled.clone();
                 self.sent_meta = self.meta();
-                let snapshot = ClusterView { meta: self.sent_meta.clone(), components, nodes };
+                let snapshot = ClusterView { meta: self.sent_meta.clone(), components, nodes, unscheduled };
                 vec![FromWorker::Welcome { protocol: PROTOCOL_VERSION, snapshot }]
             }
             ToWorker::Play => {
@@ -132,8 +135,12 @@ impl Session {
 
     /// The changes since the last batch, or `None` if nothing changed.
     fn batch(&mut self) -> Option<FromWorker> {
-        let (components, nodes) = self.cluster.view();
+        let (components, nodes, unscheduled) = self.cluster.view();
         let mut deltas = Vec::new();
+        if unscheduled != self.sent_unscheduled {
+            self.sent_unscheduled = unscheduled.clone();
+            deltas.push(Delta::Unscheduled(unscheduled));
+        }
         diff(
             &mut self.sent_components,
             components,

@@ -89,3 +89,55 @@ fn exec_replies_with_output_and_then_the_changes() {
         matches!(&replies[0], FromWorker::ExecResult { id: 9, ok: false, output } if output.starts_with("error: unknown command \"bogus\""))
     );
 }
+
+#[test]
+fn nodes_carry_their_pods_status_and_requests_and_unscheduled_pods_come_apart() {
+    let mut s = session();
+    s.handle(ToWorker::Hello { protocol: PROTOCOL_VERSION });
+    s.handle(ToWorker::Pause);
+    s.handle(ToWorker::Exec { id: 1, line: "sim advance 3s".into() });
+    let mut replies = Vec::new();
+    for (name, cpu) in [("small", "500m"), ("huge", "64")] {
+        for line in [
+            "kubectl apply -f - <<EOF".to_string(),
+            "apiVersion: v1".into(),
+            "kind: Pod".into(),
+            format!("metadata: {{name: {name}}}"),
+            format!("spec: {{containers: [{{name: c, image: nginx, resources: {{requests: {{cpu: \"{cpu}\"}}}}}}]}}"),
+            "EOF".into(),
+        ] {
+            replies.extend(s.handle(ToWorker::Exec { id: 2, line }));
+        }
+    }
+    replies.extend(s.handle(ToWorker::Exec { id: 3, line: "sim advance 5s".into() }));
+    let deltas: Vec<&Delta> = batches(&replies).iter().flat_map(|b| b.deltas.iter()).collect();
+    let unscheduled = deltas.iter().rev().find_map(|d| if let Delta::Unscheduled(p) = d { Some(p) } else { None });
+    let unscheduled = unscheduled.expect("the huge pod waits");
+    assert_eq!(
+        unscheduled.iter().map(|p| (p.name.as_str(), p.status.as_str())).collect::<Vec<_>>(),
+        [("huge", "Pending")]
+    );
+    // Every node is drawn Ready; the one running small shows it, 500m requested.
+    let replies = session_snapshot(&mut s);
+    let nodes = &replies;
+    assert!(nodes.iter().all(|n| n.status == "Ready"), "{nodes:?}");
+    let host: Vec<_> = nodes.iter().filter(|n| n.pods.iter().any(|p| p.name == "small")).collect();
+    assert_eq!(host.len(), 1);
+    assert_eq!(host[0].cpu_requested_millis, 500);
+    let small = host[0].pods.iter().find(|p| p.name == "small").unwrap();
+    assert_eq!((small.phase.as_str(), small.status.as_str(), small.ready.as_str()), ("Running", "Running", "1/1"));
+    // A cordon shows in the status and the taints the node lifecycle controller adds.
+    let name = host[0].name.clone();
+    s.handle(ToWorker::Exec { id: 4, line: format!("kubectl cordon {name}") });
+    s.handle(ToWorker::Exec { id: 5, line: "sim advance 1s".into() });
+    let node = session_snapshot(&mut s).into_iter().find(|n| n.name == name).unwrap();
+    assert_eq!(node.status, "Ready,SchedulingDisabled");
+    assert_eq!(node.taints, ["node.kubernetes.io/unschedulable:NoSchedule"]);
+}
+
+/// The nodes of a fresh snapshot.
+fn session_snapshot(s: &mut Session) -> Vec<kscope_protocol::NodeView> {
+    let replies = s.handle(ToWorker::Hello { protocol: PROTOCOL_VERSION });
+    let [FromWorker::Welcome { snapshot, .. }] = replies.as_slice() else { panic!("{replies:?}") };
+    snapshot.nodes.clone()
+}

@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the UI ⇄ worker protocol. Bump it on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The slowest and fastest playback speeds, in percent of real time (0.1× .. 100×).
 pub const SPEED_PERCENT_RANGE: (u32, u32) = (10, 10_000);
@@ -81,6 +81,8 @@ pub struct ClusterView {
     pub components: Vec<ComponentView>,
     /// Worker nodes, ordered by name.
     pub nodes: Vec<NodeView>,
+    /// Pods no node has been chosen for yet, by namespace and name.
+    pub unscheduled: Vec<PodView>,
 }
 
 /// Clock, seed, playback state and trace summary.
@@ -147,6 +149,35 @@ pub struct NodeView {
     pub memory_bytes: u64,
     /// Node labels, ordered by key.
     pub labels: Vec<(String, String)>,
+    /// The STATUS column of `kubectl get nodes` (`Ready`, `NotReady`,
+    /// `Ready,SchedulingDisabled`); empty before the kubelet registers the node.
+    pub status: String,
+    /// Taints as `key=value:Effect` (`key:Effect` without a value).
+    pub taints: Vec<String>,
+    /// CPU requested by the pods bound to it that have not ended, in millicores.
+    pub cpu_requested_millis: u64,
+    /// Memory requested by those pods, in bytes.
+    pub memory_requested_bytes: u64,
+    /// The pods bound to it, by namespace and name.
+    pub pods: Vec<PodView>,
+}
+
+/// One pod as the UI draws it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodView {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// `status.phase` (`Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`).
+    pub phase: String,
+    /// The STATUS column of `kubectl get pods` (`ContainerCreating`,
+    /// `CrashLoopBackOff`, `Terminating`, ...).
+    pub status: String,
+    /// The READY column (`1/1`).
+    pub ready: String,
+    /// Container restarts.
+    pub restarts: u32,
 }
 
 /// A change to the UI's read model.
@@ -160,6 +191,8 @@ pub enum Delta {
     Node(NodeView),
     /// A node is gone.
     NodeRemoved(String),
+    /// The pods waiting for a node, all of them.
+    Unscheduled(Vec<PodView>),
 }
 
 /// The changes of one worker tick.
