@@ -407,7 +407,8 @@ impl Cluster {
         let names: Vec<String> = args[1..].to_vec();
         for kind in args[0].split(',') {
             if kind == "all" {
-                for plural in ["pods", "services", "replicationcontrollers", "deployments", "replicasets"] {
+                for plural in ["pods", "services", "replicationcontrollers", "daemonsets", "deployments", "replicasets"]
+                {
                     out.push((RESOURCES.iter().find(|r| r.plural == plural).expect("served"), names.clone()));
                 }
                 continue;
@@ -2093,11 +2094,11 @@ impl Cluster {
                         )
                     });
                 }
-                if r.plural == "replicasets" || r.plural == "replicationcontrollers" {
+                if ["replicasets", "replicationcontrollers", "daemonsets"].contains(&r.plural) {
                     // getPodStatusForController: the pods its selector matches in
                     // its namespace, counted by phase when it controls them.
                     let pods = resources::resolve("pods").expect("pods");
-                    let selector = if r.plural == "replicasets" {
+                    let selector = if r.plural != "replicationcontrollers" {
                         o.pointer("/spec/selector")
                             .and_then(crate::apimachinery::labels::Selector::from_label_selector)
                             .map(|sel| crate::kube_apiserver::registry::selector_string(&sel))
@@ -2454,7 +2455,7 @@ fn kubectl_api_resources(cmd: &Kubectl, out: &mut Out) {
             } else {
                 "create,delete,deletecollection,get,list,patch,update,watch"
             };
-            let category = if ["pods", "services", "deployments", "replicasets", "replicationcontrollers"]
+            let category = if ["pods", "services", "daemonsets", "deployments", "replicasets", "replicationcontrollers"]
                 .contains(&plural.as_str())
             {
                 "all"
