@@ -23,7 +23,7 @@ fn ok(c: &mut Cluster, line: &str) -> String {
 }
 
 fn detail(c: &Cluster, id: &str, key: &str) -> String {
-    let (components, _) = c.view();
+    let (components, _, _) = c.view();
     let comp = components.iter().find(|x| x.id == id).unwrap();
     comp.details.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default()
 }

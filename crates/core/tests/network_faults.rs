@@ -8,7 +8,7 @@ use kscope_core::{Cluster, Scenario};
 use kscope_protocol::Fate;
 
 fn detail(cluster: &Cluster, id: &str, key: &str) -> String {
-    let (components, _) = cluster.view();
+    let (components, _, _) = cluster.view();
     let c = components.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no component {id}"));
     c.details.iter().find(|(k, _)| k == key).unwrap_or_else(|| panic!("no detail {key}")).1.clone()
 }
