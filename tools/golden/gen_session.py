@@ -10,6 +10,7 @@ objs = [
     ('pod', 'pod liveness-http'),
     ('namespace', 'namespace prod'),
     ('node', 'node node-1'),
+    ('daemonset', 'daemonset fluentd-elasticsearch -n kube-system'),
 ]
 for n, o in objs:
     segs.append((f'{n}.json', f'kubectl get {o} -o json'))
@@ -20,7 +21,7 @@ for n, o in [('pods', 'pods'), ('replicasets', 'replicasets'), ('events', 'event
     segs.append((f'related/{n}.json', f'kubectl get {o} -A -o json'))
 for n, o in objs:
     segs.append((f'describe-{n}.kscope.txt', f'kubectl describe {o}'))
-for n in ['deployment', 'pod', 'service', 'namespace', 'node']:
+for n in ['deployment', 'pod', 'service', 'namespace', 'node', 'daemonset']:
     o = dict(objs)[n]
     segs.append((f'yaml-{n}.kscope.txt', f'kubectl get {o} -o yaml'))
 with open(os.environ.get('GOLDEN_DIR', '/tmp/golden') + '/session.txt', 'w') as f:

@@ -587,6 +587,8 @@ resourcequotas           quota        v1                             true       
 secrets                               v1                             true         Secret
 serviceaccounts          sa           v1                             true         ServiceAccount
 services                 svc          v1                             true         Service
+controllerrevisions                   apps/v1                        true         ControllerRevision
+daemonsets               ds           apps/v1                        true         DaemonSet
 deployments              deploy       apps/v1                        true         Deployment
 replicasets              rs           apps/v1                        true         ReplicaSet
 leases                                coordination.k8s.io/v1         true         Lease

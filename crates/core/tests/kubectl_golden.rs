@@ -106,6 +106,7 @@ const OBJECTS: &[(&str, &str)] = &[
     ("pod", "pod liveness-http"),
     ("namespace", "namespace prod"),
     ("node", "node node-1"),
+    ("daemonset", "daemonset fluentd-elasticsearch -n kube-system"),
 ];
 
 fn golden(kind: &str, name: &str) -> &'static str {
@@ -115,16 +116,19 @@ fn golden(kind: &str, name: &str) -> &'static str {
         ("describe", "pod") => include_str!("golden/describe-pod.txt"),
         ("describe", "namespace") => include_str!("golden/describe-namespace.txt"),
         ("describe", "node") => include_str!("golden/describe-node.txt"),
+        ("describe", "daemonset") => include_str!("golden/describe-daemonset.txt"),
         ("yaml", "deployment") => include_str!("golden/yaml-deployment.txt"),
         ("yaml", "service") => include_str!("golden/yaml-service.txt"),
         ("yaml", "pod") => include_str!("golden/yaml-pod.txt"),
         ("yaml", "namespace") => include_str!("golden/yaml-namespace.txt"),
         ("yaml", "node") => include_str!("golden/yaml-node.txt"),
+        ("yaml", "daemonset") => include_str!("golden/yaml-daemonset.txt"),
         ("json", "deployment") => include_str!("golden/json-deployment.txt"),
         ("json", "service") => include_str!("golden/json-service.txt"),
         ("json", "pod") => include_str!("golden/json-pod.txt"),
         ("json", "namespace") => include_str!("golden/json-namespace.txt"),
         ("json", "node") => include_str!("golden/json-node.txt"),
+        ("json", "daemonset") => include_str!("golden/json-daemonset.txt"),
         _ => unreachable!(),
     }
 }

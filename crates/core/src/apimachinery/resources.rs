@@ -140,6 +140,17 @@ pub static RESOURCES: &[Resource] = &[
     resource!("serviceaccounts", "serviceaccount", "ServiceAccount", "", true, ["sa"], "/registry/serviceaccounts", []),
     resource!("services", "service", "Service", "", true, ["svc"], "/registry/services/specs", ["status"]),
     resource!(
+        "controllerrevisions",
+        "controllerrevision",
+        "ControllerRevision",
+        "apps",
+        true,
+        [],
+        "/registry/controllerrevisions",
+        []
+    ),
+    resource!("daemonsets", "daemonset", "DaemonSet", "apps", true, ["ds"], "/registry/daemonsets", ["status"]),
+    resource!(
         "deployments",
         "deployment",
         "Deployment",
@@ -263,6 +274,11 @@ mod tests {
         assert_eq!(resolve("svc").unwrap().etcd_list_prefix("default"), "/registry/services/specs/default/");
         assert!(resolve("podz").is_none());
         assert!(resolve("pods.apps").is_none());
+        assert_eq!(
+            resolve("ds").unwrap().etcd_key("kube-system", "kube-proxy"),
+            "/registry/daemonsets/kube-system/kube-proxy"
+        );
+        assert_eq!(resolve("controllerrevisions.apps").unwrap().kind, "ControllerRevision");
         assert_eq!(
             resolve("rs").unwrap().object_path(Some("default"), "web-1"),
             "/apis/apps/v1/namespaces/default/replicasets/web-1"

@@ -2,12 +2,14 @@
 //! strategies do it: pkg/apis/core/v1/defaults.go (`SetDefaults_PodSpec`,
 //! `SetDefaults_Container`, `SetDefaults_Probe`, `SetDefaults_Service`,
 //! `SetDefaults_Namespace`, `SetDefaults_Secret`), pkg/apis/apps/v1/defaults.go
-//! (`SetDefaults_Deployment`, `SetDefaults_ReplicaSet`),
+//! (`SetDefaults_Deployment`, `SetDefaults_ReplicaSet`, `SetDefaults_DaemonSet`),
 //! pkg/apis/discovery/v1/defaults.go (`SetDefaults_EndpointPort`) and the strategies'
 //! `PrepareForCreate` (pkg/registry/*/strategy.go).
 
 use super::typed::Typed;
-use k8s_openapi::api::apps::v1::{DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::apps::v1::{
+    DaemonSetUpdateStrategy, DeploymentStrategy, RollingUpdateDaemonSet, RollingUpdateDeployment,
+};
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, Probe, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -73,6 +75,21 @@ pub fn apply(object: &mut Typed) {
                 if let Some(t) = spec.template.as_mut() {
                     template(t);
                 }
+            }
+        }
+        // SetDefaults_DaemonSet: RollingUpdate with maxUnavailable 1 and
+        // maxSurge 0, and 10 revisions of history.
+        Typed::DaemonSet(ds) => {
+            if let Some(spec) = ds.spec.as_mut() {
+                let strategy = spec.update_strategy.get_or_insert_with(DaemonSetUpdateStrategy::default);
+                let kind = strategy.type_.get_or_insert_with(|| "RollingUpdate".into()).clone();
+                if kind == "RollingUpdate" {
+                    let ru = strategy.rolling_update.get_or_insert_with(RollingUpdateDaemonSet::default);
+                    ru.max_unavailable.get_or_insert(IntOrString::Int(1));
+                    ru.max_surge.get_or_insert(IntOrString::Int(0));
+                }
+                spec.revision_history_limit.get_or_insert(10);
+                template(&mut spec.template);
             }
         }
         // pkg/apis/core/v1/defaults.go SetDefaults_ReplicationController: an

@@ -54,6 +54,9 @@ pub fn bootstrap_cluster_roles() -> Vec<(&'static str, Value)> {
         "events",
     ];
     let apps_view = [
+        "controllerrevisions",
+        "daemonsets",
+        "daemonsets/status",
         "deployments",
         "deployments/scale",
         "deployments/status",
@@ -72,7 +75,7 @@ pub fn bootstrap_cluster_roles() -> Vec<(&'static str, Value)> {
         "serviceaccounts",
         "services",
     ];
-    let apps_edit = ["deployments", "deployments/scale", "replicasets", "replicasets/scale"];
+    let apps_edit = ["daemonsets", "deployments", "deployments/scale", "replicasets", "replicasets/scale"];
     let view = vec![
         rule(&[""], &core_view, READ),
         rule(&[""], &["namespaces", "namespaces/status"], READ),

@@ -30,6 +30,10 @@ pub const FINALIZER_ORPHAN: &str = "orphan";
 /// (metav1.FinalizerDeleteDependents).
 pub const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
 
+/// The annotation holding a DaemonSet's template generation
+/// (`appsv1.DeprecatedTemplateGeneration`).
+pub const TEMPLATE_GENERATION: &str = "deprecated.daemonset.template.generation";
+
 /// The Service cluster IP range (kubeadm's default `10.96.0.0/12`).
 pub const SERVICE_CIDR: (u32, u32) = (0x0A60_0000, 12);
 /// The NodePort range (`--service-node-port-range`, 30000-32767).
@@ -326,7 +330,7 @@ fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
 
 /// The kinds whose strategies keep `metadata.generation` (1.32: not pods).
 fn has_generation(kind: &str) -> bool {
-    matches!(kind, "Deployment" | "ReplicaSet" | "ReplicationController" | "EndpointSlice")
+    matches!(kind, "Deployment" | "ReplicaSet" | "ReplicationController" | "DaemonSet" | "EndpointSlice")
 }
 
 fn create(input: &Input<'_>, mut body: Value, rng: &mut SimRng) -> Result<Outcome, StatusError> {
@@ -398,6 +402,12 @@ fn create(input: &Input<'_>, mut body: Value, rng: &mut SimRng) -> Result<Outcom
         }
     }
     prepare_status_on_create(r.kind, &mut value, input.now_ms);
+    if r.kind == "DaemonSet" {
+        // PrepareForCreate: the template generation starts at 1 (or what
+        // the annotation asked for, when more).
+        let asked = template_generation(&value).max(1);
+        set_template_generation(&mut value, asked);
+    }
     if r.kind == "Service" {
         allocate_service(input, &mut value, rng, None)?;
     }
@@ -441,7 +451,7 @@ fn prepare_status_on_create(kind: &str, value: &mut Value, now_ms: u64) {
                 }]);
             }
         }
-        "Deployment" | "ReplicaSet" | "ReplicationController" => value["status"] = json!({}),
+        "Deployment" | "ReplicaSet" | "ReplicationController" | "DaemonSet" => value["status"] = json!({}),
         "Namespace" => {
             value["status"] = json!({"phase": "Active"});
             let finalizers = value.pointer_mut("/spec/finalizers");
@@ -845,6 +855,13 @@ fn update(
             allocate_service(input, &mut value, rng, Some(&own))?;
         }
     }
+    if r.kind == "DaemonSet" {
+        // The daemonset strategy's PrepareForUpdate: clients cannot set the
+        // template generation; a changed template bumps it.
+        let template_changed = sub.is_empty() && current.pointer("/spec/template") != value.pointer("/spec/template");
+        let generation = template_generation(current) + i64::from(template_changed);
+        set_template_generation(&mut value, generation);
+    }
     if r.kind == "Pod" && sub.is_empty() {
         pod_update_allowed(current, &value).map_err(|e| invalid(r, &info.name, vec![e]))?;
     }
@@ -895,6 +912,24 @@ fn update(
         m.remove("resourceVersion");
     }
     Ok(Outcome::Put { object: value, code: 200, reply })
+}
+
+/// A DaemonSet's `spec.templateGeneration`, which apps/v1 carries in the
+/// `deprecated.daemonset.template.generation` annotation
+/// (pkg/apis/apps/v1/conversion.go); 0 when absent or not a number.
+fn template_generation(ds: &Value) -> i64 {
+    ds.pointer("/metadata/annotations")
+        .and_then(|a| a.get(TEMPLATE_GENERATION))
+        .and_then(Value::as_str)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn set_template_generation(ds: &mut Value, generation: i64) {
+    if !ds["metadata"]["annotations"].is_object() {
+        ds["metadata"]["annotations"] = json!({});
+    }
+    ds["metadata"]["annotations"][TEMPLATE_GENERATION] = json!(generation.to_string());
 }
 
 /// Whether an update completes a pending deletion (registry/store.go

@@ -62,6 +62,8 @@ typed! {
     Secret => core::v1::Secret,
     ServiceAccount => core::v1::ServiceAccount,
     Service => core::v1::Service,
+    ControllerRevision => apps::v1::ControllerRevision,
+    DaemonSet => apps::v1::DaemonSet,
     Deployment => apps::v1::Deployment,
     ReplicaSet => apps::v1::ReplicaSet,
     Lease => coordination::v1::Lease,

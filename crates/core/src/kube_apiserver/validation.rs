@@ -8,6 +8,7 @@ use crate::apimachinery::errors::{BadValue, FieldError};
 use crate::apimachinery::labels::Selector;
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::{BTreeMap, BTreeSet};
 
 const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
@@ -365,6 +366,102 @@ fn template(t: Option<&PodTemplateSpec>, selector: Option<&Selector>, path: &str
     }
 }
 
+/// Go's `%#v` of an `intstr.IntOrString`.
+fn go_int_or_string(v: &IntOrString) -> String {
+    match v {
+        IntOrString::Int(n) => format!("intstr.IntOrString{{Type:0, IntVal:{n}, StrVal:\"\"}}"),
+        IntOrString::String(s) => format!("intstr.IntOrString{{Type:1, IntVal:0, StrVal:{s:?}}}"),
+    }
+}
+
+/// A percentage's number, when `v` is a valid percent string (`getPercentValue`).
+fn percent_value(v: &IntOrString) -> Option<i64> {
+    match v {
+        IntOrString::String(s) => {
+            let digits = s.strip_suffix('%')?;
+            (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| digits.parse().unwrap_or(i64::MAX))
+        }
+        IntOrString::Int(_) => None,
+    }
+}
+
+/// `ValidatePositiveIntOrPercent` and `IsNotMoreThan100Percent`.
+fn int_or_percent(v: &IntOrString, path: &str, errs: &mut Vec<FieldError>) {
+    let bad = || BadValue::Bare(go_int_or_string(v));
+    match v {
+        IntOrString::String(_) if percent_value(v).is_none() => errs.push(FieldError::invalid(
+            path,
+            bad(),
+            "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')",
+        )),
+        IntOrString::Int(n) if *n < 0 => errs.push(FieldError::invalid(path, *n, "must be greater than or equal to 0")),
+        _ => {}
+    }
+    if percent_value(v).is_some_and(|p| p > 100) {
+        errs.push(FieldError::invalid(path, bad(), "must not be greater than 100%"));
+    }
+}
+
+/// pkg/apis/apps/validation `ValidateDaemonSetSpec`, `ValidateDaemonSetUpdateStrategy`,
+/// `ValidateRollingUpdateDaemonSet`, and the selector's immutability on update
+/// (the daemonset strategy's `ValidateUpdate`).
+fn daemon_set_spec(spec: &k8s_openapi::api::apps::v1::DaemonSetSpec, old: Option<&Typed>, errs: &mut Vec<FieldError>) {
+    let selector = selector_required(&spec.selector, "spec.selector", "daemonset", errs);
+    template(Some(&spec.template), selector.as_ref(), "spec.template", errs);
+    if spec.template.spec.as_ref().is_some_and(|s| s.active_deadline_seconds.is_some()) {
+        errs.push(FieldError::forbidden(
+            "spec.template.spec.activeDeadlineSeconds",
+            "activeDeadlineSeconds in DaemonSet is not Supported",
+        ));
+    }
+    non_negative(spec.min_ready_seconds, "spec.minReadySeconds", errs);
+    let strategy = spec.update_strategy.clone().unwrap_or_default();
+    match strategy.type_.as_deref().unwrap_or_default() {
+        "OnDelete" => {}
+        "RollingUpdate" => match &strategy.rolling_update {
+            None => errs.push(FieldError::required("spec.updateStrategy.rollingUpdate", "")),
+            Some(ru) => {
+                let path = "spec.updateStrategy.rollingUpdate";
+                let zero = IntOrString::Int(0);
+                let unavailable = ru.max_unavailable.as_ref().unwrap_or(&zero);
+                let surge = ru.max_surge.as_ref().unwrap_or(&zero);
+                int_or_percent(unavailable, &format!("{path}.maxUnavailable"), errs);
+                int_or_percent(surge, &format!("{path}.maxSurge"), errs);
+                // getIntOrPercentValue: a percentage's number, else the integer.
+                let value = |v: &IntOrString| match v {
+                    IntOrString::Int(n) => i64::from(*n),
+                    IntOrString::String(_) => percent_value(v).unwrap_or(0),
+                };
+                match (value(unavailable) != 0, value(surge) != 0) {
+                    (true, true) => errs.push(FieldError::invalid(
+                        format!("{path}.maxSurge"),
+                        BadValue::Bare(go_int_or_string(surge)),
+                        "may not be set when maxUnavailable is non-zero",
+                    )),
+                    (false, false) => errs
+                        .push(FieldError::required(format!("{path}.maxUnavailable"), "cannot be 0 when maxSurge is 0")),
+                    _ => {}
+                }
+            }
+        },
+        other => {
+            let rolling = if strategy.rolling_update.is_some() { "0xc000000000" } else { "nil" };
+            errs.push(FieldError::not_supported(
+                "spec.updateStrategy",
+                BadValue::Bare(format!(
+                    "apps.DaemonSetUpdateStrategy{{Type:{other:?}, RollingUpdate:(*apps.RollingUpdateDaemonSet)({rolling})}}"
+                )),
+                &["RollingUpdate", "OnDelete"],
+            ));
+        }
+    }
+    non_negative(spec.revision_history_limit, "spec.revisionHistoryLimit", errs);
+    if let Some(Typed::DaemonSet(old)) = old {
+        selector_unchanged(old.spec.as_ref().map(|s| &s.selector), &spec.selector, errs);
+    }
+}
+
 fn selector_required(selector: &LabelSelector, path: &str, kind: &str, errs: &mut Vec<FieldError>) -> Option<Selector> {
     let empty = selector.match_labels.as_ref().is_none_or(|m| m.is_empty())
         && selector.match_expressions.as_ref().is_none_or(|m| m.is_empty());
@@ -462,6 +559,31 @@ pub fn validate(object: &Typed, old: Option<&Typed>, namespaced: bool) -> Vec<Fi
             }
             None => errs.push(FieldError::required("spec", "")),
         },
+        Typed::DaemonSet(ds) => match &ds.spec {
+            Some(spec) => daemon_set_spec(spec, old, &mut errs),
+            None => errs.push(FieldError::required("spec", "")),
+        },
+        // ValidateControllerRevision and ValidateControllerRevisionUpdate.
+        Typed::ControllerRevision(cr) => {
+            if cr.data.is_none() {
+                errs.push(FieldError::required("data", "data is mandatory"));
+            }
+            if cr.revision < 0 {
+                errs.push(FieldError::invalid("revision", cr.revision, "must be greater than or equal to 0"));
+            }
+            if let Some(Typed::ControllerRevision(old)) = old {
+                if old.data != cr.data {
+                    let raw =
+                        cr.data.as_ref().map(|d| serde_json::to_vec(&d.0).unwrap_or_default()).unwrap_or_default();
+                    let bytes: Vec<String> = raw.iter().map(|b| format!("0x{b:x}")).collect();
+                    let value = format!(
+                        "runtime.RawExtension{{Raw:[]uint8{{{}}}, Object:runtime.Object(nil)}}",
+                        bytes.join(", ")
+                    );
+                    errs.push(FieldError::invalid("data", BadValue::Bare(value), IMMUTABLE));
+                }
+            }
+        }
         Typed::ReplicationController(rc) => match &rc.spec {
             Some(spec) => {
                 non_negative(spec.replicas, "spec.replicas", &mut errs);

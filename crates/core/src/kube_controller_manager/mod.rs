@@ -6,9 +6,11 @@
 //! ([`garbagecollector`]), the namespace controller ([`namespace`]), the
 //! Endpoints controller ([`endpoints`]), the EndpointSlice controller
 //! ([`endpointslice`]), the ServiceAccount controller ([`serviceaccount`])
-//! and the root CA certificate publisher ([`rootcacertpublisher`]); node
-//! lifecycle and the rest of issue 7 join them one by one.
+//! the root CA certificate publisher ([`rootcacertpublisher`]), node
+//! lifecycle ([`nodelifecycle`]), taint eviction ([`tainteviction`]), pod
+//! GC ([`podgc`]) and the DaemonSet controller ([`daemonset`]).
 
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
@@ -27,6 +29,7 @@ use crate::component::{Component, Context, Envelope};
 use crate::component_id::ComponentId;
 use crate::message::{ApiRequest, Payload};
 use crate::reflector::Reflector;
+use daemonset::DaemonSetsController;
 use deployment::DeploymentController;
 use endpoints::EndpointsController;
 use endpointslice::EndpointSliceController;
@@ -52,10 +55,10 @@ const TICK_MS: u64 = 1_000;
 
 /// The watched collections (group, resource, label selector): what the
 /// loops read, and what the garbage collector builds its graph from (the
-/// first 11: the resources that commonly carry ownerReferences; the real
+/// first 13: the resources that commonly carry ownerReferences; the real
 /// collector watches every deletable resource, kscope leaves out the busy
 /// Leases and Events).
-const INFORMERS: [(&str, &str, &str); 14] = [
+const INFORMERS: [(&str, &str, &str); 16] = [
     ("", "pods", ""),
     ("apps", "replicasets", ""),
     ("apps", "deployments", ""),
@@ -67,6 +70,8 @@ const INFORMERS: [(&str, &str, &str); 14] = [
     ("", "configmaps", ""),
     ("", "secrets", ""),
     ("", "serviceaccounts", ""),
+    ("apps", "daemonsets", ""),
+    ("apps", "controllerrevisions", ""),
     ("", "nodes", ""),
     // The EndpointSlice controller watches only the slices it manages.
     ("discovery.k8s.io", "endpointslices", "endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io"),
@@ -78,7 +83,8 @@ const INFORMERS: [(&str, &str, &str); 14] = [
 // garbage collector [2^60, 2^61), Namespace [2^61, 2^62), Deployment
 // [2^62, 2^63). Loops added later take 2^58-wide slots above 2^63, by
 // `loop_tag_base(n)`: 0 node lifecycle, 1 pod GC, 2 taint eviction,
-// 3 ReplicationController, 4 ServiceAccount, 5 root CA publisher.
+// 3 ReplicationController, 4 ServiceAccount, 5 root CA publisher,
+// 6 DaemonSet.
 
 /// The first tag of the `n`th loop added after the Deployment controller.
 pub const fn loop_tag_base(n: u64) -> u64 {
@@ -91,7 +97,7 @@ pub const fn in_loop_slot(base: u64, tag: u64) -> bool {
 }
 
 /// How many informers feed the garbage collector.
-const GC_INFORMERS: usize = 11;
+const GC_INFORMERS: usize = 13;
 const PODS: usize = 0;
 const REPLICA_SETS: usize = 1;
 const DEPLOYMENTS: usize = 2;
@@ -101,9 +107,11 @@ const SERVICES: usize = 5;
 const ENDPOINTS: usize = 6;
 const CONFIG_MAPS: usize = 8;
 const SERVICE_ACCOUNTS: usize = 10;
-const NODES: usize = 11;
-const ENDPOINT_SLICES: usize = 12;
-const LEASES: usize = 13;
+const DAEMON_SETS: usize = 11;
+const CONTROLLER_REVISIONS: usize = 12;
+const NODES: usize = 13;
+const ENDPOINT_SLICES: usize = 14;
+const LEASES: usize = 15;
 
 /// What a loop wants sent, and what it expects back.
 pub struct Outbox {
@@ -139,6 +147,7 @@ pub struct KubeControllerManager {
     taint_eviction: TaintEvictionController,
     service_accounts: ServiceAccountsController,
     root_ca_publisher: RootCaCertPublisher,
+    daemon_sets: DaemonSetsController,
     /// When the requeue timer fires next, if set.
     requeue_armed_ms: Option<u64>,
     /// Request id → tag of the loop request it answers.
@@ -169,6 +178,7 @@ impl KubeControllerManager {
             taint_eviction: TaintEvictionController::default(),
             service_accounts: ServiceAccountsController::default(),
             root_ca_publisher: RootCaCertPublisher::default(),
+            daemon_sets: DaemonSetsController::default(),
             requeue_armed_ms: None,
             in_flight: BTreeMap::new(),
             sync_deferred: false,
@@ -236,8 +246,13 @@ impl KubeControllerManager {
         &self.taint_eviction
     }
 
+    /// The DaemonSet controller.
+    pub fn daemon_sets(&self) -> &DaemonSetsController {
+        &self.daemon_sets
+    }
+
     /// The loops' next due times.
-    fn due_times(&self) -> [Option<u64>; 10] {
+    fn due_times(&self) -> [Option<u64>; 11] {
         [
             self.deployments.next_due(),
             self.garbage_collector.next_due(),
@@ -249,6 +264,7 @@ impl KubeControllerManager {
             self.taint_eviction.next_due(),
             self.service_accounts.next_due(),
             self.root_ca_publisher.next_due(),
+            self.daemon_sets.next_due(),
         ]
     }
 
@@ -327,7 +343,10 @@ impl Component for KubeControllerManager {
                         self.deployments.on_pod(&change, &self.reflectors[REPLICA_SETS]);
                         self.endpoints.on_pod(&change, &self.reflectors[SERVICES]);
                         self.endpoint_slices.on_pod(&change, &self.reflectors[SERVICES]);
+                        self.daemon_sets.on_pod(&change, &self.reflectors[DAEMON_SETS]);
                     }
+                    DAEMON_SETS => self.daemon_sets.on_daemon_set(&change),
+                    CONTROLLER_REVISIONS => self.daemon_sets.on_revision(&change, &self.reflectors[DAEMON_SETS]),
                     REPLICA_SETS => {
                         self.replica_sets.on_replica_set(&change);
                         self.deployments.on_replica_set(&change, &self.reflectors[DEPLOYMENTS]);
@@ -350,6 +369,7 @@ impl Component for KubeControllerManager {
                     NODES => {
                         self.node_lifecycle.on_node(&change);
                         self.taint_eviction.on_node(&change);
+                        self.daemon_sets.on_node(&change, &self.reflectors[DAEMON_SETS]);
                     }
                     _ => {}
                 }
@@ -381,6 +401,15 @@ impl Component for KubeControllerManager {
             self.service_accounts.on_response(tag, &response, now);
         } else if RootCaCertPublisher::owns(tag) {
             self.root_ca_publisher.on_response(tag, &response, now);
+        } else if DaemonSetsController::owns(tag) {
+            self.daemon_sets.on_response(
+                tag,
+                &response,
+                &self.reflectors[DAEMON_SETS],
+                &self.reflectors[CONTROLLER_REVISIONS],
+                now,
+                &mut outbox,
+            );
         } else if ReplicaSetController::owns_rc_tag(tag) {
             self.replication_controllers.on_response(tag, &response, now, &mut outbox);
         } else {
@@ -445,6 +474,14 @@ impl Component for KubeControllerManager {
                         &mut outbox,
                     );
                     self.root_ca_publisher.sync(&self.reflectors[CONFIG_MAPS], now, &mut outbox);
+                    self.daemon_sets.sync(
+                        &self.reflectors[PODS],
+                        &self.reflectors[NODES],
+                        &self.reflectors[DAEMON_SETS],
+                        &self.reflectors[CONTROLLER_REVISIONS],
+                        now,
+                        &mut outbox,
+                    );
                     self.flush(ctx, outbox);
                     self.arm_requeue(ctx);
                 }
@@ -465,6 +502,7 @@ impl Component for KubeControllerManager {
                     | self.pod_gc.expire(now)
                     | self.service_accounts.expire(now)
                     | self.root_ca_publisher.expire(now)
+                    | self.daemon_sets.expire(now)
                 {
                     self.defer_sync(ctx);
                 }
@@ -476,6 +514,7 @@ impl Component for KubeControllerManager {
                 }
                 let loop_due = self.due_times().into_iter().flatten().any(|t| t <= now);
                 if self.deployments.expire(now)
+                    | self.daemon_sets.expire(now)
                     | self.garbage_collector.expire(now)
                     | self.endpoints.expire(now)
                     | self.endpoint_slices.expire(now)
@@ -498,7 +537,7 @@ impl Component for KubeControllerManager {
         vec![
             (
                 "loops".into(),
-                "replicaset, replicationcontroller, deployment, garbagecollector, namespace, endpoint, endpointslice, nodelifecycle, taint-eviction-controller, podgc, serviceaccount, root-ca-cert-publisher"
+                "replicaset, replicationcontroller, deployment, garbagecollector, namespace, endpoint, endpointslice, nodelifecycle, taint-eviction-controller, podgc, serviceaccount, root-ca-cert-publisher, daemonset"
                     .into(),
             ),
             ("replicasets".into(), self.replica_sets.count().to_string()),
@@ -517,6 +556,8 @@ impl Component for KubeControllerManager {
             ("pods collected".into(), self.pod_gc.deleted().to_string()),
             ("serviceaccounts created".into(), self.service_accounts.created().to_string()),
             ("root CA configmap writes".into(), self.root_ca_publisher.writes().to_string()),
+            ("daemonsets".into(), self.daemon_sets.count().to_string()),
+            ("daemon pods created".into(), self.daemon_sets.created().to_string()),
         ]
     }
 
@@ -546,6 +587,7 @@ mod tests {
                 ReplicaSetController::owns_rc_tag(tag),
                 ServiceAccountsController::owns(tag),
                 RootCaCertPublisher::owns(tag),
+                DaemonSetsController::owns(tag),
             ]
             .iter()
             .filter(|o| **o)
@@ -565,10 +607,12 @@ mod tests {
             assert_eq!(owners(base + 1_000_000), 1, "tag {base:#x} + 1e6");
         }
         assert_eq!(owners(1_000), 0, "ReplicaSet tags belong to no other loop");
-        for base in [replicaset::RC_TAG_BASE, serviceaccount::TAG_BASE, rootcacertpublisher::TAG_BASE] {
+        for base in
+            [replicaset::RC_TAG_BASE, serviceaccount::TAG_BASE, rootcacertpublisher::TAG_BASE, daemonset::TAG_BASE]
+        {
             assert_eq!(owners(base + 1), 1, "tag {base:#x} + 1");
         }
-        for n in 0..6 {
+        for n in 0..7 {
             assert!(in_loop_slot(loop_tag_base(n), loop_tag_base(n) + 5));
             assert!(!in_loop_slot(loop_tag_base(n), loop_tag_base(n + 1)));
         }

@@ -146,6 +146,7 @@ pub fn describe(resource: &Resource, object: &Value, related: &Related, now_ms: 
         "deployments" => deployment(&mut w, object, related.replica_sets.as_ref()),
         "replicasets" => replicaset(&mut w, object, &related.pods, false),
         "replicationcontrollers" => replicaset(&mut w, object, &related.pods, true),
+        "daemonsets" => daemonset(&mut w, object, &related.pods),
         "services" => service(&mut w, object, &related.endpoint_slices),
         "namespaces" => namespace(&mut w, object),
         _ => generic(&mut w, object),
@@ -330,26 +331,31 @@ fn pod(w: &mut String, o: &Value) {
     let _ = writeln!(w, "QoS Class:\t{}", s(o, "/status/qosClass"));
     let selectors = string_map(o.pointer("/spec/nodeSelector"));
     let _ = writeln!(w, "Node-Selectors:\t{}", or_none(&crate::apimachinery::labels::format_labels(&selectors)));
-    let tolerations = list(o, "/spec/tolerations");
+    tolerations_multiline(w, "Tolerations", list(o, "/spec/tolerations"));
+}
+
+/// describe.go `printTolerationsMultilineWithIndent`: `key=value:effect`,
+/// ` op=Exists`, ` for Ns`, one a line, the first after the title.
+fn tolerations_multiline(w: &mut String, title: &str, tolerations: &[Value]) {
     if tolerations.is_empty() {
-        let _ = writeln!(w, "Tolerations:\t<none>");
-    } else {
-        for (i, t) in tolerations.iter().enumerate() {
-            let mut text = s(t, "/key").to_string();
-            if !s(t, "/value").is_empty() {
-                text.push_str(&format!("={}", s(t, "/value")));
-            }
-            if !s(t, "/effect").is_empty() {
-                text.push_str(&format!(":{}", s(t, "/effect")));
-            }
-            if s(t, "/operator") == "Exists" && s(t, "/value").is_empty() {
-                text.push_str(" op=Exists");
-            }
-            if let Some(secs) = t.get("tolerationSeconds").and_then(Value::as_i64) {
-                text.push_str(&format!(" for {secs}s"));
-            }
-            let _ = writeln!(w, "{}\t{text}", if i == 0 { "Tolerations:" } else { "" });
+        let _ = writeln!(w, "{title}:\t<none>");
+        return;
+    }
+    for (i, t) in tolerations.iter().enumerate() {
+        let mut text = s(t, "/key").to_string();
+        if !s(t, "/value").is_empty() {
+            text.push_str(&format!("={}", s(t, "/value")));
         }
+        if !s(t, "/effect").is_empty() {
+            text.push_str(&format!(":{}", s(t, "/effect")));
+        }
+        if s(t, "/operator") == "Exists" && s(t, "/value").is_empty() {
+            text.push_str(" op=Exists");
+        }
+        if let Some(secs) = t.get("tolerationSeconds").and_then(Value::as_i64) {
+            text.push_str(&format!(" for {secs}s"));
+        }
+        let _ = writeln!(w, "{}\t{text}", if i == 0 { format!("{title}:") } else { String::new() });
     }
 }
 
@@ -647,8 +653,8 @@ fn pod_template(w: &mut String, t: &Value) {
         env_and_mounts(w, c);
     }
     let _ = writeln!(w, "  Volumes:\t<none>");
-    let _ = writeln!(w, "  Node-Selectors:\t<none>");
-    let _ = writeln!(w, "  Tolerations:\t<none>");
+    multiline(w, "", "  Node-Selectors", &string_map(t.pointer("/spec/nodeSelector")));
+    tolerations_multiline(w, "  Tolerations", list(t, "/spec/tolerations"));
 }
 
 /// `name (status.replicas/spec.replicas replicas created), ...` or `<none>`
@@ -761,6 +767,35 @@ fn replicaset(w: &mut String, o: &Value, pods: &[Value], rc: bool) {
             let _ = writeln!(w, "  {} \t{}\t{}", s(c, "/type"), s(c, "/status"), s(c, "/reason"));
         }
     }
+}
+
+/// describe.go `describeDaemonSet` (kubectl 1.32 prints no namespace): the
+/// scheduling counts (not aligned: their labels carry no tab) between the
+/// metadata and the pods' phases.
+fn daemonset(w: &mut String, o: &Value, pods: &[Value]) {
+    let int = |p: &str| o.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+    header(w, o, false);
+    let _ = writeln!(w, "Selector:\t{}", selector_text(o, "/spec/selector"));
+    let node_selector =
+        crate::apimachinery::labels::format_labels(&string_map(o.pointer("/spec/template/spec/nodeSelector")));
+    let _ = writeln!(w, "Node-Selector:\t{}", or_none(&node_selector));
+    multiline(w, "", "Labels", &labels_of(o));
+    annotations_multiline(w, "", "Annotations", &annotations(o));
+    let _ = writeln!(w, "Desired Number of Nodes Scheduled: {}", int("/status/desiredNumberScheduled"));
+    let _ = writeln!(w, "Current Number of Nodes Scheduled: {}", int("/status/currentNumberScheduled"));
+    let _ = writeln!(w, "Number of Nodes Scheduled with Up-to-date Pods: {}", int("/status/updatedNumberScheduled"));
+    let _ = writeln!(w, "Number of Nodes Scheduled with Available Pods: {}", int("/status/numberAvailable"));
+    let _ = writeln!(w, "Number of Nodes Misscheduled: {}", int("/status/numberMisscheduled"));
+    let phase = |p: &str| pods.iter().filter(|pod| s(pod, "/status/phase") == p).count();
+    let _ = writeln!(
+        w,
+        "Pods Status:\t{} Running / {} Waiting / {} Succeeded / {} Failed",
+        phase("Running"),
+        phase("Pending"),
+        phase("Succeeded"),
+        phase("Failed")
+    );
+    pod_template(w, o.pointer("/spec/template").unwrap_or(&Value::Null));
 }
 
 fn service(w: &mut String, o: &Value, slices: &[Value]) {

@@ -109,6 +109,20 @@ pub fn columns(resource: &Resource) -> Columns {
             ("IMAGES", true),
             ("SELECTOR", true),
         ],
+        "daemonsets" => &[
+            ("NAME", false),
+            ("DESIRED", false),
+            ("CURRENT", false),
+            ("READY", false),
+            ("UP-TO-DATE", false),
+            ("AVAILABLE", false),
+            ("NODE SELECTOR", false),
+            ("AGE", false),
+            ("CONTAINERS", true),
+            ("IMAGES", true),
+            ("SELECTOR", true),
+        ],
+        "controllerrevisions" => &[("NAME", false), ("CONTROLLER", false), ("REVISION", false), ("AGE", false)],
         "deployments" => &[
             ("NAME", false),
             ("READY", false),
@@ -322,6 +336,39 @@ pub fn cells(resource: &Resource, o: &Value, now_ms: u64) -> Vec<String> {
                 images,
                 selector,
             ]
+        }
+        // printers.go printDaemonSet.
+        "daemonsets" => {
+            let (containers, images) = containers_and_images(o);
+            let node_selector = format_labels(&string_map(o.pointer("/spec/template/spec/nodeSelector")));
+            vec![
+                name,
+                int(o, "/status/desiredNumberScheduled").to_string(),
+                int(o, "/status/currentNumberScheduled").to_string(),
+                int(o, "/status/numberReady").to_string(),
+                int(o, "/status/updatedNumberScheduled").to_string(),
+                int(o, "/status/numberAvailable").to_string(),
+                or_none(node_selector),
+                age,
+                containers,
+                images,
+                label_selector_string(o.pointer("/spec/selector")),
+            ]
+        }
+        // printers.go printControllerRevision: the controller as `kind.group/name`.
+        "controllerrevisions" => {
+            let controller = list(o, "/metadata/ownerReferences")
+                .iter()
+                .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+                .map(|r| {
+                    let kind = s(r, "/kind").to_ascii_lowercase();
+                    match s(r, "/apiVersion").split_once('/') {
+                        Some((group, _)) => format!("{kind}.{group}/{}", s(r, "/name")),
+                        None => format!("{kind}/{}", s(r, "/name")),
+                    }
+                })
+                .unwrap_or_else(|| "<none>".into());
+            vec![name, controller, int(o, "/revision").to_string(), age]
         }
         "deployments" => {
             let (containers, images) = containers_and_images(o);

@@ -407,7 +407,8 @@ impl Cluster {
         let names: Vec<String> = args[1..].to_vec();
         for kind in args[0].split(',') {
             if kind == "all" {
-                for plural in ["pods", "services", "replicationcontrollers", "deployments", "replicasets"] {
+                for plural in ["pods", "services", "replicationcontrollers", "daemonsets", "deployments", "replicasets"]
+                {
                     out.push((RESOURCES.iter().find(|r| r.plural == plural).expect("served"), names.clone()));
                 }
                 continue;
@@ -1671,6 +1672,10 @@ impl Cluster {
         };
         let targets = self.named_targets(cmd, &cmd.args[1..])?;
         for (r, ns, name) in targets {
+            if r.kind == "DaemonSet" {
+                self.rollout_daemon_set(cmd, out, sub, r, ns.as_deref(), &name)?;
+                continue;
+            }
             if r.kind != "Deployment" {
                 out.error(format!(
                     "error: no {} found for {}",
@@ -1733,6 +1738,122 @@ impl Cluster {
             }
         }
         Ok(())
+    }
+
+    /// `kubectl rollout` for a DaemonSet (polymorphichelpers: the
+    /// restarter, `DaemonSetStatusViewer`, `DaemonSetHistoryViewer`,
+    /// `DaemonSetRollbacker`; pausing is for Deployments only).
+    fn rollout_daemon_set(
+        &mut self,
+        cmd: &Kubectl,
+        out: &mut Out,
+        sub: &str,
+        r: &'static Resource,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<(), String> {
+        match sub {
+            "restart" => {
+                let stamp = crate::apimachinery::time::rfc3339(self.now_ms());
+                let patch = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}});
+                match self.patch(cmd, r, ns, name, patch, STRATEGIC_MERGE_PATCH) {
+                    Ok(_) => out.line(format!("{} restarted", object_ref(r, name))),
+                    Err(e) => out.server_error(&e),
+                }
+            }
+            "status" => {
+                let ds = self.api_get(cmd, r.object_path(ns, name)).map_err(|e| server_error_text(&e))?;
+                out.line(daemon_set_rollout_status(&ds, name)?);
+            }
+            "pause" | "resume" => {
+                let verb = if sub == "pause" { "pausing" } else { "resuming" };
+                out.error(format!("error: daemonsets.apps \"{name}\" {verb} is not supported"));
+            }
+            "history" => {
+                let revision = revision_flag(cmd, "revision")?;
+                let ds = self.api_get(cmd, r.object_path(ns, name)).map_err(|e| server_error_text(&e))?;
+                let history = self.daemon_set_history(cmd, &ds);
+                let text = if history.is_empty() {
+                    "No rollout history found.".to_string()
+                } else if revision > 0 {
+                    let cr = history.get(&revision).ok_or("error: unable to find the specified revision")?;
+                    super::describe::pod_template_text(&revision_template(cr))
+                } else {
+                    let mut table = String::from("REVISION\tCHANGE-CAUSE\n");
+                    for (v, cr) in &history {
+                        let cause = cr
+                            .pointer("/metadata/annotations")
+                            .and_then(|a| a.get(crate::kube_controller_manager::deployment::CHANGE_CAUSE))
+                            .and_then(Value::as_str)
+                            .filter(|c| !c.is_empty());
+                        let _ = writeln!(table, "{v}\t{}", cause.unwrap_or("<none>"));
+                    }
+                    super::describe::tabwriter(&table, 2)
+                };
+                let with = if revision > 0 { format!("with revision #{revision}") } else { String::new() };
+                out.text.push_str(&format!("{} {with}\n{text}\n", object_ref(r, name)));
+            }
+            "undo" => {
+                let to = revision_flag(cmd, "to-revision")?;
+                let ds = self.api_get(cmd, r.object_path(ns, name)).map_err(|e| server_error_text(&e))?;
+                let history = self.daemon_set_history(cmd, &ds);
+                let not_found = || format!("error: unable to find specified revision {to} in history");
+                // findHistory: the given revision, or the second newest.
+                let target = if to == 0 {
+                    if history.len() <= 1 {
+                        out.error("error: no last revision to roll back to");
+                        return Ok(());
+                    }
+                    history.values().rev().nth(1)
+                } else {
+                    history.get(&to)
+                };
+                let Some(target) = target else {
+                    out.error(not_found());
+                    return Ok(());
+                };
+                let data = target.get("data").cloned().unwrap_or(json!({}));
+                if data == crate::kube_controller_manager::daemonset::revision_data(&ds) {
+                    out.line(format!(
+                        "{} skipped rollback (current template already matches revision {to})",
+                        object_ref(r, name)
+                    ));
+                    return Ok(());
+                }
+                match self.patch(cmd, r, ns, name, data, STRATEGIC_MERGE_PATCH) {
+                    Ok(_) => out.line(format!("{} rolled back", object_ref(r, name))),
+                    Err(e) => out.error(format!("error: failed restoring revision {to}: {}", server_error_text(&e))),
+                }
+            }
+            other => return Err(format!("error: unknown command \"{other}\" for \"kubectl rollout\"")),
+        }
+        Ok(())
+    }
+
+    /// The ControllerRevisions a DaemonSet controls, by revision
+    /// (history.go `daemonSetHistory`: listed by its selector, kept when it
+    /// is their controller).
+    fn daemon_set_history(&mut self, cmd: &Kubectl, ds: &Value) -> std::collections::BTreeMap<i64, Value> {
+        let Some(revisions) = resources::by_plural("apps", "controllerrevisions") else { return Default::default() };
+        let selector = ds
+            .pointer("/spec/selector")
+            .and_then(crate::apimachinery::labels::Selector::from_label_selector)
+            .map(|sel| crate::kube_apiserver::registry::selector_string(&sel))
+            .unwrap_or_default();
+        let path = with_query(&revisions.collection_path(Some(meta(ds, "namespace"))), &[("labelSelector", &selector)]);
+        let uid = meta(ds, "uid").to_string();
+        self.api_get(cmd, path)
+            .ok()
+            .and_then(|l| l.get("items").and_then(Value::as_array).cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|cr| {
+                cr.pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array)
+                    .is_some_and(|refs| refs.iter().any(|o| o["controller"] == true && o["uid"] == uid.as_str()))
+            })
+            .map(|cr| (cr.get("revision").and_then(Value::as_i64).unwrap_or(0), cr))
+            .collect()
     }
 
     fn kubectl_run(&mut self, cmd: &Kubectl, out: &mut Out) -> Result<(), String> {
@@ -2093,11 +2214,11 @@ impl Cluster {
                         )
                     });
                 }
-                if r.plural == "replicasets" || r.plural == "replicationcontrollers" {
+                if ["replicasets", "replicationcontrollers", "daemonsets"].contains(&r.plural) {
                     // getPodStatusForController: the pods its selector matches in
                     // its namespace, counted by phase when it controls them.
                     let pods = resources::resolve("pods").expect("pods");
-                    let selector = if r.plural == "replicasets" {
+                    let selector = if r.plural != "replicationcontrollers" {
                         o.pointer("/spec/selector")
                             .and_then(crate::apimachinery::labels::Selector::from_label_selector)
                             .map(|sel| crate::kube_apiserver::registry::selector_string(&sel))
@@ -2348,6 +2469,40 @@ fn rollout_status(d: &Value, name: &str) -> String {
     format!("deployment \"{name}\" successfully rolled out")
 }
 
+/// `DaemonSetRolloutStatus` (kubectl/pkg/polymorphichelpers/rollout_status.go).
+fn daemon_set_rollout_status(ds: &Value, name: &str) -> Result<String, String> {
+    let int = |p: &str| ds.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+    if ds.pointer("/spec/updateStrategy/type").and_then(Value::as_str) != Some("RollingUpdate") {
+        return Err("error: rollout status is only available for RollingUpdate strategy type".into());
+    }
+    if int("/metadata/generation") > int("/status/observedGeneration") {
+        return Ok("Waiting for daemon set spec update to be observed...".into());
+    }
+    let (desired, updated, available) =
+        (int("/status/desiredNumberScheduled"), int("/status/updatedNumberScheduled"), int("/status/numberAvailable"));
+    if updated < desired {
+        return Ok(format!(
+            "Waiting for daemon set \"{name}\" rollout to finish: {updated} out of {desired} new pods have been updated..."
+        ));
+    }
+    if available < desired {
+        return Ok(format!(
+            "Waiting for daemon set \"{name}\" rollout to finish: {available} of {desired} updated pods are available..."
+        ));
+    }
+    Ok(format!("daemon set \"{name}\" successfully rolled out"))
+}
+
+/// The pod template a DaemonSet revision restores (its `data` patch's
+/// template, without the `$patch` directive).
+fn revision_template(cr: &Value) -> Value {
+    let mut template = cr.pointer("/data/spec/template").cloned().unwrap_or(json!({}));
+    if let Some(m) = template.as_object_mut() {
+        m.remove("$patch");
+    }
+    template
+}
+
 /// kubectl's default container name for an image (`nginx:1.27` → `nginx`,
 /// `registry.k8s.io/pause` → `pause`).
 fn container_name(image: &str) -> String {
@@ -2454,7 +2609,7 @@ fn kubectl_api_resources(cmd: &Kubectl, out: &mut Out) {
             } else {
                 "create,delete,deletecollection,get,list,patch,update,watch"
             };
-            let category = if ["pods", "services", "deployments", "replicasets", "replicationcontrollers"]
+            let category = if ["pods", "services", "daemonsets", "deployments", "replicasets", "replicationcontrollers"]
                 .contains(&plural.as_str())
             {
                 "all"
