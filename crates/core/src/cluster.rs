@@ -147,13 +147,18 @@ impl Cluster {
             sim.add(ComponentId::Scheduler, Box::new(KubeScheduler::with_config(config)?));
             sim.add(ComponentId::ControllerManager, Box::new(KubeControllerManager::new()));
         }
+        // Control-plane nodes first (kubeadm init, then joins), each kubelet
+        // running its static pods.
+        for cp in scenario.spec.control_plane_nodes() {
+            let pods = crate::kubelet::static_pods::static_pods(&cp.spec.name, &cp.address, &cp.components);
+            let kubelet = Kubelet::new(&cp.spec, &cp.address, &cp.pod_cidr).with_static_pods(pods);
+            sim.add(ComponentId::Kubelet(cp.spec.name.clone()), Box::new(kubelet));
+            sim.add(ComponentId::KubeProxy(cp.spec.name.clone()), Box::new(KubeProxy::new(&cp.spec.name)));
+        }
         let nodes = if kubernetes { scenario.spec.nodes.as_slice() } else { &[] };
         for (i, node) in nodes.iter().enumerate() {
-            // Nodes sit on a kind-like 172.18.0.0/16 network after the control plane (.2).
-            let address = format!("172.18.{}.{}", (i + 3) / 256, (i + 3) % 256);
-            // Pod CIDRs like kubeadm with flannel's 10.244.0.0/16, a /24 per
-            // node; .0 would be the control plane's, which runs no kubelet here.
-            let pod_cidr = format!("10.244.{}.0/24", (i + 1) % 256);
+            let address = crate::scenario::worker_address(i);
+            let pod_cidr = crate::scenario::worker_pod_cidr(i);
             sim.add(ComponentId::Kubelet(node.name.clone()), Box::new(Kubelet::new(node, &address, &pod_cidr)));
             sim.add(ComponentId::KubeProxy(node.name.clone()), Box::new(KubeProxy::new(&node.name)));
         }

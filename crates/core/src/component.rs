@@ -8,7 +8,9 @@
 use crate::component_id::ComponentId;
 use crate::message::Payload;
 use crate::rng::SimRng;
+use crate::simulation::Process;
 use kscope_protocol::ComponentKind;
+use std::collections::BTreeMap;
 
 /// A message as delivered to a component.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +32,7 @@ pub struct Context<'a> {
     now_ms: u64,
     me: &'a ComponentId,
     rng: &'a mut SimRng,
+    processes: &'a BTreeMap<ComponentId, Process>,
     pub(crate) sends: Vec<(ComponentId, Payload)>,
     pub(crate) timers: Vec<(u64, u64)>,
     pub(crate) changes: Vec<String>,
@@ -37,8 +40,22 @@ pub struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    pub(crate) fn new(now_ms: u64, me: &'a ComponentId, rng: &'a mut SimRng) -> Self {
-        Context { now_ms, me, rng, sends: Vec::new(), timers: Vec::new(), changes: Vec::new(), flows: Vec::new() }
+    pub(crate) fn new(
+        now_ms: u64,
+        me: &'a ComponentId,
+        rng: &'a mut SimRng,
+        processes: &'a BTreeMap<ComponentId, Process>,
+    ) -> Self {
+        Context {
+            now_ms,
+            me,
+            rng,
+            processes,
+            sends: Vec::new(),
+            timers: Vec::new(),
+            changes: Vec::new(),
+            flows: Vec::new(),
+        }
     }
 
     /// Simulated time now, in milliseconds.
@@ -54,6 +71,13 @@ impl<'a> Context<'a> {
     /// The simulation's seeded RNG.
     pub fn rng(&mut self) -> &mut SimRng {
         self.rng
+    }
+
+    /// The process of component `id`, as the kubelet of the node it runs on
+    /// sees it through the container runtime (static pods): no message
+    /// crosses the network for this.
+    pub fn process(&self, id: &ComponentId) -> Option<Process> {
+        self.processes.get(id).copied()
     }
 
     /// Sends `payload` to `to` over the simulated network.

@@ -80,6 +80,74 @@ pub struct ScenarioSpec {
     /// (kubescheduler.config.k8s.io/v1) with profiles, plugins and plugin args.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<serde_json::Value>,
+    /// How the control plane runs (default: on kubeadm control-plane nodes).
+    #[serde(default, skip_serializing_if = "ControlPlaneSpec::is_default")]
+    pub control_plane: ControlPlaneSpec,
+}
+
+/// How the control plane runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ControlPlaneSpec {
+    /// `kubeadm` (default) or `managed`.
+    #[serde(default)]
+    pub mode: ControlPlaneMode,
+}
+
+impl ControlPlaneSpec {
+    fn is_default(&self) -> bool {
+        *self == ControlPlaneSpec::default()
+    }
+}
+
+/// Where the control-plane components run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ControlPlaneMode {
+    /// Stacked etcd on kubeadm control-plane nodes: one node per etcd member
+    /// (`control-plane`, `control-plane2`, ...), each running its member as
+    /// a static pod; the first also runs kube-apiserver,
+    /// kube-controller-manager and kube-scheduler. Their mirror pods are in
+    /// kube-system, as on a kubeadm cluster.
+    #[default]
+    Kubeadm,
+    /// A hosted control plane (as GKE, EKS or AKS run it): no control-plane
+    /// nodes and no control-plane pods to see, only the worker nodes.
+    Managed,
+}
+
+/// A control-plane node: its name, address, pod CIDR and static pods.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ControlPlaneNode {
+    /// The node as its kubelet registers it.
+    pub spec: NodeSpec,
+    /// Its InternalIP.
+    pub address: String,
+    /// Its pod CIDR.
+    pub pod_cidr: String,
+    /// What it runs as static pods.
+    pub components: Vec<crate::kubelet::static_pods::StaticComponent>,
+}
+
+/// Name of the `n`th control-plane node (from 1), as kind names them.
+pub fn control_plane_node_name(n: u8) -> String {
+    if n == 1 {
+        "control-plane".to_string()
+    } else {
+        format!("control-plane{n}")
+    }
+}
+
+/// The InternalIP of worker node `i` (from 0): a kind-like 172.18.0.0/16
+/// network, where the first control-plane node is .2 and workers follow.
+pub fn worker_address(i: usize) -> String {
+    format!("172.18.{}.{}", (i + 3) / 256, (i + 3) % 256)
+}
+
+/// The pod CIDR of worker node `i` (from 0): like kubeadm with flannel's
+/// 10.244.0.0/16, a /24 per node; 10.244.0.0/24 is the first control-plane node's.
+pub fn worker_pod_cidr(i: usize) -> String {
+    format!("10.244.{}.0/24", (i + 1) % 256)
 }
 
 /// The etcd cluster's shape.
@@ -230,6 +298,58 @@ impl Default for EtcdSpec {
     }
 }
 
+impl ScenarioSpec {
+    /// The control-plane nodes the scenario has (none when managed or
+    /// without Kubernetes). Node `k` of `n` hosts etcd member `k`; the first
+    /// also hosts the apiserver, controller-manager and scheduler.
+    pub fn control_plane_nodes(&self) -> Vec<ControlPlaneNode> {
+        use crate::kubelet::static_pods::StaticComponent;
+        if !self.kubernetes || self.control_plane.mode == ControlPlaneMode::Managed {
+            return Vec::new();
+        }
+        let workers = self.nodes.len();
+        let members = self.etcd.members;
+        let address = |k: u8| {
+            if k == 1 {
+                "172.18.0.2".to_string()
+            } else {
+                // Later control-plane nodes joined after the workers.
+                worker_address(workers + usize::from(k) - 2)
+            }
+        };
+        let peers: Vec<(String, String)> = (1..=members).map(|k| (format!("etcd-{k}"), address(k))).collect();
+        (1..=members)
+            .map(|k| {
+                let name = control_plane_node_name(k);
+                let mut labels = BTreeMap::new();
+                // kubeadm's mark-control-plane phase (cmd/kubeadm/app/phases/markcontrolplane).
+                labels.insert("node-role.kubernetes.io/control-plane".to_string(), String::new());
+                labels.insert("node.kubernetes.io/exclude-from-external-load-balancers".to_string(), String::new());
+                let taints = vec![TaintSpec {
+                    key: "node-role.kubernetes.io/control-plane".into(),
+                    value: String::new(),
+                    effect: "NoSchedule".into(),
+                }];
+                let mut components =
+                    vec![StaticComponent::Etcd { member: k, name: format!("etcd-{k}"), peers: peers.clone() }];
+                if k == 1 {
+                    components.push(StaticComponent::ApiServer { etcd: peers.iter().map(|p| p.1.clone()).collect() });
+                    components.push(StaticComponent::ControllerManager);
+                    components.push(StaticComponent::Scheduler);
+                }
+                let pod_cidr =
+                    if k == 1 { "10.244.0.0/24".to_string() } else { worker_pod_cidr(workers + usize::from(k) - 2) };
+                ControlPlaneNode {
+                    spec: NodeSpec { name, cpu: default_cpu(), memory: default_memory(), labels, taints },
+                    address: address(k),
+                    pod_cidr,
+                    components,
+                }
+            })
+            .collect()
+    }
+}
+
 impl Default for ScenarioSpec {
     fn default() -> Self {
         ScenarioSpec {
@@ -240,6 +360,7 @@ impl Default for ScenarioSpec {
             network: NetworkSpec::default(),
             script: Vec::new(),
             scheduler: None,
+            control_plane: ControlPlaneSpec::default(),
         }
     }
 }
@@ -401,6 +522,12 @@ impl Scenario {
             }
             if !names.insert(node.name.as_str()) {
                 return Err(format!("spec.nodes[{i}].name: Duplicate value: {:?}", node.name));
+            }
+            if spec.control_plane_nodes().iter().any(|c| c.spec.name == node.name) {
+                return Err(format!(
+                    "spec.nodes[{i}].name: Invalid value: {:?}: the name of a control-plane node (set spec.controlPlane.mode: managed to have none)",
+                    node.name
+                ));
             }
             for (j, t) in node.taints.iter().enumerate() {
                 if !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&t.effect.as_str()) {

@@ -97,6 +97,19 @@ pub struct Simulation {
     client_inbox: BTreeMap<String, Vec<Envelope>>,
     /// The steps recent pods took on their way to running.
     flows: FlowLog,
+    /// Each component's process: whether it runs, and how many times it
+    /// was stopped (a kubelet reads this for its static pods, as it would
+    /// see its containers' processes; see [`Context::process`]).
+    processes: BTreeMap<ComponentId, Process>,
+}
+
+/// A component's process as its node would see it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Process {
+    /// Whether it runs.
+    pub up: bool,
+    /// How many times it was stopped: a change means it died (and maybe restarted).
+    pub stops: u64,
 }
 
 impl Simulation {
@@ -114,6 +127,7 @@ impl Simulation {
             stats: MessageStats::default(),
             client_inbox: BTreeMap::new(),
             flows: FlowLog::default(),
+            processes: BTreeMap::new(),
         }
     }
 
@@ -126,6 +140,7 @@ impl Simulation {
     pub fn add(&mut self, id: ComponentId, component: Box<dyn Component>) {
         assert!(!self.components.contains_key(&id), "component {id} added twice");
         self.components.insert(id.clone(), Slot { component, up: true, epoch: 0 });
+        self.processes.insert(id.clone(), Process { up: true, stops: 0 });
         self.schedule(self.now_ms, Event::Start { id, epoch: 0 });
     }
 
@@ -137,12 +152,14 @@ impl Simulation {
         slot.component = component;
         slot.up = true;
         let epoch = slot.epoch;
+        self.processes.insert(id.clone(), Process { up: true, stops: epoch });
         self.schedule(self.now_ms, Event::Start { id: id.clone(), epoch });
     }
 
     /// Adds a component that is not running yet (`sim start` starts it).
     pub fn add_stopped(&mut self, id: ComponentId, component: Box<dyn Component>) {
         assert!(!self.components.contains_key(&id), "component {id} added twice");
+        self.processes.insert(id.clone(), Process { up: false, stops: 0 });
         self.components.insert(id, Slot { component, up: false, epoch: 0 });
     }
 
@@ -212,6 +229,7 @@ impl Simulation {
         slot.up = false;
         slot.epoch += 1;
         slot.component.stop();
+        self.processes.insert(id.clone(), Process { up: false, stops: slot.epoch });
         self.trace.push(self.now_ms, TraceKind::State { component: id.clone(), change: "stopped".into() });
         true
     }
@@ -225,6 +243,7 @@ impl Simulation {
         }
         slot.up = true;
         let epoch = slot.epoch;
+        self.processes.insert(id.clone(), Process { up: true, stops: epoch });
         self.schedule(self.now_ms, Event::Start { id: id.clone(), epoch });
         true
     }
@@ -306,7 +325,7 @@ impl Simulation {
             return;
         }
         let slot_epoch = slot.epoch;
-        let mut ctx = Context::new(self.now_ms, id, &mut self.rng);
+        let mut ctx = Context::new(self.now_ms, id, &mut self.rng, &self.processes);
         handler(slot.component.as_mut(), &mut ctx);
         let Context { sends, timers, changes, flows, .. } = ctx;
         for change in changes {

@@ -532,9 +532,14 @@ fn admit_create(input: &Input<'_>, object: &mut Typed, name: &str) -> Result<(),
     // service account"); the `default` account appears only when the
     // ServiceAccount controller has seen the namespace, and a pod created in
     // the same instant as its namespace would otherwise fail.
-    let sa = spec.service_account_name.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "default".into());
-    spec.service_account_name = Some(sa.clone());
-    spec.service_account = Some(sa);
+    // Mirror pods are left alone (plugin/pkg/admission/serviceaccount/admission.go:
+    // a static pod cannot use the API's credentials).
+    let mirror = pod.metadata.annotations.as_ref().is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"));
+    if !mirror {
+        let sa = spec.service_account_name.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "default".into());
+        spec.service_account_name = Some(sa.clone());
+        spec.service_account = Some(sa);
+    }
     // DefaultTolerationSeconds.
     let tolerations = spec.tolerations.get_or_insert_with(Vec::new);
     for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {

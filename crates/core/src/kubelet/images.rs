@@ -58,6 +58,11 @@ const REGISTRY: &[(&str, ImageMeta)] = &[
     ("registry.k8s.io/echoserver", server(46_237_695, &[8080], &["echoserver"])),
     ("registry.k8s.io/e2e-test-images/agnhost", server(51_158_462, &[8080, 9376], &["agnhost", "/agnhost"])),
     ("registry.k8s.io/busybox", shell(1_144_547)),
+    // The control plane's images (kubeadm v1.32), which `kubeadm init` pulls before it starts them.
+    ("registry.k8s.io/etcd", server(57_680_541, &[2379, 2380, 2381], &["etcd"])),
+    ("registry.k8s.io/kube-apiserver", server(28_674_424, &[6443], &["kube-apiserver"])),
+    ("registry.k8s.io/kube-controller-manager", server(26_256_276, &[10257], &["kube-controller-manager"])),
+    ("registry.k8s.io/kube-scheduler", server(20_006_556, &[10259], &["kube-scheduler"])),
     ("gcr.io/google-samples/hello-app", server(11_405_624, &[8080], &["hello-app", "/hello-app"])),
     ("us-docker.pkg.dev/google-samples/containers/gke/hello-app", server(11_405_624, &[8080], &["hello-app"])),
 ];

@@ -22,6 +22,7 @@
 pub mod images;
 pub mod pod_worker;
 pub mod program;
+pub mod static_pods;
 
 use crate::apimachinery::errors::StatusError;
 use crate::apimachinery::time::{rfc3339, rfc3339_micro};
@@ -37,6 +38,7 @@ use images::{ImageRef, ImageStore};
 use kscope_protocol::ComponentKind;
 use pod_worker::{Env, PodWorker, State};
 use serde_json::{json, Value};
+use static_pods::StaticPod;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The node lease duration (`nodeLeaseDurationSeconds`, default 40).
@@ -73,6 +75,8 @@ enum Call {
     NodeStatus,
     PodStatus(String),
     FinishDeletion(String),
+    /// A static pod's mirror pod created, by the static pod's uid.
+    CreateMirror(String),
     /// An Event written; for a count patch, its path.
     Event(Option<String>),
 }
@@ -115,6 +119,12 @@ pub struct Kubelet {
     /// The last step of its way to running (see [`crate::flow`]) this
     /// kubelet marked for each pod, by uid.
     flow_marks: BTreeMap<String, u8>,
+    /// The static pods this kubelet runs from its manifests directory.
+    static_pods: Vec<StaticPod>,
+    /// Each static pod's mirror pod uid, by the static pod's uid, once seen.
+    mirrors: BTreeMap<String, String>,
+    /// The registered Node's uid (mirror pods are owned by it).
+    node_uid: String,
 }
 
 impl Kubelet {
@@ -150,6 +160,129 @@ impl Kubelet {
             images_reported: None,
             last_node_status_ms: 0,
             flow_marks: BTreeMap::new(),
+            static_pods: Vec::new(),
+            mirrors: BTreeMap::new(),
+            node_uid: String::new(),
+        }
+    }
+
+    /// The same kubelet with static pods to run (a control-plane node's).
+    pub fn with_static_pods(mut self, pods: Vec<StaticPod>) -> Self {
+        // `kubeadm init` pulls the control plane's images before it writes the manifests.
+        for image in pods.iter().filter_map(|p| p.pod.pointer("/spec/containers/0/image").and_then(Value::as_str)) {
+            if let Some(image) = ImageRef::parse(image) {
+                self.images.preload(&image);
+            }
+        }
+        self.static_pods = pods;
+        self
+    }
+
+    /// Starts a worker for each static pod: the kubelet runs them from its
+    /// manifests whether or not the apiserver answers (it may be one of them).
+    fn start_static_pods(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now_ms();
+        let mut seen = self.static_pods.clone();
+        for s in &mut seen {
+            s.pod["metadata"]["annotations"]["kubernetes.io/config.seen"] = json!(rfc3339_nano(now));
+        }
+        self.static_pods = seen;
+        for s in &self.static_pods {
+            let worker = PodWorker::new(&s.pod, now);
+            let uid = worker.uid.clone();
+            self.workers.insert(uid.clone(), worker);
+            self.dirty.insert(uid);
+        }
+        self.observe_static_pods(ctx);
+    }
+
+    /// Looks at the processes of the static pods' components (the
+    /// runtime's relist); a pod whose process stopped or came back is synced.
+    fn observe_static_pods(&mut self, ctx: &mut Context<'_>) {
+        for s in &self.static_pods {
+            let uid = s.pod["metadata"]["uid"].as_str().unwrap_or_default();
+            let container = s.pod.pointer("/spec/containers/0/name").and_then(Value::as_str).unwrap_or_default();
+            let process = ctx.process(&s.component).unwrap_or_default();
+            if let Some(w) = self.workers.get_mut(uid) {
+                if w.observe_process(container, process.up, process.stops) {
+                    self.dirty.insert(uid.to_string());
+                }
+            }
+        }
+    }
+
+    /// The static pod with this uid, if it is one.
+    fn static_pod(&self, uid: &str) -> Option<&StaticPod> {
+        self.static_pods.iter().find(|s| s.pod["metadata"]["uid"] == uid)
+    }
+
+    /// Creates the mirror pods that are missing (pkg/kubelet/kubelet.go
+    /// `syncPod`: a static pod without a mirror pod gets one).
+    fn sync_mirror_pods(&mut self, ctx: &mut Context<'_>) {
+        if !self.registered {
+            return;
+        }
+        let now = ctx.now_ms();
+        let missing: Vec<Value> = self
+            .static_pods
+            .iter()
+            .filter(|s| {
+                let uid = s.pod["metadata"]["uid"].as_str().unwrap_or_default();
+                !self.mirrors.contains_key(uid)
+                    && !self.in_flight.values().any(|(c, _)| *c == Call::CreateMirror(uid.to_string()))
+            })
+            .map(|s| s.pod.clone())
+            .collect();
+        for pod in missing {
+            let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+            let seen = pod.pointer("/metadata/annotations/kubernetes.io~1config.seen").cloned();
+            let seen = seen.as_ref().and_then(Value::as_str).map_or_else(|| rfc3339_nano(now), str::to_string);
+            let body = static_pods::mirror_pod(&pod, &self.node_uid, &seen);
+            let request =
+                ApiRequest::new(0, Method::Post, "/api/v1/namespaces/kube-system/pods".to_string()).with_body(body);
+            self.send(ctx, request, Call::CreateMirror(uid));
+        }
+    }
+
+    /// Takes a change to a mirror pod of this node.
+    fn on_mirror_pod(&mut self, ctx: &mut Context<'_>, change: Change) {
+        let (pod, gone) = match change {
+            Change::Added(p) | Change::Modified(_, p) => (p, false),
+            Change::Deleted(p) => (p, true),
+        };
+        let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        let mirror_uid = pod.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_string();
+        let Some(static_uid) = self
+            .static_pods
+            .iter()
+            .find(|s| s.pod["metadata"]["name"] == name)
+            .and_then(|s| s.pod["metadata"]["uid"].as_str())
+            .map(str::to_string)
+        else {
+            // A mirror pod of a static pod this kubelet no longer has:
+            // deleted (`deleteOrphanedMirrorPods`).
+            if !gone {
+                self.finish_deletion(ctx, &pod);
+            }
+            return;
+        };
+        if gone {
+            if self.mirrors.get(&static_uid) == Some(&mirror_uid) {
+                self.mirrors.remove(&static_uid);
+                self.sent_status.remove(&static_uid);
+                self.sync_mirror_pods(ctx);
+            }
+            return;
+        }
+        if pod.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
+            // Someone deleted the mirror pod: the kubelet finishes the
+            // deletion at once and creates it again; the static pod runs on.
+            self.finish_deletion(ctx, &pod);
+            return;
+        }
+        if self.mirrors.insert(static_uid.clone(), mirror_uid.clone()).as_ref() != Some(&mirror_uid) {
+            self.sent_status.remove(&static_uid);
+            self.dirty.insert(static_uid);
         }
     }
 
@@ -199,6 +332,11 @@ impl Kubelet {
             }
             Change::Deleted(p) => (p, true, false),
         };
+        if static_pods::is_mirror(&pod) {
+            let change = if gone { Change::Deleted(pod) } else { Change::Modified(Value::Null, pod) };
+            self.on_mirror_pod(ctx, change);
+            return;
+        }
         let uid = pod.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_string();
         if gone {
             if self.workers.remove(&uid).is_some() {
@@ -270,7 +408,16 @@ impl Kubelet {
             let Some(worker) = self.workers.get_mut(&uid) else { continue };
             let mut env = Env { images: &mut self.images, events: Vec::new() };
             let (ips, next_ip, cidr) = (&mut self.ips, &mut self.next_ip, self.pod_cidr.as_str());
-            let wake = worker.sync(now, &mut env, &mut || Kubelet::allocate_ip(ips, next_ip, cidr, &uid));
+            let host_network = worker.pod().pointer("/spec/hostNetwork").and_then(Value::as_bool) == Some(true);
+            let address = self.address.clone();
+            let wake = worker.sync(now, &mut env, &mut || {
+                if host_network {
+                    // The pod shares the node's network namespace: its IP is the node's.
+                    address.clone()
+                } else {
+                    Kubelet::allocate_ip(ips, next_ip, cidr, &uid)
+                }
+            });
             let events = env.events;
             if let Some(at) = wake {
                 let at = at.max(now + 1);
@@ -307,6 +454,17 @@ impl Kubelet {
         if self.status_in_flight.contains(uid) {
             return;
         }
+        // A static pod's status goes to its mirror pod, once there is one
+        // (the status manager's `translatePodUID`).
+        let is_static = self.static_pod(uid).is_some();
+        let target_uid = if is_static {
+            match self.mirrors.get(uid) {
+                Some(mirror) => mirror.clone(),
+                None => return,
+            }
+        } else {
+            uid.to_string()
+        };
         let Some(worker) = self.workers.get_mut(uid) else { return };
         let status = worker.api_status(now, &self.address);
         let (namespace, name) = (worker.namespace.clone(), worker.name.clone());
@@ -331,7 +489,7 @@ impl Kubelet {
                 .collect();
             patched["conditions"] = json!(conditions);
             patched["$setElementOrder/conditions"] = json!(order);
-            let patch = json!({"metadata": {"uid": uid}, "status": patched});
+            let patch = json!({"metadata": {"uid": target_uid}, "status": patched});
             let mut request =
                 ApiRequest::new(0, Method::Patch, format!("/api/v1/namespaces/{namespace}/pods/{name}/status"))
                     .with_body(patch);
@@ -344,7 +502,7 @@ impl Kubelet {
             self.send(ctx, request, Call::PodStatus(uid.to_string()));
             return;
         }
-        if worker.terminated() {
+        if worker.terminated() && !is_static {
             let pod = worker.pod().clone();
             self.finish_deletion(ctx, &pod);
         }
@@ -574,6 +732,7 @@ impl Kubelet {
         };
         self.lease_call(ctx, call);
         self.sync_node_status(ctx);
+        self.sync_mirror_pods(ctx);
         if !self.dirty.is_empty() {
             self.defer_flush(ctx);
         }
@@ -587,10 +746,12 @@ impl Component for Kubelet {
 
     fn start(&mut self, ctx: &mut Context<'_>) {
         // A restart is a node reboot: the runtime's containers are gone too.
-        *self = Kubelet::new(&self.spec, &self.address, &self.pod_cidr);
+        let static_pods = std::mem::take(&mut self.static_pods);
+        *self = Kubelet::new(&self.spec, &self.address, &self.pod_cidr).with_static_pods(static_pods);
         // Request ids of this run start above any earlier run's, so a late
         // answer to a request sent before a restart matches nothing.
         self.next_request = ctx.now_ms().saturating_mul(1_000_000);
+        self.start_static_pods(ctx);
         self.sync(ctx);
         ctx.set_timer(NODE_LEASE_RENEW_INTERVAL.ms, TIMER_SYNC);
         self.pods.start_via(ctx, &mut self.next_request);
@@ -625,6 +786,11 @@ impl Component for Kubelet {
         match (call, response.code) {
             (Call::RegisterNode, code @ (201 | 409)) => {
                 self.registered = true;
+                if let Some(uid) =
+                    response.body.as_ref().and_then(|b| b.pointer("/metadata/uid")).and_then(Value::as_str)
+                {
+                    self.node_uid = uid.to_string();
+                }
                 if code == 201 {
                     self.images_reported = Some(self.images.version());
                     self.last_node_status_ms = now;
@@ -643,6 +809,9 @@ impl Component for Kubelet {
             (Call::RenewLease, 404) => self.lease_exists = false,
             (Call::GetNode, 200) => {
                 if let Some(node) = response.body.as_ref() {
+                    if let Some(uid) = node.pointer("/metadata/uid").and_then(Value::as_str) {
+                        self.node_uid = uid.to_string();
+                    }
                     self.update_node_status(ctx, node);
                 }
             }
@@ -656,6 +825,16 @@ impl Component for Kubelet {
                 if self.workers.contains_key(&uid) && code != 404 {
                     // Only the status: a newer one may wait, or the final delete.
                     self.sync_status(ctx, &uid);
+                }
+            }
+            (Call::CreateMirror(uid), 201) => {
+                if let Some(mirror) =
+                    response.body.as_ref().and_then(|b| b.pointer("/metadata/uid")).and_then(Value::as_str)
+                {
+                    self.mirrors.insert(uid.clone(), mirror.to_string());
+                    self.sent_status.remove(&uid);
+                    self.dirty.insert(uid);
+                    self.defer_flush(ctx);
                 }
             }
             // The Event expired since it was first written: create it again.
@@ -677,6 +856,10 @@ impl Component for Kubelet {
             }
             TIMER_HOUSEKEEPING => {
                 self.pods.check_via(ctx, &mut self.next_request);
+                self.observe_static_pods(ctx);
+                if !self.dirty.is_empty() {
+                    self.defer_flush(ctx);
+                }
                 ctx.set_timer(HOUSEKEEPING_MS, TIMER_HOUSEKEEPING);
             }
             TIMER_PODS_RETRY => self.pods.retry_via(ctx, &mut self.next_request),

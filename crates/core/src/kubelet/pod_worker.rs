@@ -214,6 +214,18 @@ pub struct Container {
     /// Log lines of the previous instance (`kubectl logs --previous`).
     pub previous_logs: VecDeque<(u64, String)>,
     field_path: String,
+    /// For a static pod's container: the simulated component it runs.
+    link: Option<Link>,
+}
+
+/// A static pod container's process as the runtime sees it: the component
+/// runs or not, and how often it was stopped (see [`crate::simulation::Process`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Link {
+    up: bool,
+    stops: u64,
+    /// `stops` when the current instance started.
+    started_at_stops: u64,
 }
 
 /// Something to tell the user about, as a kubelet event.
@@ -293,6 +305,7 @@ impl Container {
             stopping: None,
             logs: VecDeque::new(),
             previous_logs: VecDeque::new(),
+            link: None,
         }
     }
 
@@ -500,6 +513,28 @@ impl PodWorker {
             return true;
         }
         false
+    }
+
+    /// Ties container `name` to a simulated component's process (a static
+    /// pod): the container runs while the process runs and exits when it
+    /// stops. Returns whether this changed what the kubelet sees, so the
+    /// pod must be synced.
+    pub fn observe_process(&mut self, name: &str, up: bool, stops: u64) -> bool {
+        let Some(c) = self.containers.iter_mut().find(|c| c.name == name) else { return false };
+        let old = c.link;
+        if old.is_none() {
+            // Its probes ask the component itself (etcd's /livez on
+            // 127.0.0.1:2381, ...): they pass exactly while it runs.
+            c.probes.clear();
+        }
+        let started_at_stops = old.map_or(stops, |l| l.started_at_stops);
+        c.link = Some(Link { up, stops, started_at_stops });
+        if up && old.is_some_and(|l| !l.up) {
+            // It runs again (`sim restart`): the runtime's next start
+            // attempt finds it up, whatever the back-off had left to wait.
+            c.crash_backoff = None;
+        }
+        old.map(|l| (l.up, l.stops)) != Some((up, stops))
     }
 
     /// The container (app or init) named `name`.
@@ -742,6 +777,13 @@ impl PodWorker {
                 condition(self, kind, true, "", String::new());
             }
         }
+        // `generateAPIPodStatus` reports PodScheduled True too; a pod the
+        // scheduler bound has it already (kept below with its time), a
+        // static pod or one created with `nodeName` gets it here.
+        let existing = self.pod.pointer("/status/conditions").and_then(Value::as_array);
+        if !existing.into_iter().flatten().any(|c| c.get("type").and_then(Value::as_str) == Some("PodScheduled")) {
+            condition(self, "PodScheduled", true, "", String::new());
+        }
         // The kubelet keeps the conditions it does not own (PodScheduled, DisruptionTarget, ...).
         for c in self.pod.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten() {
             let kind = c.get("type").and_then(Value::as_str).unwrap_or_default();
@@ -869,6 +911,19 @@ fn drive(
                     }
                     continue;
                 }
+                if c.link.is_some_and(|l| !l.up || l.stops != l.started_at_stops) {
+                    // Its component's process was stopped (`sim kill`): the
+                    // container died as if SIGKILLed.
+                    c.state = State::Terminated(Terminated {
+                        exit_code: 137,
+                        reason: "Error".into(),
+                        started_ms,
+                        finished_ms: now.max(started_ms),
+                        container_id: c.container_id.clone(),
+                    });
+                    c.ready = false;
+                    continue;
+                }
                 let program = c.program.clone();
                 let step = c.process.run(&program, now, &|s| expand(s, pod_key, now));
                 for line in step.logs {
@@ -917,6 +972,9 @@ fn restart_after_exit(c: &mut Container) {
 }
 
 fn start(c: &mut Container, now: u64, env: &mut Env<'_>, pod_key: &str) {
+    if let Some(link) = &mut c.link {
+        link.started_at_stops = link.stops;
+    }
     c.created = true;
     c.container_id = format!("containerd://{}", hex64(&format!("{pod_key}/{}/{}", c.name, c.restart_count)));
     c.event(env, "Normal", "Created", format!("Created container: {}", c.name));
