@@ -142,6 +142,7 @@ mod tests {
             status: status.into(),
             ready: ready.into(),
             restarts: 0,
+            controller: String::new(),
         }
     }
 

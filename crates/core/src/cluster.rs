@@ -109,6 +109,8 @@ pub struct Cluster {
     in_script: bool,
     /// Each node's ClientIP session-affinity memory (the kernel's `recent` lists).
     affinity: crate::curl::Affinity,
+    /// Index of the next node to join (its address and pod CIDR follow from it).
+    next_node_index: usize,
 }
 
 /// A command waiting for the lines of its heredoc.
@@ -149,7 +151,9 @@ impl Cluster {
         }
         // Control-plane nodes first (kubeadm init, then joins), each kubelet
         // running its static pods.
-        for cp in scenario.spec.control_plane_nodes() {
+        let control_plane = scenario.spec.control_plane_nodes();
+        let next_node_index = scenario.spec.nodes.len() + control_plane.len().saturating_sub(1);
+        for cp in control_plane {
             let pods = crate::kubelet::static_pods::static_pods(&cp.spec.name, &cp.address, &cp.components);
             let kubelet = Kubelet::new(&cp.spec, &cp.address, &cp.pod_cidr).with_static_pods(pods);
             sim.add(ComponentId::Kubelet(cp.spec.name.clone()), Box::new(kubelet));
@@ -182,6 +186,7 @@ impl Cluster {
             heredoc: None,
             in_script: false,
             affinity: BTreeMap::new(),
+            next_node_index,
         })
     }
 
@@ -372,6 +377,69 @@ impl Cluster {
     /// commands) find it: the browser's uploads and the shell's local files.
     pub fn put_file(&mut self, name: &str, contents: Vec<u8>) {
         self.files.insert(name.to_string(), contents);
+    }
+
+    /// `sim add node`: a new worker's kubelet and kube-proxy start; the
+    /// kubelet registers the Node and its Lease, and the controllers take it
+    /// from there (DaemonSet pods, node lifecycle).
+    fn add_node(&mut self, spec: crate::scenario::NodeSpec) -> Result<String, String> {
+        if !self.scenario.spec.kubernetes {
+            return Err("this scenario runs no Kubernetes (spec.kubernetes: false): there are no nodes".into());
+        }
+        let kubelet = ComponentId::Kubelet(spec.name.clone());
+        if self.sim.has(&kubelet) {
+            return Err(format!("node {:?} already exists", spec.name));
+        }
+        let address = crate::scenario::worker_address(self.next_node_index);
+        let pod_cidr = crate::scenario::worker_pod_cidr(self.next_node_index);
+        self.next_node_index += 1;
+        self.sim.add(kubelet, Box::new(Kubelet::new(&spec, &address, &pod_cidr)));
+        self.sim.add(ComponentId::KubeProxy(spec.name.clone()), Box::new(KubeProxy::new(&spec.name)));
+        Ok(format!(
+            "node {} ({address}, pod CIDR {pod_cidr}) is joining: kubelet/{} and kube-proxy/{} started
+",
+            spec.name, spec.name, spec.name
+        ))
+    }
+
+    /// `sim remove node`: the way an administrator takes a node out: drain
+    /// it, wait for its evicted pods to go, shut the machine down and delete
+    /// the Node (the pod GC then removes what was left on it).
+    fn remove_node(&mut self, name: &str) -> Result<String, String> {
+        let kubelet = ComponentId::Kubelet(name.to_string());
+        if !self.sim.has(&kubelet) {
+            return Err(format!("node {name:?} not found"));
+        }
+        if self.scenario.spec.control_plane_nodes().iter().any(|c| c.spec.name == name) {
+            return Err(format!(
+                "node {name:?} is a control-plane node: its static pods run etcd and the control plane (kill them with sim kill)"
+            ));
+        }
+        let words: Vec<String> =
+            ["drain", name, "--ignore-daemonsets", "--force"].iter().map(|w| w.to_string()).collect();
+        let drain = crate::kubectl::Kubectl::parse(&words).expect("a valid drain command");
+        let mut out = self.kubectl(&drain).text;
+        // Like kubectl drain, wait (up to its grace periods) for the evicted pods to go.
+        let deadline = self.now_ms() + 60_000;
+        while self.now_ms() < deadline && self.pods_to_drain(name) > 0 {
+            self.advance(Duration::from_secs(1))?;
+        }
+        self.sim.remove(&kubelet);
+        self.sim.remove(&ComponentId::KubeProxy(name.to_string()));
+        writeln!(out, "kubelet/{name} and kube-proxy/{name} shut down").unwrap();
+        let words: Vec<String> = ["delete", "node", name].iter().map(|w| w.to_string()).collect();
+        let delete = crate::kubectl::Kubectl::parse(&words).expect("a valid delete command");
+        out.push_str(&self.kubectl(&delete).text);
+        Ok(out)
+    }
+
+    /// Pods on `node` that a drain evicts (not DaemonSet or mirror pods), as the apiserver has them.
+    fn pods_to_drain(&self, node: &str) -> usize {
+        let (_, nodes, _) = self.view();
+        nodes
+            .iter()
+            .find(|n| n.name == node)
+            .map_or(0, |n| n.pods.iter().filter(|p| !matches!(p.controller.as_str(), "DaemonSet" | "Node")).count())
     }
 
     fn check_component(&self, id: &ComponentId) -> Result<(), String> {
@@ -575,6 +643,8 @@ impl Cluster {
                 unreachable!("kubectl, sim curl and sim nslookup run before execute")
             }
             Command::Interrupt => Ok(self.interrupt()),
+            Command::AddNode(spec) => self.add_node(spec),
+            Command::RemoveNode(name) => self.remove_node(&name),
             Command::Restart(id) => {
                 self.check_component(&id)?;
                 self.sim.kill(&id);
@@ -662,11 +732,13 @@ impl Cluster {
             .collect();
         let (mut by_node, unscheduled) = self.pod_views();
         let cache = self.apiserver_cache();
+        // Every node with a kubelet: the control-plane nodes, the scenario's
+        // workers and those that joined since, by name.
         let nodes = self
-            .scenario
-            .spec
-            .nodes
-            .iter()
+            .sim
+            .components()
+            .filter_map(|(_, c, _)| c.as_any().downcast_ref::<Kubelet>())
+            .map(Kubelet::spec)
             .map(|n| {
                 let object = cache.and_then(|c| c.get(&format!("/registry/minions/{}", n.name))).map(|c| &c.object);
                 let status = object
@@ -742,6 +814,13 @@ impl Cluster {
                 status: cells.get(2).cloned().unwrap_or_default(),
                 ready: cells.get(1).cloned().unwrap_or_default(),
                 restarts: u32::try_from(restarts).unwrap_or(u32::MAX),
+                controller: o
+                    .pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array)
+                    .and_then(|refs| refs.iter().find(|r| r.get("controller").and_then(Value::as_bool) == Some(true)))
+                    .and_then(|r| r.get("kind").and_then(Value::as_str))
+                    .unwrap_or_default()
+                    .to_string(),
             };
             let node = s("/spec/nodeName");
             if node.is_empty() {

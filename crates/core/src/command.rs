@@ -75,6 +75,11 @@ pub enum Command {
         /// Pod name.
         name: String,
     },
+    /// `sim add node NAME [--cpu Q] [--memory Q] [--labels k=v,...]`: a new
+    /// worker joins (its kubelet registers the Node, its DaemonSet pods follow).
+    AddNode(crate::scenario::NodeSpec),
+    /// `sim remove node NAME`: drain the node, shut it down and delete its Node.
+    RemoveNode(String),
     /// `sim interrupt`: what Ctrl-C does in a terminal: stop streaming
     /// commands (`etcdctl watch`) and abandon a txn being typed.
     Interrupt,
@@ -111,6 +116,9 @@ Commands:
   sim kill COMPONENT          stop a component (e.g. etcd-2, kubelet/node-1)
   sim start COMPONENT         start a stopped component
   sim restart COMPONENT       stop a component and start it again
+  sim add node NAME [--cpu 4] [--memory 8Gi] [--labels k=v,...] [--taints k=v:Effect,...]
+                              a new worker node joins: its kubelet registers the Node and its Lease
+  sim remove node NAME        drain a worker (kubectl drain --ignore-daemonsets --force), shut it down, delete its Node
   sim explain pod/NAME [-n NS]  why kube-scheduler put a pod where it did (or left it Pending)
   sim flow pod/NAME [-n NS]   the 11 steps a pod took from create to a running container, with times
   sim curl [-n NS] POD|NODE URL   an HTTP request from a pod (or node), traced through DNS, kube-proxy and the backend
@@ -269,6 +277,61 @@ fn parse_from_pod(sub: &str, args: &[String]) -> Result<Command, String> {
     })
 }
 
+/// `sim add node NAME [flags]` and `sim remove node NAME`.
+fn parse_node_change(sub: &str, args: &[String]) -> Result<Command, String> {
+    let known: &[&'static str] = if sub == "add" { &["cpu", "memory", "labels", "taints"] } else { &[] };
+    let (flags, positional) = parse_flags(args, known)?;
+    match positional.first() {
+        Some(&"node" | &"nodes" | &"no") => {}
+        Some(other) => {
+            return Err(format!("unknown command {other:?} for \"sim {sub}\" (only nodes: sim {sub} node NAME)"))
+        }
+        None => return Err(format!("\"sim {sub}\" requires a resource and a name: sim {sub} node NAME")),
+    }
+    let name = match &positional[1..] {
+        [name] => name.to_string(),
+        [] => return Err(format!("\"sim {sub} node\" requires 1 argument: the node's name")),
+        more => return Err(format!("\"sim {sub} node\" accepts 1 arg(s), received {}", more.len())),
+    };
+    if !crate::scenario::is_dns1123_subdomain(&name) {
+        return Err(format!("invalid node name {name:?}: must be a lowercase RFC 1123 subdomain"));
+    }
+    if sub == "remove" {
+        return Ok(Command::RemoveNode(name));
+    }
+    let mut spec = crate::scenario::NodeSpec::named(&name);
+    for (flag, value) in flags {
+        let bad = |e: String| format!("invalid argument {value:?} for \"--{flag}\" flag: {e}");
+        match flag {
+            "cpu" => spec.cpu = crate::quantity::Quantity::parse(value).map_err(bad)?,
+            "memory" => spec.memory = crate::quantity::Quantity::parse(value).map_err(bad)?,
+            "labels" => {
+                for pair in value.split(',').filter(|p| !p.is_empty()) {
+                    let (k, v) = pair.split_once('=').ok_or_else(|| bad(format!("{pair:?} is not key=value")))?;
+                    spec.labels.insert(k.to_string(), v.to_string());
+                }
+            }
+            "taints" => {
+                for t in value.split(',').filter(|p| !p.is_empty()) {
+                    let (kv, effect) =
+                        t.rsplit_once(':').ok_or_else(|| bad(format!("{t:?} is not key[=value]:Effect")))?;
+                    if !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect) {
+                        return Err(bad(format!("unsupported taint effect {effect:?}")));
+                    }
+                    let (key, value) = kv.split_once('=').unwrap_or((kv, ""));
+                    spec.taints.push(crate::scenario::TaintSpec {
+                        key: key.to_string(),
+                        value: value.to_string(),
+                        effect: effect.to_string(),
+                    });
+                }
+            }
+            _ => unreachable!("flag list is checked by parse_flags"),
+        }
+    }
+    Ok(Command::AddNode(spec))
+}
+
 /// `sim explain pod/NAME [-n NS]` (also `pods/NAME`, `po/NAME`, or `NAME`).
 fn parse_explain(sub: &str, args: &[String]) -> Result<Command, String> {
     let mut namespace = "default".to_string();
@@ -381,6 +444,7 @@ impl Command {
         let (flags, positional) = match sub {
             "interrupt" => return Ok(Command::Interrupt),
             "explain" | "flow" => return parse_explain(sub, rest),
+            "add" | "remove" => return parse_node_change(sub, rest),
             "curl" | "nslookup" => return parse_from_pod(sub, rest),
             "advance" | "status" | "reset" | "partition" | "heal" | "kill" | "start" | "restart" | "network"
             | "drop" | "delay" => parse_flags(rest, known)?,
@@ -484,6 +548,8 @@ impl Command {
                 | Command::Kill(_)
                 | Command::Start(_)
                 | Command::Restart(_)
+                | Command::AddNode(_)
+                | Command::RemoveNode(_)
                 | Command::Etcdctl(_)
                 | Command::Kubectl(_)
         ) || matches!(self, Command::Network(change) if !change.is_empty())

@@ -177,7 +177,7 @@ fn default_catch_up_entries() -> u64 {
 }
 
 /// One worker node.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeSpec {
     /// Node name (an RFC 1123 subdomain).
@@ -194,6 +194,19 @@ pub struct NodeSpec {
     /// Taints the kubelet registers the node with (`--register-with-taints`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub taints: Vec<TaintSpec>,
+}
+
+impl NodeSpec {
+    /// A node with the default capacity (4 CPU, 8Gi), no labels and no taints.
+    pub fn named(name: &str) -> NodeSpec {
+        NodeSpec {
+            name: name.to_string(),
+            cpu: default_cpu(),
+            memory: default_memory(),
+            labels: BTreeMap::new(),
+            taints: Vec::new(),
+        }
+    }
 }
 
 /// A node taint.

@@ -156,6 +156,20 @@ impl Simulation {
         self.schedule(self.now_ms, Event::Start { id: id.clone(), epoch });
     }
 
+    /// Takes a component out of the simulation for good (a node shut down
+    /// and gone): its timers are forgotten and messages to it are dropped.
+    /// Returns false if there was no such component.
+    pub fn remove(&mut self, id: &ComponentId) -> bool {
+        if !self.components.contains_key(id) {
+            return false;
+        }
+        self.kill(id);
+        self.components.remove(id);
+        self.processes.remove(id);
+        self.trace.push(self.now_ms, TraceKind::State { component: id.clone(), change: "removed".into() });
+        true
+    }
+
     /// Adds a component that is not running yet (`sim start` starts it).
     pub fn add_stopped(&mut self, id: ComponentId, component: Box<dyn Component>) {
         assert!(!self.components.contains_key(&id), "component {id} added twice");

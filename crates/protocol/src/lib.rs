@@ -178,6 +178,10 @@ pub struct PodView {
     pub ready: String,
     /// Container restarts.
     pub restarts: u32,
+    /// The kind of its controlling owner: `ReplicaSet`, `DaemonSet`, `Node`
+    /// (a static pod's mirror), or empty.
+    #[serde(default)]
+    pub controller: String,
 }
 
 /// A change to the UI's read model.

@@ -1501,7 +1501,16 @@ impl Cluster {
         let pods = resources::resolve("pods").expect("pods");
         let path = with_query(&pods.collection_path(None), &[("fieldSelector", &format!("spec.nodeName={name}"))]);
         let list = self.api_get(cmd, path).map_err(|e| server_error_text(&e))?;
-        let pods_on_node: Vec<Value> = list.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+        // Mirror pods are skipped without a word (k8s.io/kubectl/pkg/drain/filters.go
+        // `mirrorPodFilter`): only their kubelet can remove a static pod.
+        let pods_on_node: Vec<Value> = list
+            .get("items")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|p| !crate::kubelet::static_pods::is_mirror(p))
+            .cloned()
+            .collect();
         // kubectl's drain filters: pods with no controller need --force,
         // DaemonSet pods need --ignore-daemonsets (and are then left alone).
         let controller = |p: &Value| {

@@ -286,6 +286,11 @@ impl Kubelet {
         }
     }
 
+    /// The node as the scenario (or `sim add node`) gave it.
+    pub fn spec(&self) -> &NodeSpec {
+        &self.spec
+    }
+
     /// The node's InternalIP.
     pub fn address(&self) -> &str {
         &self.address
