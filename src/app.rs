@@ -132,7 +132,7 @@ pub fn app() -> Html {
             <main class="layout">
                 <div class="diagram">
                     <ControlPlane components={cp_components} />
-                    <Nodes nodes={state.nodes.values().cloned().collect::<Vec<_>>()} components={node_components} unscheduled={state.unscheduled.clone()} />
+                    <Nodes nodes={state.nodes.values().cloned().collect::<Vec<_>>()} components={node_components} unscheduled={state.unscheduled.clone()} on_command={on_submit.clone()} />
                 </div>
                 <aside class="side">
                     <Traffic messages={state.messages.clone()} seen={state.messages_seen} />

@@ -219,7 +219,10 @@ mod tests {
             state.apply(Action::Worker(reply));
         }
         assert_eq!(state.connection, Connection::Ready);
-        assert_eq!(state.nodes.keys().collect::<Vec<_>>(), ["node-1", "node-2", "node-3"]);
+        assert_eq!(
+            state.nodes.keys().collect::<Vec<_>>(),
+            ["control-plane", "control-plane2", "control-plane3", "node-1", "node-2", "node-3"]
+        );
         for _ in 0..40 {
             for reply in session.tick(50) {
                 state.apply(Action::Worker(reply));

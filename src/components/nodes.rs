@@ -16,6 +16,20 @@ pub struct NodesProps {
     pub components: Vec<ComponentView>,
     /// Pods no node has been chosen for yet.
     pub unscheduled: Vec<PodView>,
+    /// Runs a console line (`sim add node ...`): the buttons here type
+    /// the command they stand for, so the console shows it.
+    pub on_command: Callback<String>,
+}
+
+/// The node's roles, from its `node-role.kubernetes.io/<role>` labels (the
+/// ROLES column of `kubectl get nodes`).
+pub fn roles(node: &NodeView) -> Vec<&str> {
+    node.labels.iter().filter_map(|(k, _)| k.strip_prefix("node-role.kubernetes.io/")).collect()
+}
+
+/// The name `sim add node` gets from the Add node button: the first free `node-N`.
+pub fn next_node_name(nodes: &[NodeView]) -> String {
+    (1..).map(|n| format!("node-{n}")).find(|name| nodes.iter().all(|n| &n.name != name)).expect("a free name")
 }
 
 /// The CSS class of a pod's box, from its STATUS column.
@@ -40,8 +54,11 @@ fn pod_box(pod: &PodView) -> Html {
         pod.ready,
         if pod.restarts > 0 { format!(", {} restarts", pod.restarts) } else { String::new() }
     );
+    // A static pod's mirror (owned by its Node) is drawn apart: the kubelet
+    // runs it from a file, no controller or scheduler is involved.
+    let mirror = (pod.controller == "Node").then_some("static");
     html! {
-        <li class={classes!("pod", pod_class(pod))} key={format!("{}/{}", pod.namespace, pod.name)}
+        <li class={classes!("pod", pod_class(pod), mirror)} key={format!("{}/{}", pod.namespace, pod.name)}
             title={title.clone()} aria-label={title} data-pod={pod.name.clone()} data-status={pod.status.clone()}>
             <span class="pod-name">{ &pod.name }</span>
             <span class="pod-status">{ &pod.status }</span>
@@ -86,20 +103,42 @@ pub fn nodes(props: &NodesProps) -> Html {
             </section>
         };
     }
+    let add = {
+        let on_command = props.on_command.clone();
+        let line = format!("sim add node {}", next_node_name(&props.nodes));
+        Callback::from(move |_: MouseEvent| on_command.emit(line.clone()))
+    };
     html! {
         <section class="nodes" aria-label="Nodes">
-            <h2>{ format!("Nodes ({})", props.nodes.len()) }</h2>
+            <div class="nodes-head">
+                <h2>{ format!("Nodes ({})", props.nodes.len()) }</h2>
+                <button class="add-node" onclick={add} data-testid="add-node"
+                        title="A new worker joins the cluster (sim add node)">{ "Add node" }</button>
+            </div>
             { for unscheduled }
             <div class="node-grid">
                 { for props.nodes.iter().map(|node| {
                     let on_node: Vec<_> = props.components.iter().filter(|c| c.node.as_deref() == Some(node.name.as_str())).collect();
                     let status = if node.status.is_empty() { "Not registered".to_string() } else { node.status.clone() };
                     let not_ready = !node.status.starts_with("Ready");
+                    let roles = roles(node);
+                    let control_plane = roles.contains(&"control-plane");
+                    let remove = (!control_plane).then(|| {
+                        let on_command = props.on_command.clone();
+                        let line = format!("sim remove node {}", node.name);
+                        Callback::from(move |_: MouseEvent| on_command.emit(line.clone()))
+                    });
                     html! {
-                        <article class={classes!("node-card", not_ready.then_some("not-ready"))} key={node.name.clone()} data-node={node.name.clone()}>
+                        <article class={classes!("node-card", not_ready.then_some("not-ready"), control_plane.then_some("control-plane"))}
+                                 key={node.name.clone()} data-node={node.name.clone()}>
                             <div class="node-head">
                                 <h3>{ &node.name }</h3>
+                                { for roles.iter().map(|r| html! { <span class="node-role" data-testid="node-role">{ *r }</span> }) }
                                 <span class={classes!("node-status", not_ready.then_some("bad"))} data-testid="node-status">{ status }</span>
+                                if let Some(remove) = remove {
+                                    <button class="remove-node" onclick={remove} aria-label={format!("Remove {}", node.name)}
+                                            title="Drain this node, shut it down and delete it (sim remove node)">{ "×" }</button>
+                                }
                             </div>
                             <p class="capacity">{ format!("{} CPU · {} memory", format::cpu(node.cpu_millis), format::memory(node.memory_bytes)) }</p>
                             { bar("CPU", node.cpu_requested_millis, node.cpu_millis,
@@ -108,7 +147,7 @@ pub fn nodes(props: &NodesProps) -> Html {
                                   format!("{} of {}", format::memory(node.memory_requested_bytes), format::memory(node.memory_bytes))) }
                             if !node.labels.is_empty() {
                                 <ul class="labels">
-                                    { for node.labels.iter().map(|(k, v)| html! { <li>{ format!("{k}={v}") }</li> }) }
+                                    { for node.labels.iter().filter(|(k, _)| !k.starts_with("node-role.kubernetes.io/")).map(|(k, v)| html! { <li>{ format!("{k}={v}") }</li> }) }
                                 </ul>
                             }
                             if !node.taints.is_empty() {
@@ -144,6 +183,34 @@ mod tests {
             restarts: 0,
             controller: String::new(),
         }
+    }
+
+    fn node(name: &str, labels: &[(&str, &str)]) -> NodeView {
+        NodeView {
+            name: name.into(),
+            cpu_millis: 4000,
+            memory_bytes: 1 << 33,
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            status: "Ready".into(),
+            taints: Vec::new(),
+            cpu_requested_millis: 0,
+            memory_requested_bytes: 0,
+            pods: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn roles_come_from_node_role_labels() {
+        let cp = node("control-plane", &[("kubernetes.io/os", "linux"), ("node-role.kubernetes.io/control-plane", "")]);
+        assert_eq!(roles(&cp), ["control-plane"]);
+        assert!(roles(&node("node-1", &[("zone", "a")])).is_empty());
+    }
+
+    #[test]
+    fn the_added_node_takes_the_first_free_name() {
+        let nodes = [node("node-1", &[]), node("node-3", &[])];
+        assert_eq!(next_node_name(&nodes), "node-2");
+        assert_eq!(next_node_name(&[]), "node-1");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 // The app in a real browser: the worker starts and its state is drawn (three
-// nodes from the default scenario), pause stops simulated time and play resumes
+// control-plane nodes running the control plane as static pods, and three
+// workers from the default scenario), pause stops simulated time and play resumes
 // it, the keyboard works, the console runs commands and reports errors, and the
 // trace hash computed by the wasm core in Chromium equals the native one.
 import { test, before, after } from 'node:test';
@@ -21,10 +22,18 @@ after(async () => {
   await server?.close();
 });
 
-test('draws the three default nodes and the control plane from worker state', async () => {
+test('draws the default nodes and the control plane from worker state', async () => {
   const nodes = await page.locator('.node-card h3').allTextContents();
-  assert.deepEqual(nodes, ['node-1', 'node-2', 'node-3']);
-  assert.match(await page.locator('.node-card').first().textContent(), /4 CPU · 8Gi memory/);
+  assert.deepEqual(nodes, ['control-plane', 'control-plane2', 'control-plane3', 'node-1', 'node-2', 'node-3']);
+  assert.deepEqual(await page.locator('.node-card.control-plane [data-testid=node-role]').allTextContents(),
+    ['control-plane', 'control-plane', 'control-plane']);
+  assert.match(await page.locator('.node-card[data-node="node-1"]').textContent(), /4 CPU · 8Gi memory/);
+  // The control-plane node runs the control plane as static pods, drawn dashed.
+  for (const pod of ['etcd-control-plane', 'kube-apiserver-control-plane', 'kube-controller-manager-control-plane',
+    'kube-scheduler-control-plane']) {
+    await page.waitForSelector(`.node-card[data-node="control-plane"] .pod.static.running[data-pod="${pod}"]`, { timeout: 10_000 });
+  }
+  await page.waitForSelector('.node-card[data-node="control-plane2"] .pod.static.running[data-pod="etcd-control-plane2"]');
   for (const id of ['kube-apiserver', 'etcd-1', 'etcd-2', 'etcd-3', 'kube-scheduler', 'kube-controller-manager']) {
     assert.equal(await page.locator(`[data-component="${id}"]`).count(), 1, id);
   }
@@ -211,9 +220,11 @@ test('kube-scheduler binds a pod, and sim explain shows why there and why anothe
   await page.waitForSelector('.node-card .pod.running[data-pod="small"]', { timeout: 10_000 });
   assert.match(await page.locator('[data-testid=unscheduled]').textContent(), /Waiting for a node \(1\)[\s\S]*huge[\s\S]*Pending/);
   const why = await runConsole(page, 'sim explain pod/huge', 'result');
-  assert.match(why, /0\/3 nodes are available: 3 Insufficient cpu\./);
+  // As on a kubeadm cluster, the control-plane nodes are out for their taint.
+  const untolerated = '3 node\\(s\\) had untolerated taint \\{node-role\\.kubernetes\\.io/control-plane: \\}';
+  assert.match(why, new RegExp(`0/6 nodes are available: 3 Insufficient cpu, ${untolerated}\\.`));
   const events = await runConsole(page, 'kubectl describe pod huge', 'Events');
-  assert.match(events, /Warning\s+FailedScheduling\s+\S+\s+default-scheduler\s+0\/3 nodes are available: 3 Insufficient cpu\./);
+  assert.match(events, new RegExp(`Warning\\s+FailedScheduling\\s+\\S+\\s+default-scheduler\\s+0/6 nodes are available: 3 Insufficient cpu, ${untolerated}\\.`));
   await screenshot(page, 'scheduler.png');
 });
 
@@ -233,6 +244,35 @@ test('a node whose kubelet dies turns NotReady and tainted on screen, and Ready 
   await page.waitForFunction(() => document.querySelector('.node-card[data-node="node-2"] [data-testid=node-status]')?.textContent === 'Ready',
     null, { timeout: 10_000 });
   assert.equal(await card.locator('.taints').count(), 0);
+});
+
+test('a killed etcd member shows in its static pod on the control-plane node, and recovers', async () => {
+  await runConsole(page, 'sim kill etcd-2', 'stopped');
+  await runConsole(page, 'sim advance 15s', 'advanced');
+  await page.waitForFunction(() => ['CrashLoopBackOff', 'Error'].includes(
+    document.querySelector('.pod[data-pod="etcd-control-plane2"]')?.dataset.status), null, { timeout: 10_000 });
+  assert.match(await page.locator('.pod[data-pod="etcd-control-plane2"]').getAttribute('class'), /failed/);
+  const pods = await runConsole(page, 'kubectl get pods -n kube-system', 'etcd-control-plane2');
+  assert.match(pods, /^etcd-control-plane2\s+0\/1\s+(CrashLoopBackOff|Error)\s+[1-9]/m);
+  await screenshot(page, 'etcd-member-killed.png');
+  await runConsole(page, 'sim restart etcd-2', 'restarted');
+  await runConsole(page, 'sim advance 3s', 'advanced');
+  await page.waitForSelector('.pod.running[data-pod="etcd-control-plane2"]', { timeout: 10_000 });
+});
+
+test('the Add node button brings a worker in, and its remove button takes it out', async () => {
+  await page.click('[data-testid=add-node]');
+  // The button types its command into the console, and the node registers.
+  await page.waitForSelector('.console :text("sim add node node-4")', { timeout: 10_000 });
+  await runConsole(page, 'sim advance 3s', 'advanced');
+  await page.waitForFunction(() => document.querySelector('.node-card[data-node="node-4"] [data-testid=node-status]')?.textContent === 'Ready',
+    null, { timeout: 10_000 });
+  await screenshot(page, 'node-added.png');
+  await page.click('button[aria-label="Remove node-4"]');
+  await page.waitForSelector('.node-card[data-node="node-4"]', { state: 'detached', timeout: 10_000 });
+  assert.match(await runConsole(page, 'kubectl get nodes', 'NAME'), /^(?![\s\S]*node-4)/);
+  // Control-plane nodes have no remove button.
+  assert.equal(await page.locator('.node-card.control-plane .remove-node').count(), 0);
 });
 
 test('no errors in the page', () => {
