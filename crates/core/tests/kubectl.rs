@@ -233,7 +233,7 @@ fn documentation_manifests_apply_and_get_prints_kubectls_tables() {
     );
     assert_eq!(
         without_ages(&ok(&mut c, "kubectl get nodes")),
-        without_ages("NAME     STATUS   ROLES    AGE   VERSION\nnode-1   Ready    <none>   3s    v1.32.0\nnode-2   Ready    <none>   3s    v1.32.0\nnode-3   Ready    <none>   3s    v1.32.0")
+        without_ages("NAME             STATUS   ROLES           AGE   VERSION\ncontrol-plane    Ready    control-plane   3s    v1.32.0\ncontrol-plane2   Ready    control-plane   3s    v1.32.0\ncontrol-plane3   Ready    control-plane   3s    v1.32.0\nnode-1           Ready    <none>          3s    v1.32.0\nnode-2           Ready    <none>          3s    v1.32.0\nnode-3           Ready    <none>          3s    v1.32.0")
     );
     assert_eq!(
         without_ages(&ok(&mut c, "kubectl get rolebinding -n prod -o wide")),
@@ -349,7 +349,7 @@ fn changes_go_through_with_kubectls_wording() {
     );
     assert_eq!(ok(&mut c, "kubectl cordon node-1"), "node/node-1 cordoned\n");
     assert_eq!(ok(&mut c, "kubectl cordon node-1"), "node/node-1 already cordoned\n");
-    assert!(ok(&mut c, "kubectl get nodes").contains("node-1   Ready,SchedulingDisabled   <none>"));
+    assert!(ok(&mut c, "kubectl get nodes").contains("\nnode-1           Ready,SchedulingDisabled   <none>   "));
     assert_eq!(ok(&mut c, "kubectl uncordon node-1"), "node/node-1 uncordoned\n");
     assert_eq!(ok(&mut c, "kubectl taint nodes node-2 dedicated=gpu:NoSchedule"), "node/node-2 tainted\n");
     assert_eq!(ok(&mut c, "kubectl taint nodes node-2 dedicated=gpu:NoSchedule-"), "node/node-2 untainted\n");

@@ -29,8 +29,9 @@ fn kubelets_register_and_renew_their_lease_every_10s() {
     let mut cluster = default_cluster();
     cluster.advance(Duration::from_secs(3)).unwrap();
     assert_eq!(detail(&cluster, "kubelet/node-1", "registered"), "yes");
-    assert_eq!(stored(&mut cluster, "/registry/minions/"), 3);
-    assert_eq!(stored(&mut cluster, "/registry/leases/kube-node-lease/"), 3);
+    // Three control-plane nodes and three workers.
+    assert_eq!(stored(&mut cluster, "/registry/minions/"), 6);
+    assert_eq!(stored(&mut cluster, "/registry/leases/kube-node-lease/"), 6);
     cluster.advance(Duration::from_secs(60)).unwrap();
     // Renewals at 10s, 20s, ..., 60s.
     assert_eq!(detail(&cluster, "kubelet/node-2", "lease renewals"), "6");
@@ -75,8 +76,10 @@ fn killed_apiserver_drops_requests_and_loses_its_memory_on_start() {
     // with their Endpoints and EndpointSlices, roles, bindings, priority
     // classes), the nodes and their leases, each of the four namespaces'
     // `default` ServiceAccount and `kube-root-ca.crt` ConfigMap, and the node
-    // lifecycle controller's RegisteredNode event of each node.
-    assert_eq!(detail(&cluster, "kube-apiserver", "cached objects"), "46");
+    // lifecycle controller's RegisteredNode event of each node, the six
+    // mirror pods of the control plane's static pods and their kubelets'
+    // Pulled, Created and Started events.
+    assert_eq!(detail(&cluster, "kube-apiserver", "cached objects"), "79");
     assert_eq!(detail(&cluster, "kubelet/node-1", "lease renewals"), "3");
 }
 
@@ -91,7 +94,7 @@ fn lossy_network_still_converges() {
         assert_eq!(detail(&cluster, &format!("kubelet/{node}"), "registered"), "yes");
     }
     cluster.exec("sim network --loss 0");
-    assert_eq!(stored(&mut cluster, "/registry/leases/kube-node-lease/"), 3);
+    assert_eq!(stored(&mut cluster, "/registry/leases/kube-node-lease/"), 6);
 }
 
 #[test]

@@ -23,7 +23,7 @@ const NODES: &str = "
 
 fn scenario(nodes: &str, extra: &str) -> Scenario {
     let yaml = format!(
-        "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: sched}}\nspec:\n  seed: 3\n  nodes:{nodes}{extra}"
+        "apiVersion: kscope.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: sched}}\nspec:\n  seed: 3\n  controlPlane: {{mode: managed}}\n  nodes:{nodes}{extra}"
     );
     Scenario::from_yaml(&yaml, "test").unwrap()
 }

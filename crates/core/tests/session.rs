@@ -19,10 +19,11 @@ fn hello_gets_a_snapshot_of_the_real_cluster() {
     let replies = s.handle(ToWorker::Hello { protocol: PROTOCOL_VERSION });
     let [FromWorker::Welcome { snapshot, .. }] = replies.as_slice() else { panic!("{replies:?}") };
     let nodes: Vec<_> = snapshot.nodes.iter().map(|n| n.name.as_str()).collect();
-    assert_eq!(nodes, ["node-1", "node-2", "node-3"]);
-    assert_eq!(snapshot.nodes[0].cpu_millis, 4000);
-    // apiserver, 3 etcd, scheduler and controller manager, CoreDNS, and a kubelet and kube-proxy per node.
-    assert_eq!(snapshot.components.len(), 1 + 3 + 2 + 1 + 3 * 2);
+    assert_eq!(nodes, ["control-plane", "control-plane2", "control-plane3", "node-1", "node-2", "node-3"]);
+    assert_eq!(snapshot.nodes[3].cpu_millis, 4000);
+    // apiserver, 3 etcd, scheduler and controller manager, CoreDNS, and a
+    // kubelet and kube-proxy per node (three control-plane nodes, three workers).
+    assert_eq!(snapshot.components.len(), 1 + 3 + 2 + 1 + 6 * 2);
     assert_eq!(snapshot.meta.seed, 1);
     assert!(snapshot.meta.running);
 }
