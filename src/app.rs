@@ -4,6 +4,7 @@
 use crate::components::console::Console;
 use crate::components::control_plane::ControlPlane;
 use crate::components::nodes::Nodes;
+use crate::components::services::Services;
 use crate::components::status_bar::StatusBar;
 use crate::components::traffic::Traffic;
 use crate::state::{Action, Connection, State};
@@ -133,6 +134,7 @@ pub fn app() -> Html {
                 <div class="diagram">
                     <ControlPlane components={cp_components} />
                     <Nodes nodes={state.nodes.values().cloned().collect::<Vec<_>>()} components={node_components} unscheduled={state.unscheduled.clone()} on_command={on_submit.clone()} />
+                    <Services services={state.services.values().cloned().collect::<Vec<_>>()} />
                 </div>
                 <aside class="side">
                     <Traffic messages={state.messages.clone()} seen={state.messages_seen} />

@@ -1,7 +1,7 @@
 //! The UI's read model: everything the page draws, built only from worker
 //! messages. One reducer, one [`Action`] enum.
 
-use kscope_protocol::{ComponentView, Delta, FromWorker, MessageView, NodeView, PodView, SimMeta};
+use kscope_protocol::{ComponentView, Delta, FromWorker, MessageView, NodeView, PodView, ServiceView, SimMeta};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 use yew::Reducible;
@@ -55,6 +55,8 @@ pub struct State {
     pub nodes: BTreeMap<String, NodeView>,
     /// Pods waiting for a node.
     pub unscheduled: Vec<PodView>,
+    /// Services by `namespace/name`.
+    pub services: BTreeMap<String, ServiceView>,
     /// Recent messages, oldest first.
     pub messages: VecDeque<MessageView>,
     /// Messages seen since the page connected, including omitted ones.
@@ -79,6 +81,7 @@ impl Default for State {
             components: BTreeMap::new(),
             nodes: BTreeMap::new(),
             unscheduled: Vec::new(),
+            services: BTreeMap::new(),
             messages: VecDeque::new(),
             messages_seen: 0,
             console: VecDeque::new(),
@@ -145,6 +148,8 @@ impl State {
                 self.components = snapshot.components.into_iter().map(|c| (c.id.clone(), c)).collect();
                 self.nodes = snapshot.nodes.into_iter().map(|n| (n.name.clone(), n)).collect();
                 self.unscheduled = snapshot.unscheduled;
+                self.services =
+                    snapshot.services.into_iter().map(|s| (format!("{}/{}", s.namespace, s.name), s)).collect();
             }
             Action::Worker(FromWorker::Batch(batch)) => {
                 if batch.meta.time_ms < self.meta.time_ms {
@@ -168,6 +173,12 @@ impl State {
                             self.nodes.remove(&name);
                         }
                         Delta::Unscheduled(pods) => self.unscheduled = pods,
+                        Delta::Service(svc) => {
+                            self.services.insert(format!("{}/{}", svc.namespace, svc.name), svc);
+                        }
+                        Delta::ServiceRemoved(key) => {
+                            self.services.remove(&key);
+                        }
                     }
                 }
                 self.messages_seen += batch.messages.len() as u64 + batch.messages_omitted;

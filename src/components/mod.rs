@@ -3,5 +3,6 @@
 pub mod console;
 pub mod control_plane;
 pub mod nodes;
+pub mod services;
 pub mod status_bar;
 pub mod traffic;

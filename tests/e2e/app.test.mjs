@@ -194,6 +194,23 @@ test('kubectl in the console: a heredoc manifest is applied, listed, described a
   await screenshot(page, 'kubectl.png');
 });
 
+test('an exposed Deployment shows as a Service card with its ready endpoints', async () => {
+  await runConsole(page, 'kubectl expose deployment web --port=80', 'service/web exposed');
+  await runConsole(page, 'sim advance 2s', 'advanced');
+  const card = page.locator('[data-service="default/web"]');
+  await card.waitFor({ timeout: 10_000 });
+  await page.waitForFunction(() => document.querySelectorAll('[data-service="default/web"] .endpoint.ready').length === 2,
+    null, { timeout: 10_000 });
+  assert.match(await card.textContent(), /ClusterIP 10\.\d+\.\d+\.\d+ · 80\/TCP/);
+  assert.match(await card.locator('[data-testid=endpoint-summary]').textContent(), /^2 ready endpoints$/);
+  // The endpoints are the pods' IPs, as kubectl shows them.
+  const endpoints = await runConsole(page, 'kubectl get endpoints web', 'ENDPOINTS');
+  for (const ip of await card.locator('.endpoint').allTextContents()) {
+    assert.ok(endpoints.includes(`${ip}:80`), `${ip} in ${endpoints}`);
+  }
+  await screenshot(page, 'services.png');
+});
+
 test('kube-scheduler binds a pod, and sim explain shows why there and why another stays Pending', async () => {
   for (const [name, cpu] of [['small', '500m'], ['huge', '64']]) {
     const lines = ['kubectl apply -f - <<EOF', 'apiVersion: v1', 'kind: Pod', `metadata: {name: ${name}}`, 'spec:',

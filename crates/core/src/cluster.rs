@@ -777,6 +777,50 @@ impl Cluster {
         (components, nodes, unscheduled)
     }
 
+    /// The Services with their endpoints, from kube-apiserver's cache (its
+    /// Endpoints objects, as the endpoints controller wrote them).
+    pub fn services(&self) -> Vec<kscope_protocol::ServiceView> {
+        let Some(cache) = self.apiserver_cache() else { return Vec::new() };
+        let Some(resource) = crate::apimachinery::resources::by_plural("", "services") else { return Vec::new() };
+        cache
+            .list("/registry/services/specs/")
+            .into_iter()
+            .map(|(_, cached)| {
+                let o = &cached.object;
+                let s = |p: &str| o.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+                let (namespace, name) = (s("/metadata/namespace"), s("/metadata/name"));
+                let cells = crate::kubectl::printers::cells(resource, o, self.now_ms());
+                let endpoints_key = format!("/registry/services/endpoints/{namespace}/{name}");
+                let mut endpoints = Vec::new();
+                if let Some(ep) = cache.get(&endpoints_key) {
+                    for subset in ep.object.get("subsets").and_then(Value::as_array).into_iter().flatten() {
+                        for (field, ready) in [("addresses", true), ("notReadyAddresses", false)] {
+                            for a in subset.get(field).and_then(Value::as_array).into_iter().flatten() {
+                                let f = |p: &str| a.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+                                endpoints.push(kscope_protocol::EndpointView {
+                                    ip: f("/ip"),
+                                    pod: f("/targetRef/name"),
+                                    node: f("/nodeName"),
+                                    ready,
+                                });
+                            }
+                        }
+                    }
+                }
+                endpoints.sort_by(|a, b| (!a.ready, &a.ip).cmp(&(!b.ready, &b.ip)));
+                endpoints.dedup();
+                kscope_protocol::ServiceView {
+                    namespace,
+                    name,
+                    kind: s("/spec/type"),
+                    cluster_ip: s("/spec/clusterIP"),
+                    ports: cells.get(4).cloned().unwrap_or_default(),
+                    endpoints,
+                }
+            })
+            .collect()
+    }
+
     /// kube-apiserver's watch cache: what the cluster's objects are now.
     fn apiserver_cache(&self) -> Option<&crate::kube_apiserver::watch_cache::WatchCache> {
         self.sim

@@ -8,8 +8,8 @@
 use crate::cluster::Cluster;
 use crate::trace::TraceKind;
 use kscope_protocol::{
-    Batch, ClusterView, ComponentView, Delta, FromWorker, MessageView, NodeView, PodView, SimMeta, ToWorker,
-    PROTOCOL_VERSION, SPEED_PERCENT_RANGE,
+    Batch, ClusterView, ComponentView, Delta, FromWorker, MessageView, NodeView, PodView, ServiceView, SimMeta,
+    ToWorker, PROTOCOL_VERSION, SPEED_PERCENT_RANGE,
 };
 use std::collections::BTreeMap;
 
@@ -23,6 +23,7 @@ pub struct Session {
     sent_components: BTreeMap<String, ComponentView>,
     sent_nodes: BTreeMap<String, NodeView>,
     sent_unscheduled: Vec<PodView>,
+    sent_services: BTreeMap<String, ServiceView>,
     sent_meta: SimMeta,
 }
 
@@ -38,6 +39,7 @@ impl Session {
             sent_components: BTreeMap::new(),
             sent_nodes: BTreeMap::new(),
             sent_unscheduled: Vec::new(),
+            sent_services: BTreeMap::new(),
             sent_meta: SimMeta::default(),
         }
     }
@@ -75,8 +77,10 @@ impl Session {
                 self.sent_components = components.iter().map(|c| (c.id.clone(), c.clone())).collect();
                 self.sent_nodes = nodes.iter().map(|n| (n.name.clone(), n.clone())).collect();
                 self.sent_unscheduled = unscheduled.clone();
+                let services = self.cluster.services();
+                self.sent_services = services.iter().map(|s| (service_key(s), s.clone())).collect();
                 self.sent_meta = self.meta();
-                let snapshot = ClusterView { meta: self.sent_meta.clone(), components, nodes, unscheduled };
+                let snapshot = ClusterView { meta: self.sent_meta.clone(), components, nodes, unscheduled, services };
                 vec![FromWorker::Welcome { protocol: PROTOCOL_VERSION, snapshot }]
             }
             ToWorker::Play => {
@@ -150,6 +154,8 @@ impl Session {
             &mut deltas,
         );
         diff(&mut self.sent_nodes, nodes, |n| n.name.clone(), Delta::Node, Delta::NodeRemoved, &mut deltas);
+        let services = self.cluster.services();
+        diff(&mut self.sent_services, services, service_key, Delta::Service, Delta::ServiceRemoved, &mut deltas);
         let mut messages = Vec::new();
         let mut messages_omitted = 0;
         for event in self.cluster.simulation_mut().trace_mut().drain() {
@@ -177,6 +183,11 @@ impl Session {
         self.sent_meta = meta.clone();
         Some(FromWorker::Batch(Batch { meta, deltas, messages, messages_omitted }))
     }
+}
+
+/// A Service's key in the read model: `namespace/name`.
+fn service_key(s: &ServiceView) -> String {
+    format!("{}/{}", s.namespace, s.name)
 }
 
 /// Compares `current` with what was `sent`, pushes the deltas, and remembers `current`.

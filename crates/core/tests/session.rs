@@ -142,3 +142,48 @@ fn session_snapshot(s: &mut Session) -> Vec<kscope_protocol::NodeView> {
     let [FromWorker::Welcome { snapshot, .. }] = replies.as_slice() else { panic!("{replies:?}") };
     snapshot.nodes.clone()
 }
+
+#[test]
+fn services_carry_their_endpoints_and_follow_the_pods() {
+    let mut s = session();
+    s.handle(ToWorker::Hello { protocol: PROTOCOL_VERSION });
+    s.handle(ToWorker::Pause);
+    let services = |s: &mut Session| {
+        let replies = s.handle(ToWorker::Hello { protocol: PROTOCOL_VERSION });
+        let [FromWorker::Welcome { snapshot, .. }] = replies.as_slice() else { panic!("{replies:?}") };
+        snapshot.services.clone()
+    };
+    s.handle(ToWorker::Exec { id: 1, line: "sim advance 3s".into() });
+    // The bootstrap Services: kubernetes (the apiserver) and kube-dns.
+    let names: Vec<String> = services(&mut s).iter().map(|v| format!("{}/{}", v.namespace, v.name)).collect();
+    assert!(names.contains(&"default/kubernetes".to_string()), "{names:?}");
+    let mut replies = Vec::new();
+    for (id, line) in [
+        "kubectl create deployment web --image=nginx --replicas=3",
+        "kubectl expose deployment web --port=80",
+        "sim advance 10s",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        replies.extend(s.handle(ToWorker::Exec { id: id as u64 + 1, line: line.into() }));
+    }
+    // The Service arrives as a delta, then its endpoints fill in.
+    let deltas: Vec<&Delta> = batches(&replies).iter().flat_map(|b| b.deltas.iter()).collect();
+    let web = deltas
+        .iter()
+        .rev()
+        .find_map(|d| if let Delta::Service(v) = d { (v.name == "web").then_some(v) } else { None })
+        .expect("a delta for the web Service");
+    assert_eq!((web.kind.as_str(), web.ports.as_str()), ("ClusterIP", "80/TCP"));
+    assert!(web.cluster_ip.starts_with("10.1") || web.cluster_ip.starts_with("10.9"), "in 10.96.0.0/12: {web:?}");
+    assert_eq!(web.endpoints.iter().filter(|e| e.ready).count(), 3, "{web:?}");
+    assert!(web.endpoints.iter().all(|e| e.ip.starts_with("10.244.") && e.pod.starts_with("web-")), "{web:?}");
+    // Deleting it sends its removal.
+    let replies = s.handle(ToWorker::Exec { id: 9, line: "kubectl delete svc web".into() });
+    let removed = batches(&replies)
+        .iter()
+        .flat_map(|b| b.deltas.iter())
+        .any(|d| matches!(d, Delta::ServiceRemoved(key) if key == "default/web"));
+    assert!(removed, "{replies:?}");
+}

@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the UI ⇄ worker protocol. Bump it on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The slowest and fastest playback speeds, in percent of real time (0.1× .. 100×).
 pub const SPEED_PERCENT_RANGE: (u32, u32) = (10, 10_000);
@@ -83,6 +83,39 @@ pub struct ClusterView {
     pub nodes: Vec<NodeView>,
     /// Pods no node has been chosen for yet, by namespace and name.
     pub unscheduled: Vec<PodView>,
+    /// Services with their endpoints, by namespace and name.
+    #[serde(default)]
+    pub services: Vec<ServiceView>,
+}
+
+/// A Service as the UI draws it: how it is reached and where it sends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceView {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// `ClusterIP`, `NodePort`, `LoadBalancer` or `ExternalName`.
+    pub kind: String,
+    /// The cluster IP (`None` for a headless Service).
+    pub cluster_ip: String,
+    /// The PORT(S) column of `kubectl get svc` (`80/TCP`, `80:30080/TCP`).
+    pub ports: String,
+    /// Its endpoints, from its Endpoints object: ready ones first, each by IP.
+    pub endpoints: Vec<EndpointView>,
+}
+
+/// One address of a Service's Endpoints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointView {
+    /// The address.
+    pub ip: String,
+    /// The pod behind it, if any (`targetRef`).
+    pub pod: String,
+    /// The node it is on, if known.
+    pub node: String,
+    /// Ready (in `addresses`) or not (`notReadyAddresses`).
+    pub ready: bool,
 }
 
 /// Clock, seed, playback state and trace summary.
@@ -197,6 +230,10 @@ pub enum Delta {
     NodeRemoved(String),
     /// The pods waiting for a node, all of them.
     Unscheduled(Vec<PodView>),
+    /// A Service appeared or changed.
+    Service(ServiceView),
+    /// A Service is gone, by `namespace/name`.
+    ServiceRemoved(String),
 }
 
 /// The changes of one worker tick.

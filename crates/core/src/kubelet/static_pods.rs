@@ -131,7 +131,7 @@ fn static_pod(node: &str, address: &str, component: &StaticComponent) -> StaticP
                 format!("--etcd-servers={}", servers.join(",")),
                 "--secure-port=6443".into(),
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
-                "--service-cluster-ip-range=10.96.0.0/16".into(),
+                "--service-cluster-ip-range=10.96.0.0/12".into(),
                 format!("--tls-cert-file={pki}/apiserver.crt"),
                 format!("--tls-private-key-file={pki}/apiserver.key"),
             ];
@@ -160,7 +160,7 @@ fn static_pod(node: &str, address: &str, component: &StaticComponent) -> StaticP
                 "--controllers=*,bootstrapsigner,tokencleaner".into(),
                 "--kubeconfig=/etc/kubernetes/controller-manager.conf".into(),
                 "--leader-elect=true".into(),
-                "--service-cluster-ip-range=10.96.0.0/16".into(),
+                "--service-cluster-ip-range=10.96.0.0/12".into(),
                 "--use-service-account-credentials=true".into(),
             ],
             json!({"cpu": "200m"}),
