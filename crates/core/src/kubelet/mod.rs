@@ -802,6 +802,8 @@ impl Component for Kubelet {
                 }
                 ctx.record(format!("registered node {}", self.node));
                 self.lease_call(ctx, Call::CreateLease);
+                // The static pods' syncs create their mirror pods as soon as the apiserver takes writes.
+                self.sync_mirror_pods(ctx);
             }
             (Call::CreateLease, 201 | 409) => {
                 self.lease_exists = true;
