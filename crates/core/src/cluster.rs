@@ -11,6 +11,7 @@ use crate::duration::{clock, Duration};
 use crate::etcd;
 use crate::etcd::member::{member_id, EtcdMember, Peer};
 use crate::etcdctl::{ConsoleWatch, EtcdctlCommand, TxnInput};
+use crate::kube_addon_manager::KubeAddonManager;
 use crate::kube_apiserver::KubeApiServer;
 use crate::kube_controller_manager::KubeControllerManager;
 use crate::kube_proxy::KubeProxy;
@@ -155,10 +156,15 @@ impl Cluster {
             // node; .0 would be the control plane's, which runs no kubelet here.
             let pod_cidr = format!("10.244.{}.0/24", (i + 1) % 256);
             sim.add(ComponentId::Kubelet(node.name.clone()), Box::new(Kubelet::new(node, &address, &pod_cidr)));
-            sim.add(ComponentId::KubeProxy(node.name.clone()), Box::new(KubeProxy::new(&node.name)));
         }
         if kubernetes {
-            sim.add(ComponentId::CoreDns, Box::new(CoreDns::new()));
+            // kube-proxy and CoreDNS run as add-ons: their pods' containers
+            // run them (see crate::kubelet on hosted programs).
+            let addons: Vec<String> = match &scenario.spec.addons {
+                Some(texts) => texts.clone(),
+                None => crate::kube_addon_manager::DEFAULT_ADDONS.iter().map(|t| t.to_string()).collect(),
+            };
+            sim.add(ComponentId::AddonManager, Box::new(KubeAddonManager::new(&addons)));
         }
         let mut script_order: Vec<usize> = (0..scenario.spec.script.len()).collect();
         script_order.sort_by_key(|&i| scenario.spec.script[i].at); // stable: ties keep file order
@@ -409,7 +415,8 @@ impl Cluster {
         let mut local = crate::rng::SimRng::new(seed);
         let now = self.now_ms();
         let mut affinity = std::mem::take(&mut self.affinity);
-        let dns = self.sim.components().find_map(|(_, c, up)| up.then_some(c)?.as_any().downcast_ref::<CoreDns>());
+        let dns = self.dns_server(&node, &mut |k| local.below(k));
+        let dns = dns.and_then(|id| self.coredns(&id));
         let proxy_id = ComponentId::KubeProxy(node.clone());
         let proxy = self
             .sim
@@ -425,13 +432,14 @@ impl Cluster {
     }
 
     fn nslookup(&mut self, namespace: &str, from: &str, name: &str, srv: bool) -> CommandOutput {
-        let search = match self.source(namespace, from) {
-            Ok((_, _, search)) => search,
+        let (node, search) = match self.source(namespace, from) {
+            Ok((node, _, search)) => (node, search),
             Err(text) => return CommandOutput { text, ok: false },
         };
-        let Some(dns) =
-            self.sim.components().find_map(|(_, c, up)| up.then_some(c)?.as_any().downcast_ref::<CoreDns>())
-        else {
+        let seed = self.sim.rng_mut().next_u64();
+        let mut local = crate::rng::SimRng::new(seed);
+        let server = self.dns_server(&node, &mut |k| local.below(k));
+        let Some(dns) = server.and_then(|id| self.coredns(&id)) else {
             return CommandOutput {
                 text: ";; connection timed out; no servers could be reached\n\n".into(),
                 ok: false,
@@ -443,6 +451,38 @@ impl Cluster {
             None => dns.lookup(name, qtype).map(|r| (name.to_string(), r)),
         };
         CommandOutput { text: crate::coredns::nslookup_text(name, &answer), ok: answer.is_ok() }
+    }
+
+    /// The CoreDNS server a query from `node` to the kube-dns Service
+    /// (10.96.0.10:53/UDP) reaches: the node's kube-proxy rule for it picks
+    /// one of its endpoints, a coredns pod whose container runs the server.
+    /// `None` when the query goes nowhere (no kube-proxy running on the node,
+    /// no ready endpoint, the server down): the resolver times out.
+    fn dns_server(&self, node: &str, roll: &mut dyn FnMut(u64) -> u64) -> Option<ComponentId> {
+        let proxy_id = ComponentId::KubeProxy(node.to_string());
+        let proxy = self
+            .sim
+            .components()
+            .find(|(id, _, up)| **id == proxy_id && *up)
+            .and_then(|(_, c, _)| c.as_any().downcast_ref::<KubeProxy>())?;
+        let rule = proxy
+            .rules()
+            .iter()
+            .find(|r| r.cluster_ip == crate::coredns::DNS_SERVICE_IP && r.port == 53 && r.protocol == "UDP")?;
+        if rule.endpoints.is_empty() {
+            return None;
+        }
+        let endpoint = &rule.endpoints[crate::kube_proxy::pick_endpoint(rule.endpoints.len(), roll)];
+        let pod = endpoint.pod.split_once('/').map_or(endpoint.pod.as_str(), |(_, name)| name);
+        Some(ComponentId::CoreDns(pod.to_string()))
+    }
+
+    /// The running CoreDNS server `id`.
+    fn coredns(&self, id: &ComponentId) -> Option<&CoreDns> {
+        self.sim
+            .components()
+            .find(|(c, _, up)| *c == id && *up)
+            .and_then(|(_, c, _)| c.as_any().downcast_ref::<CoreDns>())
     }
 
     /// `sim flow`: the steps of [`crate::flow::STEPS`] the pod took, with

@@ -80,6 +80,11 @@ pub struct ScenarioSpec {
     /// (kubescheduler.config.k8s.io/v1) with profiles, plugins and plugin args.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<serde_json::Value>,
+    /// The add-on manifests kube-addon-manager keeps applied, each a YAML
+    /// text (several `---` documents allowed); default: kubeadm's CoreDNS
+    /// and kube-proxy add-ons ([`crate::kube_addon_manager::DEFAULT_ADDONS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addons: Option<Vec<String>>,
 }
 
 /// The etcd cluster's shape.
@@ -240,6 +245,7 @@ impl Default for ScenarioSpec {
             network: NetworkSpec::default(),
             script: Vec::new(),
             scheduler: None,
+            addons: None,
         }
     }
 }
@@ -390,6 +396,9 @@ impl Scenario {
         if let Some(config) = &spec.scheduler {
             crate::kube_scheduler::config::SchedulerConfig::parse(config)
                 .map_err(|e| format!("spec.scheduler: {e}"))?;
+        }
+        for (i, text) in spec.addons.iter().flatten().enumerate() {
+            crate::kube_addon_manager::Addon::parse_all(text, &format!("spec.addons[{i}]"))?;
         }
         if spec.nodes.len() > MAX_NODES {
             return Err(format!("spec.nodes: Too many: {}: must have at most {MAX_NODES} items", spec.nodes.len()));

@@ -55,6 +55,10 @@ const REGISTRY: &[(&str, ImageMeta)] = &[
     ("docker.io/traefik/whoami", server(3_423_154, &[80], &["whoami", "/whoami"])),
     ("docker.io/kicbase/echo-server", server(2_372_971, &[8080], &["echo-server"])),
     ("registry.k8s.io/pause", server(320_368, &[], &["pause", "/pause"])),
+    // The add-ons' images: their containers run kscope's CoreDns and KubeProxy
+    // components (see `crate::kubelet` on hosted programs).
+    ("registry.k8s.io/coredns/coredns", server(18_562_039, &[53, 8080, 8181, 9153], &["coredns", "/coredns"])),
+    ("registry.k8s.io/kube-proxy", server(30_907_828, &[10249, 10256], &["kube-proxy", "/usr/local/bin/kube-proxy"])),
     ("registry.k8s.io/echoserver", server(46_237_695, &[8080], &["echoserver"])),
     ("registry.k8s.io/e2e-test-images/agnhost", server(51_158_462, &[8080, 9376], &["agnhost", "/agnhost"])),
     ("registry.k8s.io/busybox", shell(1_144_547)),
