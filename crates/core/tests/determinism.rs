@@ -88,4 +88,4 @@ fn default_scenario_hash_is_pinned() {
     assert_eq!(hash, PINNED_DEFAULT_SEED7_30S, "trace hash changed");
 }
 
-const PINNED_DEFAULT_SEED7_30S: &str = "a723a7d1bf95a553";
+const PINNED_DEFAULT_SEED7_30S: &str = "55c667274d35494d";
