@@ -477,6 +477,15 @@ impl Cluster {
         Some(ComponentId::CoreDns(pod.to_string()))
     }
 
+    /// The node whose kubelet runs the kube-system pod `pod` (a coredns pod).
+    fn node_running(&self, pod: &str) -> Option<String> {
+        self.sim.components().find_map(|(id, c, _)| {
+            let ComponentId::Kubelet(node) = id else { return None };
+            let k = c.as_any().downcast_ref::<Kubelet>()?;
+            k.workers().values().any(|w| w.namespace == "kube-system" && w.name == pod).then(|| node.clone())
+        })
+    }
+
     /// The running CoreDNS server `id`.
     fn coredns(&self, id: &ComponentId) -> Option<&CoreDns> {
         self.sim
@@ -689,6 +698,7 @@ impl Cluster {
                 kind: c.kind(),
                 node: match id {
                     ComponentId::Kubelet(node) | ComponentId::KubeProxy(node) => Some(node.clone()),
+                    ComponentId::CoreDns(pod) => self.node_running(pod),
                     _ => None,
                 },
                 up,
