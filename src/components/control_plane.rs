@@ -42,6 +42,7 @@ fn kind_class(kind: ComponentKind) -> &'static str {
         ComponentKind::Kubelet => "kubelet",
         ComponentKind::KubeProxy => "kube-proxy",
         ComponentKind::Dns => "dns",
+        ComponentKind::AddonManager => "addon-manager",
     }
 }
 
@@ -67,7 +68,7 @@ pub fn control_plane(props: &ControlPlaneProps) -> Html {
         <section class="control-plane" aria-label="Control plane">
             <h2>{ "Control plane" }</h2>
             <div class="cp-row">
-                <div class="cp-column">{ of(ComponentKind::Scheduler) }{ of(ComponentKind::ControllerManager) }{ of(ComponentKind::Dns) }</div>
+                <div class="cp-column">{ of(ComponentKind::Scheduler) }{ of(ComponentKind::ControllerManager) }{ of(ComponentKind::AddonManager) }{ of(ComponentKind::Dns) }</div>
                 <div class="cp-column">{ of(ComponentKind::ApiServer) }</div>
                 <div class="cp-column etcd-ring" aria-label="etcd cluster">{ of(ComponentKind::Etcd) }</div>
             </div>

@@ -34,11 +34,20 @@ test('draws the default nodes and the control plane from worker state', async ()
     await page.waitForSelector(`.node-card[data-node="control-plane"] .pod.static.running[data-pod="${pod}"]`, { timeout: 10_000 });
   }
   await page.waitForSelector('.node-card[data-node="control-plane2"] .pod.static.running[data-pod="etcd-control-plane2"]');
-  for (const id of ['kube-apiserver', 'etcd-1', 'etcd-2', 'etcd-3', 'kube-scheduler', 'kube-controller-manager']) {
+  for (const id of ['kube-apiserver', 'etcd-1', 'etcd-2', 'etcd-3', 'kube-scheduler', 'kube-controller-manager',
+    'kube-addon-manager']) {
     assert.equal(await page.locator(`[data-component="${id}"]`).count(), 1, id);
   }
   // The kubelets really talk to the apiserver: registration shows up.
   await page.waitForSelector('[data-component="kubelet/node-1"] dd:text("yes")', { timeout: 10_000 });
+  // The addon manager's add-ons run as pods: a kube-proxy on every node, two
+  // coredns pods, and the components their containers run.
+  await page.waitForFunction(() => document.querySelectorAll('.node-card .pod.running[data-pod^="kube-proxy-"]').length === 3,
+    null, { timeout: 20_000 });
+  await page.waitForFunction(() => document.querySelectorAll('.node-card .pod.running[data-pod^="coredns-"]').length === 2,
+    null, { timeout: 20_000 });
+  await page.waitForSelector('.node-card [data-component="kube-proxy/node-1"]', { timeout: 10_000 });
+  assert.equal(await page.locator('.node-card [data-component^="coredns/coredns-"]').count(), 2);
   assert.match(await page.locator('[data-testid=seed]').textContent(), /seed 1/);
   assert.ok((await page.locator('.msg').count()) > 0, 'traffic panel shows messages');
 });

@@ -11,6 +11,7 @@ use crate::duration::{clock, Duration};
 use crate::etcd;
 use crate::etcd::member::{member_id, EtcdMember, Peer};
 use crate::etcdctl::{ConsoleWatch, EtcdctlCommand, TxnInput};
+use crate::kube_addon_manager::KubeAddonManager;
 use crate::kube_apiserver::KubeApiServer;
 use crate::kube_controller_manager::KubeControllerManager;
 use crate::kube_proxy::KubeProxy;
@@ -157,17 +158,21 @@ impl Cluster {
             let pods = crate::kubelet::static_pods::static_pods(&cp.spec.name, &cp.address, &cp.components);
             let kubelet = Kubelet::new(&cp.spec, &cp.address, &cp.pod_cidr).with_static_pods(pods);
             sim.add(ComponentId::Kubelet(cp.spec.name.clone()), Box::new(kubelet));
-            sim.add(ComponentId::KubeProxy(cp.spec.name.clone()), Box::new(KubeProxy::new(&cp.spec.name)));
         }
         let nodes = if kubernetes { scenario.spec.nodes.as_slice() } else { &[] };
         for (i, node) in nodes.iter().enumerate() {
             let address = crate::scenario::worker_address(i);
             let pod_cidr = crate::scenario::worker_pod_cidr(i);
             sim.add(ComponentId::Kubelet(node.name.clone()), Box::new(Kubelet::new(node, &address, &pod_cidr)));
-            sim.add(ComponentId::KubeProxy(node.name.clone()), Box::new(KubeProxy::new(&node.name)));
         }
         if kubernetes {
-            sim.add(ComponentId::CoreDns, Box::new(CoreDns::new()));
+            // kube-proxy and CoreDNS run as add-ons: their pods' containers
+            // run them (see crate::kubelet on hosted programs).
+            let addons: Vec<String> = match &scenario.spec.addons {
+                Some(texts) => texts.clone(),
+                None => crate::kube_addon_manager::DEFAULT_ADDONS.iter().map(|t| t.to_string()).collect(),
+            };
+            sim.add(ComponentId::AddonManager, Box::new(KubeAddonManager::new(&addons)));
         }
         let mut script_order: Vec<usize> = (0..scenario.spec.script.len()).collect();
         script_order.sort_by_key(|&i| scenario.spec.script[i].at); // stable: ties keep file order
@@ -379,9 +384,9 @@ impl Cluster {
         self.files.insert(name.to_string(), contents);
     }
 
-    /// `sim add node`: a new worker's kubelet and kube-proxy start; the
-    /// kubelet registers the Node and its Lease, and the controllers take it
-    /// from there (DaemonSet pods, node lifecycle).
+    /// `sim add node`: a new worker's kubelet starts; it registers the Node
+    /// and its Lease, and the controllers take it from there (the kube-proxy
+    /// DaemonSet's pod, node lifecycle).
     fn add_node(&mut self, spec: crate::scenario::NodeSpec) -> Result<String, String> {
         if !self.scenario.spec.kubernetes {
             return Err("this scenario runs no Kubernetes (spec.kubernetes: false): there are no nodes".into());
@@ -394,11 +399,9 @@ impl Cluster {
         let pod_cidr = crate::scenario::worker_pod_cidr(self.next_node_index);
         self.next_node_index += 1;
         self.sim.add(kubelet, Box::new(Kubelet::new(&spec, &address, &pod_cidr)));
-        self.sim.add(ComponentId::KubeProxy(spec.name.clone()), Box::new(KubeProxy::new(&spec.name)));
         Ok(format!(
-            "node {} ({address}, pod CIDR {pod_cidr}) is joining: kubelet/{} and kube-proxy/{} started
-",
-            spec.name, spec.name, spec.name
+            "node {} ({address}, pod CIDR {pod_cidr}) is joining: kubelet/{} started (kube-proxy follows as its DaemonSet pod)\n",
+            spec.name, spec.name
         ))
     }
 
@@ -482,7 +485,8 @@ impl Cluster {
         let mut local = crate::rng::SimRng::new(seed);
         let now = self.now_ms();
         let mut affinity = std::mem::take(&mut self.affinity);
-        let dns = self.sim.components().find_map(|(_, c, up)| up.then_some(c)?.as_any().downcast_ref::<CoreDns>());
+        let dns = self.dns_server(&node, &mut |k| local.below(k));
+        let dns = dns.and_then(|id| self.coredns(&id));
         let proxy_id = ComponentId::KubeProxy(node.clone());
         let proxy = self
             .sim
@@ -498,13 +502,14 @@ impl Cluster {
     }
 
     fn nslookup(&mut self, namespace: &str, from: &str, name: &str, srv: bool) -> CommandOutput {
-        let search = match self.source(namespace, from) {
-            Ok((_, _, search)) => search,
+        let (node, search) = match self.source(namespace, from) {
+            Ok((node, _, search)) => (node, search),
             Err(text) => return CommandOutput { text, ok: false },
         };
-        let Some(dns) =
-            self.sim.components().find_map(|(_, c, up)| up.then_some(c)?.as_any().downcast_ref::<CoreDns>())
-        else {
+        let seed = self.sim.rng_mut().next_u64();
+        let mut local = crate::rng::SimRng::new(seed);
+        let server = self.dns_server(&node, &mut |k| local.below(k));
+        let Some(dns) = server.and_then(|id| self.coredns(&id)) else {
             return CommandOutput {
                 text: ";; connection timed out; no servers could be reached\n\n".into(),
                 ok: false,
@@ -516,6 +521,47 @@ impl Cluster {
             None => dns.lookup(name, qtype).map(|r| (name.to_string(), r)),
         };
         CommandOutput { text: crate::coredns::nslookup_text(name, &answer), ok: answer.is_ok() }
+    }
+
+    /// The CoreDNS server a query from `node` to the kube-dns Service
+    /// (10.96.0.10:53/UDP) reaches: the node's kube-proxy rule for it picks
+    /// one of its endpoints, a coredns pod whose container runs the server.
+    /// `None` when the query goes nowhere (no kube-proxy running on the node,
+    /// no ready endpoint, the server down): the resolver times out.
+    fn dns_server(&self, node: &str, roll: &mut dyn FnMut(u64) -> u64) -> Option<ComponentId> {
+        let proxy_id = ComponentId::KubeProxy(node.to_string());
+        let proxy = self
+            .sim
+            .components()
+            .find(|(id, _, up)| **id == proxy_id && *up)
+            .and_then(|(_, c, _)| c.as_any().downcast_ref::<KubeProxy>())?;
+        let rule = proxy
+            .rules()
+            .iter()
+            .find(|r| r.cluster_ip == crate::coredns::DNS_SERVICE_IP && r.port == 53 && r.protocol == "UDP")?;
+        if rule.endpoints.is_empty() {
+            return None;
+        }
+        let endpoint = &rule.endpoints[crate::kube_proxy::pick_endpoint(rule.endpoints.len(), roll)];
+        let pod = endpoint.pod.split_once('/').map_or(endpoint.pod.as_str(), |(_, name)| name);
+        Some(ComponentId::CoreDns(pod.to_string()))
+    }
+
+    /// The node whose kubelet runs the kube-system pod `pod` (a coredns pod).
+    fn node_running(&self, pod: &str) -> Option<String> {
+        self.sim.components().find_map(|(id, c, _)| {
+            let ComponentId::Kubelet(node) = id else { return None };
+            let k = c.as_any().downcast_ref::<Kubelet>()?;
+            k.workers().values().any(|w| w.namespace == "kube-system" && w.name == pod).then(|| node.clone())
+        })
+    }
+
+    /// The running CoreDNS server `id`.
+    fn coredns(&self, id: &ComponentId) -> Option<&CoreDns> {
+        self.sim
+            .components()
+            .find(|(c, _, up)| *c == id && *up)
+            .and_then(|(_, c, _)| c.as_any().downcast_ref::<CoreDns>())
     }
 
     /// `sim flow`: the steps of [`crate::flow::STEPS`] the pod took, with
@@ -724,6 +770,7 @@ impl Cluster {
                 kind: c.kind(),
                 node: match id {
                     ComponentId::Kubelet(node) | ComponentId::KubeProxy(node) => Some(node.clone()),
+                    ComponentId::CoreDns(pod) => self.node_running(pod),
                     _ => None,
                 },
                 up,

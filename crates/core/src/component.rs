@@ -37,6 +37,8 @@ pub struct Context<'a> {
     pub(crate) timers: Vec<(u64, u64)>,
     pub(crate) changes: Vec<String>,
     pub(crate) flows: Vec<(u8, String)>,
+    pub(crate) spawns: Vec<(ComponentId, Box<dyn Component>)>,
+    pub(crate) terminates: Vec<ComponentId>,
 }
 
 impl<'a> Context<'a> {
@@ -55,6 +57,8 @@ impl<'a> Context<'a> {
             timers: Vec::new(),
             changes: Vec::new(),
             flows: Vec::new(),
+            spawns: Vec::new(),
+            terminates: Vec::new(),
         }
     }
 
@@ -105,6 +109,22 @@ impl<'a> Context<'a> {
         self.changes.push(change.into());
     }
 
+    /// Starts `component` on the network as `id`, a process this component
+    /// hosts: how a kubelet's container runtime runs a container whose
+    /// program is itself a component (kube-proxy, CoreDNS). A process already
+    /// running under `id` is replaced. The process stops when its host is
+    /// killed; when it is killed alone, its host hears of it through
+    /// [`Component::process_exited`].
+    pub fn spawn(&mut self, id: ComponentId, component: Box<dyn Component>) {
+        self.spawns.push((id, component));
+    }
+
+    /// Stops and removes the process `id` this component started with
+    /// [`Context::spawn`] (its container stopped).
+    pub fn terminate(&mut self, id: ComponentId) {
+        self.terminates.push(id);
+    }
+
     /// Marks step `step` (see [`crate::flow::STEPS`]) of the pod
     /// `namespace/name` in the trace.
     pub fn flow(&mut self, step: u8, pod: impl Into<String>) {
@@ -130,6 +150,10 @@ pub trait Component {
 
     /// Handles a timer set with [`Context::set_timer`].
     fn timer(&mut self, ctx: &mut Context<'_>, token: u64);
+
+    /// A process this component spawned was killed from outside (`sim kill`):
+    /// for a kubelet, its container's program exited.
+    fn process_exited(&mut self, _ctx: &mut Context<'_>, _process: &ComponentId) {}
 
     /// Facts to show in the UI and in `sim status`, as (label, value) pairs.
     fn details(&self) -> Vec<(String, String)>;

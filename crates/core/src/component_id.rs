@@ -19,8 +19,11 @@ pub enum ComponentId {
     Kubelet(String),
     /// `kube-proxy/<node>`: the service proxy of a worker node.
     KubeProxy(String),
-    /// `coredns`: the cluster DNS addon.
-    CoreDns,
+    /// `coredns/<pod>`: a CoreDNS server, the program of a coredns pod's
+    /// container (the kubelet of the pod's node runs it).
+    CoreDns(String),
+    /// `kube-addon-manager`: applies the cluster's add-on manifests.
+    AddonManager,
     /// A command-line client the user drives from the console (`etcdctl`).
     /// Clients are endpoints on the network, not components: what they receive
     /// waits in the simulation's client inbox.
@@ -36,7 +39,8 @@ impl fmt::Display for ComponentId {
             ComponentId::ControllerManager => f.write_str("kube-controller-manager"),
             ComponentId::Kubelet(node) => write!(f, "kubelet/{node}"),
             ComponentId::KubeProxy(node) => write!(f, "kube-proxy/{node}"),
-            ComponentId::CoreDns => f.write_str("coredns"),
+            ComponentId::CoreDns(pod) => write!(f, "coredns/{pod}"),
+            ComponentId::AddonManager => f.write_str("kube-addon-manager"),
             ComponentId::Client(name) => f.write_str(name),
         }
     }
@@ -51,7 +55,7 @@ impl std::str::FromStr for ComponentId {
             "kube-scheduler" => return Ok(ComponentId::Scheduler),
             "kube-controller-manager" => return Ok(ComponentId::ControllerManager),
             "etcdctl" => return Ok(ComponentId::Client("etcdctl".into())),
-            "coredns" => return Ok(ComponentId::CoreDns),
+            "kube-addon-manager" => return Ok(ComponentId::AddonManager),
             _ => {}
         }
         if let Some(n) = s.strip_prefix("etcd-").and_then(|n| n.parse::<u8>().ok()) {
@@ -67,6 +71,11 @@ impl std::str::FromStr for ComponentId {
         if let Some(node) = s.strip_prefix("kube-proxy/") {
             if !node.is_empty() {
                 return Ok(ComponentId::KubeProxy(node.to_string()));
+            }
+        }
+        if let Some(pod) = s.strip_prefix("coredns/") {
+            if !pod.is_empty() {
+                return Ok(ComponentId::CoreDns(pod.to_string()));
             }
         }
         Err(format!("unknown component {s:?}"))
@@ -98,12 +107,13 @@ mod tests {
             "kube-controller-manager",
             "kubelet/node-1",
             "kube-proxy/node-1",
-            "coredns",
+            "coredns/coredns-5d78c9869d-x7k2p",
+            "kube-addon-manager",
         ] {
             let id: ComponentId = name.parse().unwrap();
             assert_eq!(id.to_string(), name);
         }
-        for bad in ["etcd-0", "etcd-x", "kubelet/", "apiserver"] {
+        for bad in ["etcd-0", "etcd-x", "kubelet/", "apiserver", "coredns/"] {
             assert!(bad.parse::<ComponentId>().is_err(), "{bad}");
         }
     }

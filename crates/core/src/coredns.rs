@@ -1,6 +1,9 @@
 //! The cluster DNS addon: CoreDNS with kubeadm's Corefile (`kubernetes
 //! cluster.local in-addr.arpa ip6.arpa { pods insecure ... }`), answering for
-//! the `kube-dns` Service at 10.96.0.10.
+//! the `kube-dns` Service at 10.96.0.10. One server runs in each coredns pod
+//! of the add-on's Deployment (the kubelet runs it as the container's
+//! program, `coredns/<pod>`); a query reaches one of them through the source
+//! node's kube-proxy rule for the Service.
 //!
 //! It watches Services and EndpointSlices through kube-apiserver (as the
 //! `kube-system:coredns` ServiceAccount, ClusterRole `system:coredns`) and

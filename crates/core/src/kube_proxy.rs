@@ -1,8 +1,11 @@
 //! kube-proxy of one node, in iptables mode (pkg/proxy/iptables/proxier.go,
-//! v1.32).
+//! v1.32). It is the program of the node's kube-proxy DaemonSet pod (the
+//! kubelet runs it while that container runs), so the node has Service rules
+//! only while its kube-proxy pod is Running.
 //!
-//! It watches Services and EndpointSlices through kube-apiserver, as user
-//! `system:kube-proxy` (ClusterRole `system:node-proxier`), and turns them
+//! It watches Services and EndpointSlices through kube-apiserver, as its
+//! pod's ServiceAccount `kube-system:kube-proxy` (ClusterRole
+//! `system:node-proxier` through kubeadm's `kubeadm:node-proxier`), and turns them
 //! into the node's rules: for each service port a `KUBE-SVC-*` chain
 //! reached from its ClusterIP (and NodePort), jumping to one `KUBE-SEP-*`
 //! chain per endpoint, each a DNAT to the pod. Endpoint `i` of `n` is taken

@@ -23,6 +23,7 @@ pub mod duration;
 pub mod etcd;
 pub mod etcdctl;
 pub mod flow;
+pub mod kube_addon_manager;
 pub mod kube_apiserver;
 pub mod kube_controller_manager;
 pub mod kube_proxy;

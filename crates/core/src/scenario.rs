@@ -83,6 +83,11 @@ pub struct ScenarioSpec {
     /// How the control plane runs (default: on kubeadm control-plane nodes).
     #[serde(default, skip_serializing_if = "ControlPlaneSpec::is_default")]
     pub control_plane: ControlPlaneSpec,
+    /// The add-on manifests kube-addon-manager keeps applied, each a YAML
+    /// text (several `---` documents allowed); default: kubeadm's CoreDNS
+    /// and kube-proxy add-ons ([`crate::kube_addon_manager::DEFAULT_ADDONS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addons: Option<Vec<String>>,
 }
 
 /// How the control plane runs.
@@ -349,6 +354,7 @@ impl ScenarioSpec {
                     components.push(StaticComponent::ApiServer { etcd: peers.iter().map(|p| p.1.clone()).collect() });
                     components.push(StaticComponent::ControllerManager);
                     components.push(StaticComponent::Scheduler);
+                    components.push(StaticComponent::AddonManager);
                 }
                 let pod_cidr =
                     if k == 1 { "10.244.0.0/24".to_string() } else { worker_pod_cidr(workers + usize::from(k) - 2) };
@@ -374,6 +380,7 @@ impl Default for ScenarioSpec {
             script: Vec::new(),
             scheduler: None,
             control_plane: ControlPlaneSpec::default(),
+            addons: None,
         }
     }
 }
@@ -524,6 +531,9 @@ impl Scenario {
         if let Some(config) = &spec.scheduler {
             crate::kube_scheduler::config::SchedulerConfig::parse(config)
                 .map_err(|e| format!("spec.scheduler: {e}"))?;
+        }
+        for (i, text) in spec.addons.iter().flatten().enumerate() {
+            crate::kube_addon_manager::Addon::parse_all(text, &format!("spec.addons[{i}]"))?;
         }
         if spec.nodes.len() > MAX_NODES {
             return Err(format!("spec.nodes: Too many: {}: must have at most {MAX_NODES} items", spec.nodes.len()));

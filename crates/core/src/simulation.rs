@@ -26,6 +26,9 @@ struct Slot {
     up: bool,
     /// Bumped on every kill, so timers set before it are ignored.
     epoch: u64,
+    /// The component that spawned this one as a process (a kubelet running
+    /// a container), if any: it dies with its host.
+    host: Option<ComponentId>,
 }
 
 enum Event {
@@ -39,6 +42,12 @@ enum Event {
         id: ComponentId,
         epoch: u64,
         token: u64,
+    },
+    /// A hosted process was killed from outside: its host hears of it.
+    ProcessExited {
+        host: ComponentId,
+        epoch: u64,
+        process: ComponentId,
     },
 }
 
@@ -139,7 +148,7 @@ impl Simulation {
     /// Adds a component; it starts at the current time, after events already queued.
     pub fn add(&mut self, id: ComponentId, component: Box<dyn Component>) {
         assert!(!self.components.contains_key(&id), "component {id} added twice");
-        self.components.insert(id.clone(), Slot { component, up: true, epoch: 0 });
+        self.components.insert(id.clone(), Slot { component, up: true, epoch: 0, host: None });
         self.processes.insert(id.clone(), Process { up: true, stops: 0 });
         self.schedule(self.now_ms, Event::Start { id, epoch: 0 });
     }
@@ -147,7 +156,7 @@ impl Simulation {
     /// Replaces a component with a new one that starts now (the old one is
     /// stopped first and its pending timers forgotten).
     pub fn replace(&mut self, id: &ComponentId, component: Box<dyn Component>) {
-        self.kill(id);
+        self.stop(id);
         let slot = self.components.get_mut(id).expect("replace: unknown component");
         slot.component = component;
         slot.up = true;
@@ -174,7 +183,7 @@ impl Simulation {
     pub fn add_stopped(&mut self, id: ComponentId, component: Box<dyn Component>) {
         assert!(!self.components.contains_key(&id), "component {id} added twice");
         self.processes.insert(id.clone(), Process { up: false, stops: 0 });
-        self.components.insert(id, Slot { component, up: false, epoch: 0 });
+        self.components.insert(id, Slot { component, up: false, epoch: 0, host: None });
     }
 
     /// The seeded RNG (for choices a console command makes, like the endpoint a `sim curl` hits).
@@ -235,7 +244,22 @@ impl Simulation {
 
     /// Stops a component: its pending timers are forgotten and messages to it are
     /// dropped until it is started again. Returns false if it was already down.
+    /// The processes it hosts are removed with it; a hosted process's host
+    /// hears that it exited.
     pub fn kill(&mut self, id: &ComponentId) -> bool {
+        if !self.stop(id) {
+            return false;
+        }
+        if let Some(host) = self.components.get(id).and_then(|s| s.host.clone()) {
+            if let Some(epoch) = self.components.get(&host).filter(|s| s.up).map(|s| s.epoch) {
+                self.schedule(self.now_ms, Event::ProcessExited { host, epoch, process: id.clone() });
+            }
+        }
+        true
+    }
+
+    /// Stops a component and removes the processes it hosts.
+    fn stop(&mut self, id: &ComponentId) -> bool {
         let slot = self.components.get_mut(id).expect("kill: unknown component");
         if !slot.up {
             return false;
@@ -245,7 +269,32 @@ impl Simulation {
         slot.component.stop();
         self.processes.insert(id.clone(), Process { up: false, stops: slot.epoch });
         self.trace.push(self.now_ms, TraceKind::State { component: id.clone(), change: "stopped".into() });
+        let hosted: Vec<ComponentId> =
+            self.components.iter().filter(|(_, s)| s.host.as_ref() == Some(id)).map(|(p, _)| p.clone()).collect();
+        for process in hosted {
+            self.remove_process(&process);
+        }
         true
+    }
+
+    /// Stops a hosted process and forgets it.
+    fn remove_process(&mut self, id: &ComponentId) {
+        if self.components.contains_key(id) {
+            self.stop(id);
+            self.components.remove(id);
+            self.processes.remove(id);
+        }
+    }
+
+    /// Starts `component` as `id`, hosted by `host` (replacing what ran as `id`).
+    fn spawn(&mut self, host: &ComponentId, id: ComponentId, component: Box<dyn Component>) {
+        if self.components.contains_key(&id) {
+            self.stop(&id);
+        }
+        let epoch = self.components.get(&id).map_or(0, |s| s.epoch);
+        self.components.insert(id.clone(), Slot { component, up: true, epoch, host: Some(host.clone()) });
+        self.processes.insert(id.clone(), Process { up: true, stops: epoch });
+        self.schedule(self.now_ms, Event::Start { id, epoch });
     }
 
     /// Starts a stopped component again (its `start` runs at the current time).
@@ -296,6 +345,9 @@ impl Simulation {
             Event::Start { id, epoch } => self.run_component(&id, Some(epoch), |c, ctx| c.start(ctx)),
             Event::Timer { id, epoch, token } => self.run_component(&id, Some(epoch), |c, ctx| c.timer(ctx, token)),
             Event::Deliver(envelope) => self.deliver(*envelope),
+            Event::ProcessExited { host, epoch, process } => {
+                self.run_component(&host, Some(epoch), |c, ctx| c.process_exited(ctx, &process))
+            }
         }
         true
     }
@@ -341,7 +393,7 @@ impl Simulation {
         let slot_epoch = slot.epoch;
         let mut ctx = Context::new(self.now_ms, id, &mut self.rng, &self.processes);
         handler(slot.component.as_mut(), &mut ctx);
-        let Context { sends, timers, changes, flows, .. } = ctx;
+        let Context { sends, timers, changes, flows, spawns, terminates, .. } = ctx;
         for change in changes {
             self.trace.push(self.now_ms, TraceKind::State { component: id.clone(), change });
         }
@@ -355,6 +407,17 @@ impl Simulation {
         }
         for (to, payload) in sends {
             self.send(id.clone(), to, payload);
+        }
+        for process in terminates {
+            if self.components.get(&process).is_some_and(|s| s.host.as_ref() == Some(id)) {
+                self.remove_process(&process);
+            }
+        }
+        for (process, component) in spawns {
+            // A name taken by a component that is not this host's process stays as it is.
+            if self.components.get(&process).is_none_or(|s| s.host.as_ref() == Some(id)) {
+                self.spawn(id, process, component);
+            }
         }
     }
 

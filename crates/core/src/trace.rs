@@ -118,7 +118,11 @@ impl TraceKind {
                 int(h, 7);
                 text(h, node);
             }
-            ComponentId::CoreDns => int(h, 8),
+            ComponentId::CoreDns(pod) => {
+                int(h, 8);
+                text(h, pod);
+            }
+            ComponentId::AddonManager => int(h, 9),
         };
         match self {
             TraceKind::Send { msg, from, to, kind, fingerprint, fate, deliver_ms, summary: _ } => {

@@ -235,7 +235,10 @@ fn a_worker_named_like_a_control_plane_node_is_refused() {
 fn nodes_join_and_leave() {
     let mut t = Test::new();
     let out = t.ok("sim add node node-4 --cpu 2 --memory 4Gi --labels zone=b");
-    assert!(out.starts_with("node node-4 (172.18.0.8, pod CIDR 10.244.6.0/24) is joining"), "{out}");
+    assert!(
+        out.starts_with("node node-4 (172.18.0.8, pod CIDR 10.244.6.0/24) is joining: kubelet/node-4 started"),
+        "{out}"
+    );
     t.secs(5);
     let node = t.json("kubectl get node node-4 -o json");
     assert_eq!(node["metadata"]["labels"]["zone"], "b");

@@ -64,7 +64,7 @@ fn replica_set(name: &str, replicas: u32) -> String {
 fn a_replica_set_creates_its_pods_which_are_scheduled() {
     let mut t = Test::new();
     t.ok(&replica_set("web", 3));
-    t.advance(2_000, "web");
+    t.advance(4_000, "web");
     let pods = t.active_pods("web");
     assert_eq!(pods.len(), 3);
     for p in &pods {
@@ -83,7 +83,8 @@ fn a_replica_set_creates_its_pods_which_are_scheduled() {
     let describe = t.ok("kubectl describe rs web");
     assert_eq!(describe.matches("replicaset-controller  Created pod: web-").count(), 3, "{describe}");
     assert!(describe.contains("Replicas:     3 current / 3 desired"), "{describe}");
-    // The kubelets run them (nginx is pulled in under 2 s).
+    // The kubelets run them (nginx is pulled in under 2 s, after the
+    // add-ons' kube-proxy and coredns images: pulls are serialized).
     assert!(describe.contains("Pods Status:  3 Running / 0 Waiting / 0 Succeeded / 0 Failed"), "{describe}");
 }
 

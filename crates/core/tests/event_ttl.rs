@@ -42,6 +42,7 @@ fn events_share_a_lease_and_are_gone_after_the_ttl() {
     let ttl = common::ok(&mut c, &format!("etcdctl lease timetolive {}", ids[0]));
     assert!(ttl.starts_with(&format!("lease {} granted with TTL(3660s), remaining(", ids[0])), "{ttl}");
     let keys = common::ok(&mut c, &format!("etcdctl lease timetolive {} --keys", ids[0]));
+    // kube-system's (the add-ons' pods) included.
     assert_eq!(keys.matches("/registry/events/").count(), written, "{keys}");
 
     c.advance(Duration::from_secs(59 * 60)).unwrap();
@@ -90,12 +91,12 @@ fn a_repeated_event_that_expired_is_created_again_with_its_count() {
     c.advance(Duration::from_secs(3)).unwrap();
     common::ok(&mut c, "kubectl run sleeper --image=busybox -- sleep 3700");
     c.advance(Duration::from_secs(3)).unwrap();
-    let sleeper = |e: &Value| e["reason"] == "Started" && e["involvedObject"]["name"] == "sleeper";
-    assert_eq!(events(&mut c).iter().filter(|e| sleeper(e)).count(), 1);
+    let sleeper_started = |e: &Value| e["reason"] == "Started" && e["involvedObject"]["name"] == "sleeper";
+    assert_eq!(events(&mut c).iter().filter(|e| sleeper_started(e)).count(), 1);
     c.advance(Duration::from_secs(61 * 60 + 4)).unwrap();
     assert!(events(&mut c).is_empty(), "all expired at 61 minutes");
     c.advance(Duration::from_secs(2 * 60)).unwrap();
-    let started: Vec<Value> = events(&mut c).into_iter().filter(sleeper).collect();
+    let started: Vec<Value> = events(&mut c).into_iter().filter(sleeper_started).collect();
     assert_eq!(started.len(), 1, "{started:?}");
     let e = &started[0];
     assert_eq!(e["count"], 2, "{e}");

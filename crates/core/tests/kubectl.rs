@@ -9,7 +9,7 @@ use serde_json::Value;
 
 fn cluster() -> Cluster {
     let mut c = Cluster::new(Scenario::default()).unwrap();
-    c.advance(Duration::from_secs(3)).unwrap();
+    c.advance(Duration::from_secs(12)).unwrap();
     c
 }
 
@@ -229,11 +229,11 @@ fn documentation_manifests_apply_and_get_prints_kubectls_tables() {
     );
     assert_eq!(
         without_ages(&ok(&mut c, "kubectl get ns")),
-        without_ages("NAME              STATUS   AGE\ndefault           Active   3s\nkube-node-lease   Active   3s\nkube-public       Active   3s\nkube-system       Active   3s\nprod              Active   0s")
+        without_ages("NAME              STATUS   AGE\ndefault           Active   12s\nkube-node-lease   Active   12s\nkube-public       Active   12s\nkube-system       Active   12s\nprod              Active   0s")
     );
     assert_eq!(
         without_ages(&ok(&mut c, "kubectl get nodes")),
-        without_ages("NAME             STATUS   ROLES           AGE   VERSION\ncontrol-plane    Ready    control-plane   3s    v1.32.0\ncontrol-plane2   Ready    control-plane   3s    v1.32.0\ncontrol-plane3   Ready    control-plane   3s    v1.32.0\nnode-1           Ready    <none>          3s    v1.32.0\nnode-2           Ready    <none>          3s    v1.32.0\nnode-3           Ready    <none>          3s    v1.32.0")
+        without_ages("NAME             STATUS   ROLES           AGE   VERSION\ncontrol-plane    Ready    control-plane   11s   v1.32.0\ncontrol-plane2   Ready    control-plane   11s   v1.32.0\ncontrol-plane3   Ready    control-plane   11s   v1.32.0\nnode-1           Ready    <none>          11s   v1.32.0\nnode-2           Ready    <none>          11s   v1.32.0\nnode-3           Ready    <none>          11s   v1.32.0")
     );
     assert_eq!(
         without_ages(&ok(&mut c, "kubectl get rolebinding -n prod -o wide")),
@@ -1117,7 +1117,8 @@ mod second_review {
             out.contains("cannot delete Pods that declare no controller (use --force to override): default/lonely"),
             "{out}"
         );
-        assert!(ok(&mut c, "kubectl drain node-1 --force --dry-run=client").contains("pod/lonely evicted (dry run)"));
+        assert!(ok(&mut c, "kubectl drain node-1 --force --ignore-daemonsets --dry-run=client")
+            .contains("pod/lonely evicted (dry run)"));
         assert!(!ok(&mut c, "kubectl get pod lonely").contains("Terminating"), "a dry run evicts nothing");
         assert_eq!(
             fails(&mut c, "kubectl get pods -n 'default/pods?watch=true&x='"),

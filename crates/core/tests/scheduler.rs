@@ -100,9 +100,9 @@ impl Test {
                     let tolerated = tolerations.iter().any(|t| {
                         (t["effect"].is_null() || t["effect"] == taint["effect"])
                             && (t["key"].is_null() || t["key"] == taint["key"])
+                            // Equal (the default) compares values, unset being empty.
                             && (t["operator"] == "Exists"
-                                || t["value"] == taint["value"]
-                                || (t["value"].is_null() && taint["value"].is_null()))
+                                || t["value"].as_str().unwrap_or_default() == taint["value"].as_str().unwrap_or_default())
                     });
                     assert!(tolerated, "{key} bound to {node} despite its taint {taint}");
                 }

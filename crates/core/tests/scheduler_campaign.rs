@@ -142,7 +142,7 @@ impl Run {
 
     fn check(&mut self) {
         let nodes = self.json("kubectl get nodes -o json");
-        let pods = self.json("kubectl get pods -o json");
+        let pods = self.json("kubectl get pods -A -o json");
         let mut used: BTreeMap<String, (i128, i128, i128)> = BTreeMap::new();
         for p in pods["items"].as_array().unwrap() {
             let node = p["spec"]["nodeName"].as_str().unwrap_or_default().to_string();
@@ -194,7 +194,7 @@ impl Run {
     /// No Pending pod without affinity fits a schedulable node's free room.
     fn check_settled(&mut self) {
         let nodes = self.json("kubectl get nodes -o json");
-        let pods = self.json("kubectl get pods -o json");
+        let pods = self.json("kubectl get pods -A -o json");
         let items = pods["items"].as_array().unwrap();
         for p in items {
             if !p["spec"]["nodeName"].is_null()

@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the UI ⇄ worker protocol. Bump it on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The slowest and fastest playback speeds, in percent of real time (0.1× .. 100×).
 pub const SPEED_PERCENT_RANGE: (u32, u32) = (10, 10_000);
@@ -152,8 +152,10 @@ pub enum ComponentKind {
     Kubelet,
     /// kube-proxy of one node.
     KubeProxy,
-    /// The cluster DNS addon (CoreDNS).
+    /// A CoreDNS server of the cluster DNS add-on (a coredns pod's program).
     Dns,
+    /// kube-addon-manager.
+    AddonManager,
 }
 
 /// One component as the UI draws it.

@@ -101,11 +101,17 @@ pub fn authenticate_as(from: &ComponentId, impersonate: Option<&str>, groups: &[
         ComponentId::Scheduler => authed("system:kube-scheduler", &[]),
         ComponentId::ControllerManager => authed("system:kube-controller-manager", &[]),
         ComponentId::Kubelet(node) => authed(&format!("system:node:{node}"), &["system:nodes"]),
-        ComponentId::KubeProxy(_) => authed("system:kube-proxy", &[]),
-        ComponentId::CoreDns => authed(
+        // Both run in pods of kubeadm's add-ons, with their ServiceAccount's token.
+        ComponentId::KubeProxy(_) => authed(
+            "system:serviceaccount:kube-system:kube-proxy",
+            &["system:serviceaccounts", "system:serviceaccounts:kube-system"],
+        ),
+        ComponentId::CoreDns(_) => authed(
             "system:serviceaccount:kube-system:coredns",
             &["system:serviceaccounts", "system:serviceaccounts:kube-system"],
         ),
+        // The addon manager's token is in system:masters (cluster/gce/gci/configure-helper.sh).
+        ComponentId::AddonManager => authed("system:addon-manager", &["system:masters"]),
         ComponentId::Etcd(_) | ComponentId::Client(_) => authed("kubernetes-admin", &["system:masters"]),
     }
 }

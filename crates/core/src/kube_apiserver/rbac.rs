@@ -23,9 +23,6 @@ pub const BOOTSTRAP_BINDINGS: &[(&str, &str, &str, &str)] = &[
     ("system:kube-controller-manager", "system:kube-controller-manager", "User", "system:kube-controller-manager"),
     ("system:node", "system:node", "Group", "system:nodes"),
     ("system:node-proxier", "system:node-proxier", "User", "system:kube-proxy"),
-    // kubeadm's CoreDNS addon objects (kubeadm init creates them; kscope's
-    // apiserver bootstrap stands in for it).
-    ("system:coredns", "system:coredns", "ServiceAccount", "kube-system/coredns"),
     ("system:basic-user", "system:basic-user", "Group", "system:authenticated"),
 ];
 
@@ -132,13 +129,6 @@ pub fn bootstrap_cluster_roles() -> Vec<(&'static str, Value)> {
                 rule(&[""], &["endpoints", "services"], &["list", "watch"]),
                 rule(&[""], &["nodes"], READ),
                 rule(&["", "events.k8s.io"], &["events"], &["create", "patch", "update"]),
-                rule(&["discovery.k8s.io"], &["endpointslices"], &["list", "watch"]),
-            ]),
-        ),
-        (
-            "system:coredns",
-            json!([
-                rule(&[""], &["endpoints", "services", "pods", "namespaces"], &["list", "watch"]),
                 rule(&["discovery.k8s.io"], &["endpointslices"], &["list", "watch"]),
             ]),
         ),

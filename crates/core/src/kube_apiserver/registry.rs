@@ -1249,18 +1249,6 @@ pub fn bootstrap_objects() -> Vec<(&'static Resource, Value)> {
             "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
             "spec": {"type": "ClusterIP", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}}),
     ));
-    // kubeadm's CoreDNS addon Service (kubeadm init creates it).
-    out.push((
-        res("services", ""),
-        json!({"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "kube-dns", "namespace": "kube-system",
-                "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS"},
-                "annotations": {"prometheus.io/port": "9153", "prometheus.io/scrape": "true"}},
-            "spec": {"type": "ClusterIP", "clusterIP": crate::coredns::DNS_SERVICE_IP, "selector": {"k8s-app": "kube-dns"},
-                "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
-                          {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
-                          {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}]}}),
-    ));
     out.push((
         res("endpoints", ""),
         json!({"apiVersion": "v1", "kind": "Endpoints",

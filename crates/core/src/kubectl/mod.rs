@@ -13,7 +13,7 @@ pub mod printers;
 mod run;
 
 pub(crate) use run::KubeWatch;
-pub use run::{server_error_text, three_way_patch, LAST_APPLIED, SERVER};
+pub use run::{server_error_text, three_way_patch, with_last_applied, LAST_APPLIED, SERVER};
 
 use std::collections::BTreeMap;
 

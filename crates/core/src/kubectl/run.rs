@@ -66,6 +66,32 @@ impl Out {
     }
 }
 
+/// The object client-side apply sends: `object` in `namespace`, with the
+/// configuration as applied (without status) in the last-applied annotation.
+pub fn with_last_applied(object: &Value, namespace: Option<&str>) -> Value {
+    let mut applied = object.clone();
+    if let Some(map) = applied.as_object_mut() {
+        map.remove("status");
+    }
+    if let Some(ns) = namespace {
+        applied["metadata"]["namespace"] = json!(ns);
+    }
+    let mut annotated_config = applied.clone();
+    if let Some(a) = annotated_config["metadata"].get_mut("annotations").and_then(Value::as_object_mut) {
+        a.remove(LAST_APPLIED);
+    }
+    let last_applied = format!("{}\n", annotated_config);
+    let mut desired = object.clone();
+    if let Some(ns) = namespace {
+        desired["metadata"]["namespace"] = json!(ns);
+    }
+    let annotations = desired["metadata"].as_object_mut().map(|m| m.entry("annotations").or_insert(json!({})));
+    if let Some(a) = annotations {
+        a[LAST_APPLIED] = json!(last_applied);
+    }
+    desired
+}
+
 /// How kubectl prints a server error: Invalid as `The Kind "name" is invalid:`
 /// with its causes, others as `Error from server (Reason): message`.
 pub fn server_error_text(e: &StatusError) -> String {
@@ -749,27 +775,7 @@ impl Cluster {
                 out.error(format!("error: error when retrieving current configuration of:\nResource: \"{}, Resource={}\", GroupVersionKind: \"{}, Kind={}\"\nName: \"\", Namespace: \"{}\"\nfrom server for: \"{}\": resource name may not be empty", r.api_version(), r.plural, r.api_version(), r.kind, ns.clone().unwrap_or_default(), m.source));
                 continue;
             }
-            // The configuration as applied, kept in the annotation (without status).
-            let mut applied = m.object.clone();
-            if let Some(map) = applied.as_object_mut() {
-                map.remove("status");
-            }
-            if let Some(ns) = &ns {
-                applied["metadata"]["namespace"] = json!(ns);
-            }
-            let mut annotated_config = applied.clone();
-            if let Some(a) = annotated_config["metadata"].get_mut("annotations").and_then(Value::as_object_mut) {
-                a.remove(LAST_APPLIED);
-            }
-            let last_applied = format!("{}\n", annotated_config);
-            let mut desired = m.object.clone();
-            if let Some(ns) = &ns {
-                desired["metadata"]["namespace"] = json!(ns);
-            }
-            let annotations = desired["metadata"].as_object_mut().map(|m| m.entry("annotations").or_insert(json!({})));
-            if let Some(a) = annotations {
-                a[LAST_APPLIED] = json!(last_applied);
-            }
+            let desired = with_last_applied(&m.object, ns.as_deref());
             let query = |path: String| match dry {
                 Some("server") => with_query(&path, &[("fieldValidation", "Strict"), ("dryRun", "All")]),
                 _ => with_query(&path, &[("fieldValidation", "Strict")]),

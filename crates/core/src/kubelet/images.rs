@@ -55,6 +55,10 @@ const REGISTRY: &[(&str, ImageMeta)] = &[
     ("docker.io/traefik/whoami", server(3_423_154, &[80], &["whoami", "/whoami"])),
     ("docker.io/kicbase/echo-server", server(2_372_971, &[8080], &["echo-server"])),
     ("registry.k8s.io/pause", server(320_368, &[], &["pause", "/pause"])),
+    // The add-ons' images: their containers run kscope's CoreDns and KubeProxy
+    // components (see `crate::kubelet` on hosted programs).
+    ("registry.k8s.io/coredns/coredns", server(18_562_039, &[53, 8080, 8181, 9153], &["coredns", "/coredns"])),
+    ("registry.k8s.io/kube-proxy", server(30_907_828, &[10249, 10256], &["kube-proxy", "/usr/local/bin/kube-proxy"])),
     ("registry.k8s.io/echoserver", server(46_237_695, &[8080], &["echoserver"])),
     ("registry.k8s.io/e2e-test-images/agnhost", server(51_158_462, &[8080, 9376], &["agnhost", "/agnhost"])),
     ("registry.k8s.io/busybox", shell(1_144_547)),
@@ -63,6 +67,7 @@ const REGISTRY: &[(&str, ImageMeta)] = &[
     ("registry.k8s.io/kube-apiserver", server(28_674_424, &[6443], &["kube-apiserver"])),
     ("registry.k8s.io/kube-controller-manager", server(26_256_276, &[10257], &["kube-controller-manager"])),
     ("registry.k8s.io/kube-scheduler", server(20_006_556, &[10259], &["kube-scheduler"])),
+    ("registry.k8s.io/addon-manager/kube-addon-manager", server(29_145_116, &[], &["/opt/kube-addons-main.sh"])),
     ("gcr.io/google-samples/hello-app", server(11_405_624, &[8080], &["hello-app", "/hello-app"])),
     ("us-docker.pkg.dev/google-samples/containers/gke/hello-app", server(11_405_624, &[8080], &["hello-app"])),
 ];

@@ -18,6 +18,20 @@
 //! its terminal status is written, deletes it with grace period 0 and a uid
 //! precondition. The Node's `status.images` follows the image store, checked
 //! with every node status sync (10 s, `nodeStatusUpdateFrequency`).
+//!
+//! **Hosted programs.** Two images run kscope components instead of a
+//! simulated program: a running container of `registry.k8s.io/kube-proxy`
+//! is the node's [`KubeProxy`] (`kube-proxy/<node>`), one of
+//! `registry.k8s.io/coredns/coredns` is a [`CoreDns`] server
+//! (`coredns/<pod>`). The kubelet starts the component on the simulated
+//! network when the container starts ([`Context::spawn`]) and stops it when
+//! the container stops, is deleted or restarts; killing the component
+//! (`sim kill kube-proxy/node-1`) is the container's process dying: the
+//! container ends with exit code 137 and is restarted by its restart
+//! policy. So a node has proxy rules only while its kube-proxy pod runs, and
+//! DNS answers come from the coredns pods, while these components still
+//! talk only to kube-apiserver, with their pods' ServiceAccount identities.
+//! A `hostNetwork` pod takes the node's address as its IP.
 
 pub mod images;
 pub mod pod_worker;
@@ -28,8 +42,10 @@ use crate::apimachinery::errors::StatusError;
 use crate::apimachinery::time::{rfc3339, rfc3339_micro};
 use crate::component::{Component, Context, Envelope};
 use crate::component_id::ComponentId;
+use crate::coredns::CoreDns;
 use crate::duration::Duration;
 use crate::kube_apiserver::{NODES_PATH, NODE_LEASES_PATH};
+use crate::kube_proxy::KubeProxy;
 use crate::message::{ApiRequest, ApiResponse, Method, Payload};
 use crate::record::{EventRecorder, ObjectReference};
 use crate::reflector::{Change, Reflector};
@@ -125,6 +141,9 @@ pub struct Kubelet {
     mirrors: BTreeMap<String, String>,
     /// The registered Node's uid (mirror pods are owned by it).
     node_uid: String,
+    /// The components this kubelet's containers run: id → (pod uid,
+    /// container, container id).
+    processes: BTreeMap<ComponentId, (String, String, String)>,
 }
 
 impl Kubelet {
@@ -163,6 +182,7 @@ impl Kubelet {
             static_pods: Vec::new(),
             mirrors: BTreeMap::new(),
             node_uid: String::new(),
+            processes: BTreeMap::new(),
         }
     }
 
@@ -443,6 +463,38 @@ impl Kubelet {
             }
             self.sync_status(ctx, &uid);
         }
+        self.sync_processes(ctx);
+    }
+
+    /// Starts the components the running containers of hosted images run,
+    /// and stops those whose container stopped (see the module docs).
+    fn sync_processes(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now_ms();
+        let mut desired = BTreeMap::new();
+        for (uid, w) in &self.workers {
+            for c in w.containers.iter().filter(|c| c.running_at(now)) {
+                let id = match c.repository() {
+                    Some("registry.k8s.io/kube-proxy") => ComponentId::KubeProxy(self.node.clone()),
+                    Some("registry.k8s.io/coredns/coredns") => ComponentId::CoreDns(w.name.clone()),
+                    _ => continue,
+                };
+                desired.insert(id, (uid.clone(), c.name.clone(), c.container_id().to_string()));
+            }
+        }
+        for id in self.processes.keys().filter(|id| !desired.contains_key(*id)) {
+            ctx.terminate(id.clone());
+        }
+        for (id, entry) in &desired {
+            if self.processes.get(id) == Some(entry) {
+                continue;
+            }
+            let component: Box<dyn Component> = match id {
+                ComponentId::KubeProxy(node) => Box::new(KubeProxy::new(node)),
+                _ => Box::new(CoreDns::new()),
+            };
+            ctx.spawn(id.clone(), component);
+        }
+        self.processes = desired;
     }
 
     /// Marks `step` of the pod's way to running in the trace.
@@ -783,6 +835,7 @@ impl Component for Kubelet {
             if !self.dirty.is_empty() {
                 self.defer_flush(ctx);
             }
+            self.sync_processes(ctx);
             return;
         }
         let Some((call, _)) = self.in_flight.remove(&response.request_id) else {
@@ -884,6 +937,15 @@ impl Component for Kubelet {
             }
             TIMER_FLUSH => self.flush(ctx),
             _ => {}
+        }
+    }
+
+    fn process_exited(&mut self, ctx: &mut Context<'_>, process: &ComponentId) {
+        let Some((uid, container, _)) = self.processes.remove(process) else { return };
+        if let Some(w) = self.workers.get_mut(&uid) {
+            w.kill_container(&container, ctx.now_ms());
+            self.dirty.insert(uid);
+            self.defer_flush(ctx);
         }
     }
 

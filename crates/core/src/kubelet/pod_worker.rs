@@ -309,6 +309,21 @@ impl Container {
         }
     }
 
+    /// The image's repository (`registry.k8s.io/kube-proxy`), if the image name is valid.
+    pub fn repository(&self) -> Option<&str> {
+        self.image_ref.as_ref().map(|r| r.repository.as_str())
+    }
+
+    /// The runtime's id of the current instance (empty before the first start).
+    pub fn container_id(&self) -> &str {
+        &self.container_id
+    }
+
+    /// Whether its program runs at `now` (created and started).
+    pub fn running_at(&self, now: u64) -> bool {
+        matches!(self.state, State::Running { started_ms } if started_ms <= now)
+    }
+
     fn event(&self, env: &mut Env<'_>, kind: &'static str, reason: &'static str, message: String) {
         env.events.push(Event { field_path: self.field_path.clone(), kind, reason, message });
     }
@@ -535,6 +550,23 @@ impl PodWorker {
             c.crash_backoff = None;
         }
         old.map(|l| (l.up, l.stops)) != Some((up, stops))
+    }
+
+    /// The program of container `name` was killed (SIGKILL from outside the
+    /// kubelet): it ends with exit code 137, and the next sync restarts it
+    /// as its restart policy says.
+    pub fn kill_container(&mut self, name: &str, now: u64) {
+        let Some(c) = self.containers.iter_mut().find(|c| c.name == name) else { return };
+        let State::Running { started_ms } = c.state else { return };
+        c.state = State::Terminated(Terminated {
+            exit_code: 137,
+            reason: "Error".into(),
+            started_ms,
+            finished_ms: now,
+            container_id: c.container_id.clone(),
+        });
+        c.ready = false;
+        c.stopping = None;
     }
 
     /// The container (app or init) named `name`.

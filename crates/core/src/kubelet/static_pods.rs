@@ -50,6 +50,9 @@ pub enum StaticComponent {
     ControllerManager,
     /// kube-scheduler.
     Scheduler,
+    /// kube-addon-manager, as kube-up runs it on the master
+    /// (cluster/gce/manifests/kube-addon-manager.yaml).
+    AddonManager,
 }
 
 /// A static pod: its manifest (as the kubelet read it from the file, with
@@ -185,6 +188,19 @@ fn static_pod(node: &str, address: &str, component: &StaticComponent) -> StaticP
             json!({"cpu": "100m"}),
             json!({}),
             vec![("kubeconfig", "/etc/kubernetes/scheduler.conf", "FileOrCreate")],
+        ),
+        StaticComponent::AddonManager => (
+            "kube-addon-manager",
+            ComponentId::AddonManager,
+            "registry.k8s.io/addon-manager/kube-addon-manager:v9.1.8".to_string(),
+            vec![
+                "/bin/bash".to_string(),
+                "-c".into(),
+                "exec /opt/kube-addons-main.sh 1>>/var/log/kube-addon-manager.log 2>&1".into(),
+            ],
+            json!({"cpu": "5m", "memory": "50Mi"}),
+            json!({}),
+            vec![("addons", "/etc/kubernetes/addons", "DirectoryOrCreate")],
         ),
     };
     let mounts: Vec<Value> = volumes
