@@ -441,7 +441,7 @@ impl Component for KubeControllerManager {
                         now,
                         &mut outbox,
                     );
-                    self.garbage_collector.sync(&mut outbox);
+                    self.garbage_collector.sync(now, &mut outbox);
                     self.namespaces.sync(now, &mut outbox);
                     self.endpoints.sync(
                         &self.reflectors[SERVICES],
