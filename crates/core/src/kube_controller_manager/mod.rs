@@ -495,6 +495,7 @@ impl Component for KubeControllerManager {
                     | self.replication_controllers.expire(now)
                     | self.deployments.expire(now)
                     | self.garbage_collector.expire(now)
+                    | self.namespaces.expire(now)
                     | self.endpoints.expire(now)
                     | self.endpoint_slices.expire(now)
                     | self.node_lifecycle.expire(now)
