@@ -183,8 +183,19 @@ impl Reflector {
                             }
                         }
                         for (key, new) in &fresh {
+                            let uid = |o: &Value| o.pointer("/metadata/uid").cloned();
                             match self.store.get(key) {
                                 None => step.changes.push(Change::Added(new.clone())),
+                                // Deleted and created again with the same name while
+                                // the watch was down: another object, and the
+                                // handlers must see the old one go (client-go's
+                                // DeltaFIFO Replace keys by name, but its handlers
+                                // compare uids: a controller must not take one for
+                                // the other).
+                                Some(old) if uid(old) != uid(new) => {
+                                    step.changes.push(Change::Deleted(old.clone()));
+                                    step.changes.push(Change::Added(new.clone()));
+                                }
                                 Some(old) if old != new => {
                                     step.changes.push(Change::Modified(old.clone(), new.clone()))
                                 }
@@ -338,6 +349,19 @@ mod tests {
             matches!(&step.changes[..], [Change::Deleted(b), Change::Added(c)] if b["metadata"]["name"] == "b" && c["metadata"]["name"] == "c")
         );
         assert_eq!(r.store().keys().collect::<Vec<_>>(), ["default/a", "default/c"]);
+        // While the watch was down, c was deleted and created again: a
+        // relist reports the old one deleted and the new one added.
+        let expired = json!({"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}});
+        r.handle(&answer(5, 200, Some(expired)), 6, 0);
+        let mut c2 = cm("c", "25", "1");
+        c2["metadata"]["uid"] = json!("second");
+        let body = json!({"metadata": {"resourceVersion": "30"}, "items": [cm("a", "11", "2"), c2]});
+        let step = r.handle(&answer(6, 200, Some(body)), 7, 0);
+        assert!(
+            matches!(&step.changes[..], [Change::Deleted(old), Change::Added(new)] if old["metadata"]["uid"].is_null() && new["metadata"]["uid"] == "second"),
+            "{:?}",
+            step.changes
+        );
         // A failed list waits for the retry timer; answers to old requests are ignored.
         let mut r = Reflector::new("/api/v1/nodes", "", "");
         r.start(1);

@@ -179,3 +179,54 @@ fn failed_creates_back_off_and_resume_when_they_can() {
     t.advance(40_000, "web");
     assert_eq!(t.active_pods("web").len(), 3);
 }
+
+#[test]
+fn creates_and_deletes_lost_in_a_partition_fail_after_a_minute() {
+    let mut t = Test::new();
+    t.ok(&replica_set("web", 1));
+    t.c.advance(Duration::from_secs(10)).unwrap();
+    assert_eq!(t.active_pods("web").len(), 1);
+    // The creations are lost: their pods never come, and no answer either.
+    t.ok("kubectl scale rs web --replicas=3");
+    common::lose_request(&mut t.c, "kube-controller-manager", "POST /api/v1/namespaces/default/pods");
+    t.c.advance(Duration::from_millis(100)).unwrap();
+    t.ok("sim heal");
+    // Waiting for them, the controller would create nothing for the 5
+    // minutes of its expectations; after 60 s they count as failed.
+    t.c.advance(Duration::from_secs(75)).unwrap();
+    assert_eq!(t.active_pods("web").len(), 3, "{}", t.ok("kubectl get pods"));
+    // The same for deletions.
+    t.ok("kubectl scale rs web --replicas=1");
+    common::lose_request(&mut t.c, "kube-controller-manager", "DELETE /api/v1/namespaces/default/pods/web-");
+    t.c.advance(Duration::from_millis(100)).unwrap();
+    t.ok("sim heal");
+    t.c.advance(Duration::from_secs(75)).unwrap();
+    assert_eq!(t.active_pods("web").len(), 1, "{}", t.ok("kubectl get pods"));
+}
+
+/// kube-controller-manager's requests waiting for an answer.
+fn requests_in_flight(c: &Cluster) -> usize {
+    c.simulation()
+        .components()
+        .find_map(|(_, comp, _)| {
+            comp.as_any().downcast_ref::<kscope_core::kube_controller_manager::KubeControllerManager>()
+        })
+        .map(|k| k.requests_in_flight())
+        .unwrap()
+}
+
+#[test]
+fn answers_lost_in_a_partition_are_not_waited_for_forever() {
+    let mut t = Test::new();
+    t.ok(&replica_set("web", 1));
+    t.c.advance(Duration::from_secs(10)).unwrap();
+    t.ok("kubectl scale rs web --replicas=3");
+    common::lose_request(&mut t.c, "kube-controller-manager", "POST /api/v1/namespaces/default/pods");
+    t.c.advance(Duration::from_millis(100)).unwrap();
+    t.ok("sim heal");
+    assert!(requests_in_flight(&t.c) > 0);
+    // Once every loop has given up on them (5 minutes at most), they go.
+    t.c.advance(Duration::from_secs(330)).unwrap();
+    assert_eq!(requests_in_flight(&t.c), 0);
+    assert_eq!(t.active_pods("web").len(), 3);
+}

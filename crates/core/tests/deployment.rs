@@ -312,3 +312,27 @@ fn revision_history_limit_deletes_the_oldest_replica_sets() {
         .collect();
     assert_eq!(revisions, ["4", "5"], "one old ReplicaSet is kept");
 }
+
+#[test]
+fn a_write_lost_in_a_partition_is_given_up_after_a_minute() {
+    let mut t = Test::new();
+    t.ok(&deployment("web", 3, "nginx", ""));
+    t.step(20_000);
+    assert_eq!(t.ready_count("web"), 3);
+    // The controller records the pause in the Deployment's status; that
+    // write is lost in a brief partition and no answer will ever come.
+    t.ok("kubectl rollout pause deployment web");
+    common::lose_request(&mut t.c, "kube-controller-manager", "/deployments/web/status");
+    t.step(100);
+    t.ok("sim heal");
+    t.ok("kubectl rollout resume deployment web");
+    t.ok("kubectl scale deployment web --replicas=1");
+    // Waiting for the answer, the controller would never sync the
+    // Deployment again; after 60 s the write counts as failed and it does.
+    t.step(90_000);
+    let d = t.json("kubectl get deploy web -o json");
+    assert_eq!(d["status"]["observedGeneration"], d["metadata"]["generation"], "{d}");
+    assert_eq!(d["status"]["replicas"], 1, "{}", t.ok("kubectl get rs,pods"));
+    assert_eq!(t.replica_sets("web")[0]["spec"]["replicas"], 1);
+    assert_eq!(t.pods("web").len(), 1);
+}

@@ -204,3 +204,19 @@ mod apiserver {
         assert!(!t.exists("cm plain"));
     }
 }
+
+#[test]
+fn a_lookup_lost_in_a_partition_is_retried_after_a_minute() {
+    let mut t = Test::new();
+    t.web();
+    t.ok("kubectl delete deployment web");
+    // The collector reads the orphaned ReplicaSet live before deleting it;
+    // that read is lost and never answered.
+    common::lose_request(&mut t.c, "kube-controller-manager", "GET /apis/apps/v1/namespaces/default/replicasets/web-");
+    t.step(100);
+    t.ok("sim heal");
+    // Without an answer the ReplicaSet would stay "in progress" forever;
+    // after 60 s the lookup counts as failed and is tried again.
+    assert!(t.until(120_000, |t| t.items("kubectl get rs -o json").is_empty()), "{}", t.ok("kubectl get rs,pods"));
+    assert!(t.until(60_000, |t| t.items("kubectl get pods -l app=web -o json").is_empty()));
+}

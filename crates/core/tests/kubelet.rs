@@ -381,3 +381,24 @@ fn kubelet_runs_are_deterministic() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn a_final_delete_refused_while_etcd_has_no_leader_is_sent_again() {
+    let mut t = Test::new();
+    t.ok("kubectl run web --image=nginx");
+    t.advance(5_000);
+    let node = t.pod("web")["spec"]["nodeName"].as_str().unwrap().to_string();
+    t.ok("kubectl delete pod web --wait=false");
+    // nginx stops at once; the kubelet's final delete (grace period 0)
+    // reaches kube-apiserver while etcd has lost its quorum, and fails.
+    common::until_sent(&mut t.c, &format!("kubelet/{node}"), "DELETE /api/v1/namespaces/default/pods/web");
+    t.ok("sim kill etcd-1");
+    t.ok("sim kill etcd-2");
+    t.c.advance(Duration::from_secs(70)).unwrap();
+    t.ok("sim start etcd-1");
+    t.ok("sim start etcd-2");
+    // The next node sync (every 10 s) sends it again.
+    t.c.advance(Duration::from_secs(20)).unwrap();
+    let out = common::run(&mut t.c, "kubectl get pod web");
+    assert!(!out.ok && out.text.contains("not found"), "{}", out.text);
+}

@@ -162,3 +162,24 @@ fn new_content_in_a_terminating_namespace_is_refused() {
     c.advance(Duration::from_secs(70)).unwrap();
     assert!(!namespace_exists(&mut c));
 }
+
+#[test]
+fn a_list_lost_in_a_partition_fails_the_round_after_a_minute() {
+    let mut c = cluster_with_prod();
+    common::ok(&mut c, "kubectl delete ns prod");
+    // One of the round's lists is lost: its answer never comes.
+    common::lose_request(&mut c, "kube-controller-manager", "GET /api/v1/namespaces/prod/");
+    c.advance(Duration::from_millis(100)).unwrap();
+    common::ok(&mut c, "sim heal");
+    // Waiting for it, the round would never end; after 60 s it fails and
+    // the namespace is synced again.
+    let mut gone = false;
+    for _ in 0..120 {
+        c.advance(Duration::from_secs(1)).unwrap();
+        if !namespace_exists(&mut c) {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone, "{}", common::ok(&mut c, "kubectl get ns prod -o yaml"));
+}

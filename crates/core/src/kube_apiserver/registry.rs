@@ -602,6 +602,19 @@ fn parse_ip(s: &str) -> Option<u32> {
     (parts.len() == 4).then(|| parts[0] << 24 | parts[1] << 16 | parts[2] << 8 | parts[3])
 }
 
+/// A random free offset of the Service range for a cluster IP, past the
+/// network address and the first address (the `kubernetes` Service's): the
+/// pick counts free offsets only, so it never lands on a used one, whether
+/// or not the first address is taken.
+fn free_offset(used: &std::collections::BTreeSet<u32>, base: u32, size: u32, rng: &mut SimRng) -> Option<u32> {
+    let candidates = || (2..size - 1).filter(move |o| !used.contains(&(base + o)));
+    let free = candidates().count() as u64;
+    if free == 0 {
+        return None;
+    }
+    candidates().nth(rng.below(free) as usize)
+}
+
 /// Allocates the Service's cluster IP (random free address of the range, like
 /// the bitmap allocator; the first address is the `kubernetes` Service's) and
 /// node ports.
@@ -639,17 +652,14 @@ fn allocate_service(
         let ip = if requested == "None" {
             "None".to_string()
         } else if requested.is_empty() {
-            // Skip the network address; the first usable one goes to `kubernetes`.
-            let free = (1..size - 1).filter(|o| !used_ips.contains(&(base + o))).count() as u64;
-            if free == 0 {
-                return Err(StatusError::internal("failed to allocate a serviceIP: range is full"));
-            }
             let reserved_first = name == "kubernetes" && input.info.namespace == "default";
             let offset = if reserved_first && !used_ips.contains(&(base + 1)) {
-                1
+                Some(1)
             } else {
-                let pick = rng.below(free);
-                (2..size - 1).filter(|o| !used_ips.contains(&(base + o))).nth(pick as usize).unwrap_or(2)
+                free_offset(&used_ips, base, size, rng)
+            };
+            let Some(offset) = offset else {
+                return Err(StatusError::internal("failed to allocate a serviceIP: range is full"));
             };
             ip_string(base + offset)
         } else {
@@ -1304,6 +1314,20 @@ pub fn bootstrap_objects() -> Vec<(&'static Resource, Value)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cluster_ips_are_picked_among_free_addresses_only() {
+        // An 8-address range: .2 to .6 are candidates; .1 is free (no
+        // `kubernetes` Service yet, as while its create is retried) and
+        // .2 to .5 are used. Counting .1 among the free ones let a pick fall
+        // past the candidates onto .2, which was in use.
+        let used: std::collections::BTreeSet<u32> = (2..6).collect();
+        for seed in 0..64 {
+            assert_eq!(free_offset(&used, 0, 8, &mut SimRng::new(seed)), Some(6), "seed {seed}");
+        }
+        let full: std::collections::BTreeSet<u32> = (2..7).collect();
+        assert_eq!(free_offset(&full, 0, 8, &mut SimRng::new(1)), None);
+    }
 
     #[test]
     fn uids_are_v4_and_qos_follows_resources() {

@@ -25,6 +25,7 @@
 //! the resourceVersion they were computed from, so a sync from a stale cache
 //! fails with a conflict and is retried, as upstream's updates do.
 
+use super::workqueue::IN_FLIGHT_TIMEOUT_MS;
 use super::Outbox;
 use crate::apimachinery::labels::{labels_of, string_map, Selector};
 use crate::apimachinery::time::{parse_rfc3339, rfc3339};
@@ -1470,7 +1471,8 @@ pub struct DeploymentController {
     /// Deployments to sync again at their progress deadline.
     deadlines: BTreeMap<String, u64>,
     failures: BTreeMap<String, u32>,
-    requests: BTreeMap<u64, Request>,
+    /// Requests in flight by tag, with when they were sent.
+    requests: BTreeMap<u64, (Request, u64)>,
     /// The Deployment objects in flight with a creation, by key.
     pending: BTreeMap<String, Value>,
     next_tag: u64,
@@ -1513,14 +1515,14 @@ impl DeploymentController {
         (TAG_BASE..TAG_BASE << 1).contains(&tag)
     }
 
-    fn tag(&mut self, request: Request) -> u64 {
+    fn tag(&mut self, request: Request, now: u64) -> u64 {
         self.next_tag += 1;
         if let Request::Create { deployment, .. } | Request::Update { deployment, .. } | Request::Other { deployment } =
             &request
         {
             *self.in_flight.entry(deployment.clone()).or_insert(0) += 1;
         }
-        self.requests.insert(self.next_tag, request);
+        self.requests.insert(self.next_tag, (request, now));
         self.next_tag
     }
 
@@ -1601,7 +1603,7 @@ impl DeploymentController {
     /// Moves Deployments whose delay or deadline is over back to the dirty
     /// set; whether any were.
     pub fn expire(&mut self, now: u64) -> bool {
-        let mut any = false;
+        let mut any = self.forget_lost(now);
         for map in [&mut self.delayed, &mut self.deadlines] {
             let due: Vec<String> = map.iter().filter(|(_, t)| **t <= now).map(|(k, _)| k.clone()).collect();
             for k in due {
@@ -1609,6 +1611,48 @@ impl DeploymentController {
                 self.dirty.insert(k);
                 any = true;
             }
+        }
+        any
+    }
+
+    /// A request answered or given up: its Deployment, which has one
+    /// request fewer in flight.
+    fn answered(&mut self, request: &Request) -> Option<String> {
+        let key = match request {
+            Request::Create { deployment, .. } | Request::Update { deployment, .. } | Request::Other { deployment } => {
+                deployment.clone()
+            }
+            Request::Event => return None,
+        };
+        if let Some(n) = self.in_flight.get_mut(&key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.in_flight.remove(&key);
+            }
+        }
+        Some(key)
+    }
+
+    /// Gives up on requests unanswered for [`IN_FLIGHT_TIMEOUT_MS`] (lost
+    /// to a partition or a restarted apiserver): they count as failed
+    /// writes, so their Deployment is synced again after a back-off instead
+    /// of waiting forever; whether any Deployment became due.
+    fn forget_lost(&mut self, now: u64) -> bool {
+        let lost: Vec<u64> = self
+            .requests
+            .iter()
+            .filter(|(_, (_, sent))| now.saturating_sub(*sent) >= IN_FLIGHT_TIMEOUT_MS)
+            .map(|(tag, _)| *tag)
+            .collect();
+        let mut any = false;
+        for tag in lost {
+            let Some((request, _)) = self.requests.remove(&tag) else { continue };
+            let Some(key) = self.answered(&request) else { continue };
+            if matches!(request, Request::Create { .. }) {
+                self.pending.remove(&key);
+            }
+            self.retry_later(&key, now);
+            any = true;
         }
         any
     }
@@ -1663,33 +1707,31 @@ impl DeploymentController {
                 Write::Patch { name: rs, patch } => {
                     let mut request = ApiRequest::new(0, Method::Patch, rs_path(&rs)).with_body(patch);
                     request.content_type = Some("application/strategic-merge-patch+json".into());
-                    let tag = self.tag(Request::Other { deployment: key.to_string() });
+                    let tag = self.tag(Request::Other { deployment: key.to_string() }, now);
                     out.send(request, tag);
                 }
                 Write::Create { rs, event } => {
                     let rs_name = meta(&rs, "name").to_string();
                     let path = format!("/apis/apps/v1/namespaces/{namespace}/replicasets");
-                    let tag = self.tag(Request::Create {
-                        deployment: key.to_string(),
-                        status: status.take(),
-                        event,
-                        name: rs_name,
-                    });
+                    let tag = self.tag(
+                        Request::Create { deployment: key.to_string(), status: status.take(), event, name: rs_name },
+                        now,
+                    );
                     self.pending.insert(key.to_string(), d.clone());
                     out.send(ApiRequest::new(0, Method::Post, path).with_body(rs), tag);
                 }
                 Write::Update { rs, events } => {
-                    let tag = self.tag(Request::Update { deployment: key.to_string(), events, object: d.clone() });
+                    let tag = self.tag(Request::Update { deployment: key.to_string(), events, object: d.clone() }, now);
                     out.send(ApiRequest::new(0, Method::Put, rs_path(meta(&rs, "name"))).with_body(rs), tag);
                 }
                 Write::Delete { name: rs } => {
-                    let tag = self.tag(Request::Other { deployment: key.to_string() });
+                    let tag = self.tag(Request::Other { deployment: key.to_string() }, now);
                     out.send(ApiRequest::new(0, Method::Delete, rs_path(&rs)), tag);
                 }
             }
         }
         if let Some(body) = status {
-            self.put_status(key, &namespace, &name, body, out);
+            self.put_status(key, &namespace, &name, body, now, out);
         }
         match plan.requeue_at {
             Some(t) => self.deadlines.insert(key.to_string(), t),
@@ -1697,9 +1739,9 @@ impl DeploymentController {
         };
     }
 
-    fn put_status(&mut self, key: &str, namespace: &str, name: &str, body: Value, out: &mut Outbox) {
+    fn put_status(&mut self, key: &str, namespace: &str, name: &str, body: Value, now: u64, out: &mut Outbox) {
         let path = format!("/apis/apps/v1/namespaces/{namespace}/deployments/{name}/status");
-        let tag = self.tag(Request::Other { deployment: key.to_string() });
+        let tag = self.tag(Request::Other { deployment: key.to_string() }, now);
         out.send(ApiRequest::new(0, Method::Put, path).with_body(body), tag);
     }
 
@@ -1712,20 +1754,9 @@ impl DeploymentController {
         now: u64,
         out: &mut Outbox,
     ) {
-        let Some(request) = self.requests.remove(&tag) else { return };
+        let Some((request, _)) = self.requests.remove(&tag) else { return };
         let ok = response.code < 300;
-        let key = match &request {
-            Request::Create { deployment, .. } | Request::Update { deployment, .. } | Request::Other { deployment } => {
-                deployment.clone()
-            }
-            Request::Event => return,
-        };
-        if let Some(n) = self.in_flight.get_mut(&key) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.in_flight.remove(&key);
-            }
-        }
+        let Some(key) = self.answered(&request) else { return };
         let deployment = self.pending.get(&key).cloned();
         match request {
             Request::Create { status, event, name, .. } => {
@@ -1738,7 +1769,7 @@ impl DeploymentController {
                         self.event(&d, "Normal", "ScalingReplicaSet", &message, now, out);
                     }
                     if let Some(body) = status {
-                        self.put_status(&key, &namespace, &dname, body, out);
+                        self.put_status(&key, &namespace, &dname, body, now, out);
                     }
                 } else if response.code == 409 {
                     // AlreadyExists: ours with the same template is the new
@@ -1758,7 +1789,7 @@ impl DeploymentController {
                             dep.status.collision_count = Some(dep.status.collision_count.unwrap_or(0) + 1);
                             let mut body = d.clone();
                             body["status"] = dep.status.to_value();
-                            self.put_status(&key, &namespace, &dname, body, out);
+                            self.put_status(&key, &namespace, &dname, body, now, out);
                         }
                     }
                     self.retry_later(&key, now);
@@ -1771,7 +1802,7 @@ impl DeploymentController {
                             dep.status.set_condition(c);
                             let mut body = d.clone();
                             body["status"] = dep.status.to_value();
-                            self.put_status(&key, &namespace, &dname, body, out);
+                            self.put_status(&key, &namespace, &dname, body, now, out);
                         }
                     }
                     self.event(&d, "Warning", FAILED_RS_CREATE, &message, now, out);
@@ -1825,7 +1856,7 @@ impl DeploymentController {
             .recorder
             .get_or_insert_with(|| EventRecorder::new(COMPONENT, ""))
             .event(&object, kind, reason, message, now);
-        let tag = self.tag(Request::Event);
+        let tag = self.tag(Request::Event, now);
         out.send(request, tag);
     }
 }

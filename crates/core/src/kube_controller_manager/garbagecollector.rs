@@ -31,6 +31,7 @@
 //! to a strategic merge patch only, and owners of kinds kscope does not
 //! serve are never looked up (the real collector retries their REST mapping).
 
+use super::workqueue::IN_FLIGHT_TIMEOUT_MS;
 use super::Outbox;
 use crate::apimachinery::resources::{self, Resource};
 use crate::kube_apiserver::registry::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN};
@@ -290,9 +291,12 @@ pub struct GarbageCollector {
     absent_seq: u64,
     delayed: BTreeMap<(Queue, String), u64>,
     failures: BTreeMap<(Queue, String), u32>,
-    requests: BTreeMap<u64, Request>,
+    /// Requests in flight by tag, with when they were sent.
+    requests: BTreeMap<u64, (Request, u64)>,
     next_tag: u64,
     deleted: u64,
+    /// The time of the last call that could send (for [`Self::tag`]).
+    now_ms: u64,
 }
 
 impl GarbageCollector {
@@ -326,7 +330,7 @@ impl GarbageCollector {
             self.next_tag = TAG_BASE;
         }
         self.next_tag += 1;
-        self.requests.insert(self.next_tag, request);
+        self.requests.insert(self.next_tag, (request, self.now_ms));
         self.next_tag
     }
 
@@ -417,7 +421,24 @@ impl GarbageCollector {
     }
 
     /// Retries whose delay is over go back on their queue; whether any did.
+    /// Lookups and writes unanswered for [`IN_FLIGHT_TIMEOUT_MS`] (lost to
+    /// a partition or a restarted apiserver) fail as a timed-out request
+    /// does, and are retried: without an answer the item would stay busy,
+    /// and never be collected.
     pub fn expire(&mut self, now: u64) -> bool {
+        self.now_ms = now;
+        let lost: Vec<u64> = self
+            .requests
+            .iter()
+            .filter(|(_, (_, sent))| now.saturating_sub(*sent) >= IN_FLIGHT_TIMEOUT_MS)
+            .map(|(tag, _)| *tag)
+            .collect();
+        let timeout = ApiResponse { request_id: 0, code: 504, body: None, seq: 0 };
+        let mut out = Outbox { requests: Vec::new(), next_id: 0 };
+        for tag in lost {
+            self.on_response(tag, &timeout, now, &mut out);
+        }
+        debug_assert!(out.requests.is_empty(), "a failed answer sends nothing");
         let due: Vec<(Queue, String)> =
             self.delayed.iter().filter(|(_, t)| **t <= now).map(|(k, _)| k.clone()).collect();
         for key in &due {
@@ -454,7 +475,8 @@ impl GarbageCollector {
     }
 
     /// Works through both queues (items already being processed wait).
-    pub fn sync(&mut self, out: &mut Outbox) {
+    pub fn sync(&mut self, now: u64, out: &mut Outbox) {
+        self.now_ms = now;
         for uid in std::mem::take(&mut self.attempt_to_delete) {
             let key = (Queue::Delete, uid.clone());
             if self.busy.contains(&key) || self.delayed.contains_key(&key) {
@@ -506,7 +528,8 @@ impl GarbageCollector {
 
     /// An answer to one of the collector's requests.
     pub fn on_response(&mut self, tag: u64, response: &ApiResponse, now: u64, out: &mut Outbox) {
-        let Some(request) = self.requests.remove(&tag) else { return };
+        self.now_ms = now;
+        let Some((request, _)) = self.requests.remove(&tag) else { return };
         let body = response.body.as_ref();
         let found = |uid: &str| response.code == 200 && body.is_some_and(|b| str_at(b, "/metadata/uid") == uid);
         match request {
@@ -668,7 +691,7 @@ impl GarbageCollector {
         }
         if attempt.failed {
             // Wait for the other answers before retrying.
-            if self.requests.values().any(|r| matches!(r, Request::Owner { uid: u, .. } if u == uid)) {
+            if self.requests.values().any(|(r, _)| matches!(r, Request::Owner { uid: u, .. } if u == uid)) {
                 return;
             }
             self.attempts.remove(uid);

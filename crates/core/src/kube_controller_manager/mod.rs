@@ -38,7 +38,7 @@ use kscope_protocol::ComponentKind;
 use namespace::NamespaceController;
 use nodelifecycle::NodeLifecycleController;
 use podgc::PodGcController;
-use replicaset::ReplicaSetController;
+use replicaset::{ReplicaSetController, EXPECTATIONS_TIMEOUT_MS};
 use rootcacertpublisher::RootCaCertPublisher;
 use serviceaccount::ServiceAccountsController;
 use std::collections::BTreeMap;
@@ -150,8 +150,8 @@ pub struct KubeControllerManager {
     daemon_sets: DaemonSetsController,
     /// When the requeue timer fires next, if set.
     requeue_armed_ms: Option<u64>,
-    /// Request id → tag of the loop request it answers.
-    in_flight: BTreeMap<u64, u64>,
+    /// Request id → tag of the loop request it answers, and when it was sent.
+    in_flight: BTreeMap<u64, (u64, u64)>,
     sync_deferred: bool,
 }
 
@@ -183,6 +183,11 @@ impl KubeControllerManager {
             in_flight: BTreeMap::new(),
             sync_deferred: false,
         }
+    }
+
+    /// The loops' requests sent and not yet answered (or given up).
+    pub fn requests_in_flight(&self) -> usize {
+        self.in_flight.len()
     }
 
     /// The ReplicaSet controller.
@@ -283,7 +288,7 @@ impl KubeControllerManager {
     fn flush(&mut self, ctx: &mut Context<'_>, outbox: Outbox) {
         self.next_request = outbox.next_id;
         for (request, tag) in outbox.requests {
-            self.in_flight.insert(request.request_id, tag);
+            self.in_flight.insert(request.request_id, (tag, ctx.now_ms()));
             ctx.send(ComponentId::ApiServer, Payload::ApiRequest(request));
         }
     }
@@ -377,7 +382,7 @@ impl Component for KubeControllerManager {
             self.defer_sync(ctx);
             return;
         }
-        let Some(tag) = self.in_flight.remove(&response.request_id) else {
+        let Some((tag, _)) = self.in_flight.remove(&response.request_id) else {
             return;
         };
         let mut outbox = self.outbox();
@@ -441,7 +446,7 @@ impl Component for KubeControllerManager {
                         now,
                         &mut outbox,
                     );
-                    self.garbage_collector.sync(&mut outbox);
+                    self.garbage_collector.sync(now, &mut outbox);
                     self.namespaces.sync(now, &mut outbox);
                     self.endpoints.sync(
                         &self.reflectors[SERVICES],
@@ -490,11 +495,16 @@ impl Component for KubeControllerManager {
                 for r in &mut self.reflectors {
                     r.check_via(ctx, &mut self.next_request);
                 }
-                // Expectations time out; requests never answered are forgotten.
+                // Expectations time out; requests never answered are forgotten,
+                // here once every loop has given up on them (the longest wait is
+                // the ReplicaSet expectations' 5 minutes), so that lost answers
+                // do not pile up.
+                self.in_flight.retain(|_, (_, sent)| now.saturating_sub(*sent) < EXPECTATIONS_TIMEOUT_MS);
                 if self.replica_sets.expire(now)
                     | self.replication_controllers.expire(now)
                     | self.deployments.expire(now)
                     | self.garbage_collector.expire(now)
+                    | self.namespaces.expire(now)
                     | self.endpoints.expire(now)
                     | self.endpoint_slices.expire(now)
                     | self.node_lifecycle.expire(now)

@@ -28,13 +28,14 @@
 //! (what the real one does for resources without `deletecollection`).
 //! kscope's resources are fixed, so discovery never fails.
 
+use super::workqueue::IN_FLIGHT_TIMEOUT_MS;
 use super::Outbox;
 use crate::apimachinery::resources::{Resource, RESOURCES};
 use crate::apimachinery::time::{parse_rfc3339, rfc3339};
 use crate::message::{ApiRequest, ApiResponse, Method};
 use crate::reflector::Change;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Tags of the controller's requests start here.
 pub const TAG_BASE: u64 = 1 << 61;
@@ -111,9 +112,12 @@ pub struct NamespaceController {
     queue: BTreeMap<String, u64>,
     rounds: BTreeMap<String, Round>,
     failures: BTreeMap<String, u32>,
-    requests: BTreeMap<u64, Request>,
+    /// Requests in flight by tag, with when they were sent.
+    requests: BTreeMap<u64, (Request, u64)>,
     next_tag: u64,
     finalized: u64,
+    /// The time of the last call that could send (for [`Self::tag`]).
+    now_ms: u64,
 }
 
 fn str_at<'a>(o: &'a Value, pointer: &str) -> &'a str {
@@ -181,7 +185,7 @@ impl NamespaceController {
             self.next_tag = TAG_BASE;
         }
         self.next_tag += 1;
-        self.requests.insert(self.next_tag, Request { namespace: namespace.to_string(), resource });
+        self.requests.insert(self.next_tag, (Request { namespace: namespace.to_string(), resource }, self.now_ms));
         self.next_tag
     }
 
@@ -203,6 +207,25 @@ impl NamespaceController {
         }
     }
 
+    /// A round with a request unanswered for [`IN_FLIGHT_TIMEOUT_MS`] (lost
+    /// to a partition or a restarted apiserver) failed: its other answers
+    /// are ignored and the namespace is synced again after a back-off;
+    /// without this the round would wait forever. Whether any failed.
+    pub fn expire(&mut self, now: u64) -> bool {
+        self.now_ms = now;
+        let lost: BTreeSet<String> = self
+            .requests
+            .values()
+            .filter(|(_, sent)| now.saturating_sub(*sent) >= IN_FLIGHT_TIMEOUT_MS)
+            .map(|(r, _)| r.namespace.clone())
+            .collect();
+        self.requests.retain(|_, (r, _)| !lost.contains(&r.namespace));
+        for ns in &lost {
+            self.retry_later(ns, now);
+        }
+        !lost.is_empty()
+    }
+
     /// When the next queued namespace is due.
     pub fn next_due(&self) -> Option<u64> {
         self.queue.iter().filter(|(ns, _)| !self.rounds.contains_key(*ns)).map(|(_, t)| *t).min()
@@ -210,6 +233,7 @@ impl NamespaceController {
 
     /// Starts a round for every namespace due.
     pub fn sync(&mut self, now: u64, out: &mut Outbox) {
+        self.now_ms = now;
         let due: Vec<String> = self
             .queue
             .iter()
@@ -267,7 +291,8 @@ impl NamespaceController {
 
     /// An answer to one of the controller's requests.
     pub fn on_response(&mut self, tag: u64, response: &ApiResponse, now: u64, out: &mut Outbox) {
-        let Some(request) = self.requests.remove(&tag) else { return };
+        self.now_ms = now;
+        let Some((request, _)) = self.requests.remove(&tag) else { return };
         let ns = request.namespace.clone();
         let Some(round) = self.rounds.get_mut(&ns) else { return };
         let body = response.body.as_ref();

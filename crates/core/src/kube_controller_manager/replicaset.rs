@@ -17,6 +17,7 @@
 //! defaulted from the template's labels), `v1` ownerReferences of kind
 //! ReplicationController and events from `replication-controller`.
 
+use super::workqueue::IN_FLIGHT_TIMEOUT_MS;
 use super::Outbox;
 use crate::apimachinery::labels::{labels_of, Selector};
 use crate::apimachinery::time::parse_rfc3339;
@@ -160,7 +161,8 @@ pub struct ReplicaSetController {
     creating: BTreeMap<String, SlowStart>,
     /// The ReplicaSet as it was when its current creations started.
     pending_rs: BTreeMap<String, Value>,
-    requests: BTreeMap<u64, Request>,
+    /// Requests in flight by tag, with when they were sent.
+    requests: BTreeMap<u64, (Request, u64)>,
     /// Keys to sync again at a time: retries after failures (with their
     /// failure count) and waits for minReadySeconds.
     delayed: BTreeMap<String, u64>,
@@ -232,9 +234,9 @@ impl ReplicaSetController {
         self.created
     }
 
-    fn tag(&mut self, request: Request) -> u64 {
+    fn tag(&mut self, request: Request, now: u64) -> u64 {
         self.next_tag += 1;
-        self.requests.insert(self.next_tag, request);
+        self.requests.insert(self.next_tag, (request, now));
         self.next_tag
     }
 
@@ -301,6 +303,7 @@ impl ReplicaSetController {
 
     /// Drops expectations older than the timeout; whether any were.
     pub fn expire(&mut self, now: u64) -> bool {
+        let lost = self.forget_lost(now);
         let stale: Vec<String> = self
             .expectations
             .iter()
@@ -328,7 +331,47 @@ impl ReplicaSetController {
             self.delayed.remove(k);
             self.dirty.insert(k.clone());
         }
-        !stale.is_empty() || !stuck.is_empty() || !due.is_empty()
+        lost || !stale.is_empty() || !stuck.is_empty() || !due.is_empty()
+    }
+
+    /// Requests unanswered for [`IN_FLIGHT_TIMEOUT_MS`] (the client's
+    /// timeout; lost to a partition or a restarted apiserver) failed: a
+    /// creation lowers the expected adds and ends its batch, a deletion is
+    /// no longer expected, and the ReplicaSet is synced again after a
+    /// back-off. Whether any was given up.
+    fn forget_lost(&mut self, now: u64) -> bool {
+        let lost: Vec<u64> = self
+            .requests
+            .iter()
+            .filter(|(_, (_, sent))| now.saturating_sub(*sent) >= IN_FLIGHT_TIMEOUT_MS)
+            .map(|(tag, _)| *tag)
+            .collect();
+        for tag in &lost {
+            match self.requests.remove(tag).map(|(r, _)| r) {
+                Some(Request::Create { rs: key }) => {
+                    self.create_failed(&key);
+                    let Some(s) = self.creating.get_mut(&key) else { continue };
+                    s.in_flight = s.in_flight.saturating_sub(1);
+                    if s.in_flight == 0 {
+                        let skipped = s.remaining as i64;
+                        self.creating.remove(&key);
+                        self.pending_rs.remove(&key);
+                        if let Some(e) = self.expectations.get_mut(&key) {
+                            e.adds -= skipped;
+                        }
+                        self.retry_later(&key, now);
+                    }
+                }
+                Some(Request::Delete { rs: key, pod, .. }) => {
+                    if let Some(e) = self.expectations.get_mut(&key) {
+                        e.deleting.remove(&pod);
+                    }
+                    self.retry_later(&key, now);
+                }
+                _ => {}
+            }
+        }
+        !lost.is_empty()
     }
 
     fn satisfied(&self, key: &str) -> bool {
@@ -364,7 +407,7 @@ impl ReplicaSetController {
                     let path = format!("/api/v1/namespaces/{namespace}/pods/{}", meta(pod, "name"));
                     let mut request = ApiRequest::new(0, Method::Patch, path).with_body(patch);
                     request.content_type = Some("application/strategic-merge-patch+json".into());
-                    let tag = self.tag(Request::Other);
+                    let tag = self.tag(Request::Other, now);
                     out.send(request, tag);
                 }
                 Some((_, owner)) if owner == uid => owned.push(pod),
@@ -373,7 +416,7 @@ impl ReplicaSetController {
                     let path = format!("/api/v1/namespaces/{namespace}/pods/{}", meta(pod, "name"));
                     let mut request = ApiRequest::new(0, Method::Patch, path).with_body(patch);
                     request.content_type = Some("application/strategic-merge-patch+json".into());
-                    let tag = self.tag(Request::Other);
+                    let tag = self.tag(Request::Other, now);
                     out.send(request, tag);
                     owned.push(pod);
                 }
@@ -390,7 +433,7 @@ impl ReplicaSetController {
                     key.to_string(),
                     SlowStart { started_ms: now, remaining: n, batch: 0, in_flight: 0, failed: false },
                 );
-                self.next_batch(key, rs, out);
+                self.next_batch(key, rs, now, out);
             } else if owned.len() > replicas {
                 let n = (owned.len() - replicas).min(BURST_REPLICAS);
                 let mut ranked = owned.clone();
@@ -401,8 +444,8 @@ impl ReplicaSetController {
                 for pod in victims {
                     let pod_name = meta(pod, "name").to_string();
                     let path = format!("/api/v1/namespaces/{namespace}/pods/{pod_name}");
-                    let tag =
-                        self.tag(Request::Delete { rs: key.to_string(), pod: object_key(pod), name: pod_name.clone() });
+                    let request = Request::Delete { rs: key.to_string(), pod: object_key(pod), name: pod_name.clone() };
+                    let tag = self.tag(request, now);
                     out.send(ApiRequest::new(0, Method::Delete, path), tag);
                 }
                 self.pending_rs.entry(key.to_string()).or_insert_with(|| rs.clone());
@@ -448,13 +491,13 @@ impl ReplicaSetController {
             }
             updated["status"] = status;
             let path = self.workload.status_path(&namespace, &name);
-            let tag = self.tag(Request::Other);
+            let tag = self.tag(Request::Other, now);
             out.send(ApiRequest::new(0, Method::Put, path).with_body(updated), tag);
         }
     }
 
     /// Sends the next slow-start batch (1, 2, 4, ... pods).
-    fn next_batch(&mut self, key: &str, rs: &Value, out: &mut Outbox) {
+    fn next_batch(&mut self, key: &str, rs: &Value, now: u64, out: &mut Outbox) {
         let Some(s) = self.creating.get_mut(key) else { return };
         s.batch = if s.batch == 0 { 1 } else { s.batch * 2 }.min(s.remaining);
         let batch = s.batch;
@@ -463,7 +506,7 @@ impl ReplicaSetController {
         let namespace = meta(rs, "namespace").to_string();
         let pod = pod_from_template(rs, self.workload);
         for _ in 0..batch {
-            let tag = self.tag(Request::Create { rs: key.to_string() });
+            let tag = self.tag(Request::Create { rs: key.to_string() }, now);
             let path = format!("/api/v1/namespaces/{namespace}/pods");
             out.send(ApiRequest::new(0, Method::Post, path).with_body(pod.clone()), tag);
         }
@@ -472,7 +515,7 @@ impl ReplicaSetController {
 
     /// An answer to one of the controller's requests.
     pub fn on_response(&mut self, tag: u64, response: &ApiResponse, now: u64, out: &mut Outbox) {
-        let key = match self.requests.remove(&tag) {
+        let key = match self.requests.remove(&tag).map(|(r, _)| r) {
             Some(Request::Create { rs }) => rs,
             Some(Request::Delete { rs: key, pod, name }) => {
                 let rs = self.pending_rs.get(&key).cloned();
@@ -502,7 +545,7 @@ impl ReplicaSetController {
             Some(Request::Event(Some(path))) if response.code == 404 => {
                 // The Event expired since it was first written: create it again.
                 if let Some(request) = self.recorder.as_ref().and_then(|r| r.recreate(&path)) {
-                    let tag = self.tag(Request::Event(None));
+                    let tag = self.tag(Request::Event(None), now);
                     out.send(request, tag);
                 }
                 return;
@@ -518,14 +561,24 @@ impl ReplicaSetController {
             let message =
                 response.body.as_ref().and_then(|b| b.get("message")).and_then(Value::as_str).unwrap_or("error");
             self.event(&rs, "Warning", "FailedCreate", &format!("Error creating: {message}"), now, out);
-            // The pod will not show up in the watch.
-            if let Some(e) = self.expectations.get_mut(&key) {
-                e.adds -= 1;
-            }
-            if let Some(s) = self.creating.get_mut(&key) {
-                s.failed = true;
-            }
+            self.create_failed(&key);
         }
+        self.create_answered(key, &rs, now, out);
+    }
+
+    /// A creation failed: the pod will not show up in the watch.
+    fn create_failed(&mut self, key: &str) {
+        if let Some(e) = self.expectations.get_mut(key) {
+            e.adds -= 1;
+        }
+        if let Some(s) = self.creating.get_mut(key) {
+            s.failed = true;
+        }
+    }
+
+    /// One creation of the current batch is over: the next batch, or the
+    /// end of the slow start.
+    fn create_answered(&mut self, key: String, rs: &Value, now: u64, out: &mut Outbox) {
         let Some(s) = self.creating.get_mut(&key) else { return };
         s.in_flight -= 1;
         if s.in_flight > 0 {
@@ -548,7 +601,7 @@ impl ReplicaSetController {
             }
             return;
         }
-        self.next_batch(&key, &rs, out);
+        self.next_batch(&key, rs, now, out);
     }
 
     /// A failed sync is retried after a delay doubling from 5 ms to 1000 s
@@ -578,7 +631,7 @@ impl ReplicaSetController {
             .get_or_insert_with(|| EventRecorder::new(self.workload.component(), ""))
             .event(&object, kind, reason, message, now);
         let patch = (request.method == Method::Patch).then(|| request.path.clone());
-        let tag = self.tag(Request::Event(patch));
+        let tag = self.tag(Request::Event(patch), now);
         out.send(request, tag);
     }
 }

@@ -127,6 +127,9 @@ pub struct Kubelet {
     sent_status: BTreeMap<String, Value>,
     /// Pods whose status patch is in flight.
     status_in_flight: BTreeSet<String>,
+    /// Final deletes not yet confirmed, by pod uid: the pod to delete. One
+    /// that fails or goes unanswered is sent again at the next node sync.
+    final_deletes: BTreeMap<String, Value>,
     /// Pod IPs in use: last octet → pod uid.
     ips: BTreeMap<u8, String>,
     next_ip: u8,
@@ -174,6 +177,7 @@ impl Kubelet {
             wakeups: BTreeSet::new(),
             sent_status: BTreeMap::new(),
             status_in_flight: BTreeSet::new(),
+            final_deletes: BTreeMap::new(),
             ips: BTreeMap::new(),
             next_ip: 2,
             images_reported: None,
@@ -369,6 +373,7 @@ impl Kubelet {
                 self.wakeups.retain(|(_, u)| *u != uid);
             }
             self.sent_status.remove(&uid);
+            self.final_deletes.remove(&uid);
             self.recorder.forget(&uid);
             self.flow_marks.remove(&uid);
             return;
@@ -571,6 +576,7 @@ impl Kubelet {
         let m =
             |f: &str| pod.pointer(&format!("/metadata/{f}")).and_then(Value::as_str).unwrap_or_default().to_string();
         let (namespace, name, uid) = (m("namespace"), m("name"), m("uid"));
+        self.final_deletes.insert(uid.clone(), pod.clone());
         let call = Call::FinishDeletion(uid.clone());
         if self.in_flight.values().any(|(c, _)| *c == call) {
             return;
@@ -775,12 +781,15 @@ impl Kubelet {
                     self.sent_status.remove(&uid);
                     self.dirty.insert(uid);
                 }
-                // A lost final delete is sent again by the pod's next sync.
-                Some((Call::FinishDeletion(uid), _)) => {
-                    self.dirty.insert(uid);
-                }
                 _ => {}
             }
+        }
+        // Final deletes lost, cut or refused (a 500 while etcd has no
+        // leader) are sent again, like the status manager's periodic sync
+        // retries them: without one the pod would stay Terminating.
+        let retry: Vec<Value> = self.final_deletes.values().cloned().collect();
+        for pod in retry {
+            self.finish_deletion(ctx, &pod);
         }
         let call = match (self.registered, self.lease_exists) {
             (false, _) => Call::RegisterNode,
@@ -896,6 +905,11 @@ impl Component for Kubelet {
                     self.dirty.insert(uid);
                     self.defer_flush(ctx);
                 }
+            }
+            // Deleted, already gone, or another pod by now (the uid
+            // precondition failed): done. Other errors are retried.
+            (Call::FinishDeletion(uid), code) if code < 300 || code == 404 || code == 409 => {
+                self.final_deletes.remove(&uid);
             }
             // The Event expired since it was first written: create it again.
             (Call::Event(Some(path)), 404) => {

@@ -42,3 +42,29 @@ pub fn ok(c: &mut kscope_core::Cluster, text: &str) -> String {
 pub fn json(c: &mut kscope_core::Cluster, command: &str) -> Value {
     serde_json::from_str(&ok(c, command)).unwrap()
 }
+
+/// Runs the simulation event by event until `from` (`kube-controller-manager`,
+/// `kubelet/node-1`, ...) sends a request whose line (`METHOD /path`)
+/// contains `pattern`.
+pub fn until_sent(c: &mut kscope_core::Cluster, from: &str, pattern: &str) {
+    use kscope_core::trace::TraceKind;
+    c.simulation_mut().trace_mut().set_recording(true);
+    c.simulation_mut().trace_mut().drain();
+    for _ in 0..1_000_000 {
+        assert!(c.simulation_mut().step(), "the simulation ran out of events");
+        let sent = c.simulation_mut().trace_mut().drain().into_iter().any(|e| {
+            matches!(&e.what, TraceKind::Send { from: f, summary: Some(s), .. } if f.to_string() == from && s.contains(pattern))
+        });
+        if sent {
+            return;
+        }
+    }
+    panic!("{from} sent no request matching {pattern:?}");
+}
+
+/// [`until_sent`], then cuts `from` off from everything: the request is
+/// dropped in flight and never answered. `sim heal` restores the links.
+pub fn lose_request(c: &mut kscope_core::Cluster, from: &str, pattern: &str) {
+    until_sent(c, from, pattern);
+    ok(c, &format!("sim partition {from}"));
+}
