@@ -374,6 +374,9 @@ fn bench_command(args: &[String]) -> Result<ExitCode, CliError> {
             println!("{:<40} {:>12.2} s", "wall time, start to all nodes registered", m.setup_wall_seconds);
             println!("{:<40} {:>12.2} s", "wall time, apply to all pods Running", m.wall_seconds);
             println!("{:<40} {:>12.3} s", "simulated time, apply to all Running", m.simulated_ms as f64 / 1000.0);
+            if let Some(cpu) = m.cpu_seconds {
+                println!("{:<40} {:>12.2} s", "CPU time, whole run (user + system)", cpu);
+            }
             match m.peak_rss_kib {
                 Some(kib) => println!("{:<40} {:>12.1} MiB", "peak memory (VmHWM)", kib as f64 / 1024.0),
                 None => println!("{:<40} {:>12}", "peak memory (VmHWM)", "unknown"),

@@ -196,15 +196,6 @@ fn ready_since(pod: &Value) -> Option<u64> {
         .map(|c| c.get("lastTransitionTime").and_then(Value::as_str).and_then(parse_rfc3339).unwrap_or(0))
 }
 
-/// When the Ready condition last changed (None when unknown).
-fn ready_transition(pod: &Value) -> Option<u64> {
-    pod.pointer("/status/conditions")?
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == "Ready" && c["status"] == "True")
-        .and_then(|c| c.get("lastTransitionTime").and_then(Value::as_str).and_then(parse_rfc3339))
-}
-
 impl ReplicaSetController {
     /// The controller run over ReplicationControllers; it tags its requests
     /// in slot 3 ([`super::loop_tag_base`]).
@@ -421,8 +412,18 @@ impl ReplicaSetController {
                 template_labels.iter().all(|(k, v)| labels.and_then(|l| l.get(k)).and_then(Value::as_str) == Some(v))
             })
             .count();
-        let ready: Vec<Option<u64>> =
-            owned.iter().filter(|p| ready_since(p).is_some()).map(|p| ready_transition(p)).collect();
+        // Each ready pod with when it became ready (None when unknown), its
+        // Ready condition found and read once.
+        let ready: Vec<Option<u64>> = owned
+            .iter()
+            .filter_map(|p| {
+                p.pointer("/status/conditions")?
+                    .as_array()?
+                    .iter()
+                    .find(|c| c["type"] == "Ready" && c["status"] == "True")
+                    .map(|c| c.get("lastTransitionTime").and_then(Value::as_str).and_then(parse_rfc3339))
+            })
+            .collect();
         // IsPodAvailable: ready, and (with minReadySeconds) ready for longer than that.
         let available =
             ready.iter().filter(|since| min_ready_ms == 0 || since.is_some_and(|t| t + min_ready_ms < now)).count();
