@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 mod bench;
 mod bench_apiserver;
+mod bench_cluster;
 mod bench_scheduler;
 
 const USAGE: &str = "\
@@ -30,6 +31,7 @@ Usage:
   kscope bench etcd [--puts N]
   kscope bench apiserver [--objects N]
   kscope bench scheduler [--nodes N] [--pods N]
+  kscope bench cluster [--nodes N] [--pods N] [--deployments N]
       Committed-and-applied puts per second through the simulated etcd (3 and 5
       members, 100-byte values) and through a bare raft-rs cluster on entries of
       the same size, measured in the same run; prints both and the ratio.
@@ -326,7 +328,7 @@ fn campaign(args: &[String]) -> Result<ExitCode, CliError> {
 }
 
 fn bench_command(args: &[String]) -> Result<ExitCode, CliError> {
-    let options = parse_options(args, &["puts", "objects", "nodes", "pods"], "bench")?;
+    let options = parse_options(args, &["puts", "objects", "nodes", "pods", "deployments"], "bench")?;
     let number = |name: &str, default: u64| -> Result<u64, CliError> {
         match options.flag(name) {
             Some(v) => v
@@ -364,10 +366,30 @@ fn bench_command(args: &[String]) -> Result<ExitCode, CliError> {
             );
             return Ok(ExitCode::SUCCESS);
         }
-        Some(other) => {
-            return Err(format!("unknown benchmark {other:?}: the benchmarks are: etcd, apiserver, scheduler").into())
+        Some("cluster") => {
+            let (nodes, pods, deployments) =
+                (number("nodes", 1_000)?, number("pods", 10_000)?, number("deployments", 10)?);
+            let m = bench_cluster::run(nodes, pods, deployments)?;
+            println!("{:<40} {:>12}", "cluster", format!("{nodes} nodes, {pods} pods, {deployments} deployments"));
+            println!("{:<40} {:>12.2} s", "wall time, start to all nodes registered", m.setup_wall_seconds);
+            println!("{:<40} {:>12.2} s", "wall time, apply to all pods Running", m.wall_seconds);
+            println!("{:<40} {:>12.3} s", "simulated time, apply to all Running", m.simulated_ms as f64 / 1000.0);
+            if let Some(cpu) = m.cpu_seconds {
+                println!("{:<40} {:>12.2} s", "CPU time, whole run (user + system)", cpu);
+            }
+            match m.peak_rss_kib {
+                Some(kib) => println!("{:<40} {:>12.1} MiB", "peak memory (VmHWM)", kib as f64 / 1024.0),
+                None => println!("{:<40} {:>12}", "peak memory (VmHWM)", "unknown"),
+            }
+            println!("{:<40} {:>12}  ({} events)", "trace hash", m.trace_hash, m.trace_events);
+            return Ok(ExitCode::SUCCESS);
         }
-        None => return Err("\"kscope bench\" needs the benchmark to run: etcd, apiserver or scheduler".into()),
+        Some(other) => {
+            return Err(
+                format!("unknown benchmark {other:?}: the benchmarks are: etcd, apiserver, scheduler, cluster").into()
+            )
+        }
+        None => return Err("\"kscope bench\" needs the benchmark to run: etcd, apiserver, scheduler or cluster".into()),
     }
     let puts: u64 = match options.flag("puts") {
         Some(v) => {

@@ -147,3 +147,27 @@ fn shell_kubectl_reads_manifests_from_disk_and_from_heredocs() {
     assert_eq!(text(&out.stderr), "error: the path \"/nonexistent/x.yaml\" does not exist\n");
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn bench_cluster_runs_every_pod_and_prints_a_stable_trace_hash() {
+    let args = ["bench", "cluster", "--nodes", "20", "--pods", "100", "--deployments", "2"];
+    let a = kscope(&args, "");
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    let stdout = text(&a.stdout);
+    for line in [
+        "20 nodes, 100 pods, 2 deployments",
+        "wall time, apply to all pods Running",
+        "simulated time, apply to all Running",
+        "peak memory (VmHWM)",
+        "trace hash",
+    ] {
+        assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
+    }
+    let hash = |out: &str| out.lines().find(|l| l.starts_with("trace hash")).map(str::to_string);
+    let b = kscope(&args, "");
+    assert_eq!(hash(&stdout), hash(&text(&b.stdout)), "same benchmark, same trace");
+
+    let bad = kscope(&["bench", "cluster", "--nodes", "x"], "");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad.stderr).contains("invalid argument \"x\" for \"--nodes\" flag"), "{}", text(&bad.stderr));
+}

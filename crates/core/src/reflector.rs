@@ -16,7 +16,7 @@ use crate::component::Context;
 use crate::component_id::ComponentId;
 use crate::message::{ApiRequest, ApiResponse, Method};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How long a reflector waits before listing again after a failed list
 /// (client-go backs off from 800 ms; one step is enough here).
@@ -69,11 +69,63 @@ pub struct Reflector {
     last_heard_ms: u64,
     /// The next position expected on the watch stream.
     next_seq: u64,
+    /// The store's keys by controller, when asked for ([`Reflector::with_controller_index`]).
+    controllers: Option<ControllerIndex>,
+}
+
+/// The store's keys by the uid of the object's controller ownerReference,
+/// like the pod indexer client-go's controllers add
+/// (pkg/controller/controller_utils.go `PodControllerUIDIndex`), plus the
+/// keys of objects that have no controller (orphans a controller may adopt).
+#[derive(Debug, Default)]
+struct ControllerIndex {
+    by_uid: BTreeMap<String, BTreeSet<String>>,
+    orphans: BTreeSet<String>,
+}
+
+/// The uid of an object's controller ownerReference (the first with
+/// `controller: true`; empty when it has no uid).
+fn controller_uid(object: &Value) -> Option<&str> {
+    object
+        .pointer("/metadata/ownerReferences")?
+        .as_array()?
+        .iter()
+        .find(|o| o.get("controller").and_then(Value::as_bool) == Some(true))
+        .map(|o| o.get("uid").and_then(Value::as_str).unwrap_or_default())
+}
+
+impl ControllerIndex {
+    fn insert(&mut self, key: &str, object: &Value) {
+        match controller_uid(object) {
+            Some(uid) => {
+                self.by_uid.entry(uid.to_string()).or_default().insert(key.to_string());
+            }
+            None => {
+                self.orphans.insert(key.to_string());
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &str, object: &Value) {
+        match controller_uid(object) {
+            Some(uid) => {
+                if let Some(keys) = self.by_uid.get_mut(uid) {
+                    keys.remove(key);
+                    if keys.is_empty() {
+                        self.by_uid.remove(uid);
+                    }
+                }
+            }
+            None => {
+                self.orphans.remove(key);
+            }
+        }
+    }
 }
 
 /// `namespace/name` (or `name`) of an object: the store's key.
 pub fn object_key(object: &Value) -> String {
-    let meta = |f: &str| object.pointer(&format!("/metadata/{f}")).and_then(Value::as_str).unwrap_or_default();
+    let meta = |f: &str| object.get("metadata").and_then(|m| m.get(f)).and_then(Value::as_str).unwrap_or_default();
     match meta("namespace") {
         "" => meta("name").to_string(),
         ns => format!("{ns}/{}", meta("name")),
@@ -94,7 +146,29 @@ impl Reflector {
             synced: false,
             last_heard_ms: 0,
             next_seq: 1,
+            controllers: None,
         }
+    }
+
+    /// The same reflector keeping an index of its objects by controller
+    /// ([`Reflector::controlled_by`]), for controllers that look up their
+    /// own pods among many.
+    pub fn with_controller_index(mut self) -> Self {
+        self.controllers = Some(ControllerIndex::default());
+        self
+    }
+
+    /// The keys of the objects whose controller ownerReference has `uid`
+    /// together with those that have no controller, in key order; every
+    /// object when the reflector keeps no index.
+    pub fn controlled_by_or_orphan(&self, uid: &str) -> Vec<&String> {
+        let Some(index) = &self.controllers else {
+            return self.store.keys().collect();
+        };
+        let mut keys: Vec<&String> = index.by_uid.get(uid).into_iter().flatten().chain(&index.orphans).collect();
+        // Two sorted runs: the sort merges them.
+        keys.sort_unstable();
+        keys
     }
 
     /// The objects known now, by `namespace/name`.
@@ -144,7 +218,11 @@ impl Reflector {
 
     /// Forgets everything (the owning component restarted).
     pub fn reset(&mut self) {
+        let indexed = self.controllers.is_some();
         *self = Reflector::new(&self.path, &self.label_selector, &self.field_selector);
+        if indexed {
+            self.controllers = Some(ControllerIndex::default());
+        }
     }
 
     fn watch(&mut self, request_id: u64) -> ApiRequest {
@@ -203,6 +281,12 @@ impl Reflector {
                             }
                         }
                         self.store = fresh;
+                        if let Some(index) = &mut self.controllers {
+                            *index = ControllerIndex::default();
+                            for (key, object) in &self.store {
+                                index.insert(key, object);
+                            }
+                        }
                         self.synced = true;
                         self.resource_version = response
                             .body
@@ -244,12 +328,24 @@ impl Reflector {
                 }
                 let key = object_key(&object);
                 match event["type"].as_str() {
-                    Some("ADDED") | Some("MODIFIED") => match self.store.insert(key, object.clone()) {
-                        Some(old) => step.changes.push(Change::Modified(old, object)),
-                        None => step.changes.push(Change::Added(object)),
-                    },
+                    Some("ADDED") | Some("MODIFIED") => {
+                        if let Some(index) = &mut self.controllers {
+                            if let Some(old) = self.store.get(&key) {
+                                index.remove(&key, old);
+                            }
+                            index.insert(&key, &object);
+                        }
+                        match self.store.insert(key, object.clone()) {
+                            Some(old) => step.changes.push(Change::Modified(old, object)),
+                            None => step.changes.push(Change::Added(object)),
+                        }
+                    }
                     Some("DELETED") => {
-                        self.store.remove(&key);
+                        if let Some(old) = self.store.remove(&key) {
+                            if let Some(index) = &mut self.controllers {
+                                index.remove(&key, &old);
+                            }
+                        }
                         step.changes.push(Change::Deleted(object));
                     }
                     // 410 Expired (or any error): list again from scratch.

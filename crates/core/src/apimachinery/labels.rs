@@ -99,7 +99,17 @@ impl Selector {
 
     /// Whether an object (JSON) is selected by its `metadata.labels`.
     pub fn matches_object(&self, object: &Value) -> bool {
-        self.is_empty() || self.matches(&labels_of(object))
+        // The same as `matches(&labels_of(object))` (non-string values are no
+        // labels), without building the map: watch fan-out and controllers
+        // call this for every pod.
+        let labels = object.get("metadata").and_then(|m| m.get("labels")).and_then(Value::as_object);
+        let label = |key: &str| labels.and_then(|m| m.get(key)).and_then(Value::as_str);
+        self.requirements.iter().all(|r| match &r.op {
+            Operator::In(values) => label(&r.key).is_some_and(|v| values.iter().any(|x| x == v)),
+            Operator::NotIn(values) => label(&r.key).is_none_or(|v| !values.iter().any(|x| x == v)),
+            Operator::Exists => label(&r.key).is_some(),
+            Operator::DoesNotExist => label(&r.key).is_none(),
+        })
     }
 }
 
@@ -250,22 +260,26 @@ impl FieldSelector {
 
     /// Whether the object's fields match.
     pub fn matches(&self, object: &Value) -> bool {
-        self.terms.iter().all(|(field, value, negated)| {
-            let pointer = format!("/{}", field.replace('.', "/"));
-            let actual = match object.pointer(&pointer) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Bool(b)) => b.to_string(),
-                Some(Value::Number(n)) => n.to_string(),
-                // The registries' GetAttrs format Go's zero values for unset
-                // booleans and counts (`strconv.FormatBool`, `strconv.Itoa`).
-                _ => match field.as_str() {
-                    "spec.unschedulable" | "spec.hostNetwork" => "false".to_string(),
-                    "status.replicas" => "0".to_string(),
-                    _ => String::new(),
-                },
-            };
-            (actual == *value) != *negated
-        })
+        self.terms.iter().all(|(field, value, negated)| (Self::field_value(object, field) == *value) != *negated)
+    }
+
+    /// A field's value as a selector compares it (`spec.nodeName`); every
+    /// watch event meets every candidate watch's selector, so a string
+    /// field is borrowed, not copied.
+    pub fn field_value<'a>(object: &'a Value, field: &str) -> std::borrow::Cow<'a, str> {
+        use std::borrow::Cow;
+        match field.split('.').try_fold(object, |v, part| v.get(part)) {
+            Some(Value::String(s)) => Cow::Borrowed(s),
+            Some(Value::Bool(b)) => Cow::Owned(b.to_string()),
+            Some(Value::Number(n)) => Cow::Owned(n.to_string()),
+            // The registries' GetAttrs format Go's zero values for unset
+            // booleans and counts (`strconv.FormatBool`, `strconv.Itoa`).
+            _ => Cow::Borrowed(match field {
+                "spec.unschedulable" | "spec.hostNetwork" => "false",
+                "status.replicas" => "0",
+                _ => "",
+            }),
+        }
     }
 }
 

@@ -29,6 +29,7 @@ pub mod registry;
 pub mod typed;
 pub mod validation;
 pub mod watch_cache;
+pub mod watch_index;
 
 use crate::apimachinery::errors::StatusError;
 use crate::apimachinery::labels::{selectable_fields, FieldSelector, Selector};
@@ -44,6 +45,7 @@ use lease_manager::{LeaseChoice, LeaseManager, EVENT_TTL_SECS};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use watch_cache::{CacheEvent, WatchCache};
+use watch_index::WatchIndex;
 
 /// Path prefix of node Leases (namespace `kube-node-lease`).
 pub const NODE_LEASES_PATH: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases";
@@ -197,6 +199,8 @@ pub struct KubeApiServer {
     /// The cache revision when a health check last found etcd ahead of it.
     behind_at: Option<i64>,
     watchers: BTreeMap<(ComponentId, u64), Watcher>,
+    /// The same watches by what they can see.
+    watch_index: WatchIndex,
     /// Requests waiting for the cache to load and the bootstrap objects to exist.
     waiting: Vec<(ComponentId, ApiRequest, u64)>,
     /// Bootstrap objects being created (their etcd keys).
@@ -231,6 +235,7 @@ impl KubeApiServer {
             cache_watch_seq: 0,
             behind_at: None,
             watchers: BTreeMap::new(),
+            watch_index: WatchIndex::default(),
             waiting: Vec::new(),
             bootstrapping: std::collections::BTreeSet::new(),
             bootstrapped: false,
@@ -1029,21 +1034,25 @@ impl KubeApiServer {
         for event in initial {
             stream_send(ctx, &from, request_id, &mut watcher, Some(event));
         }
+        self.watch_index.insert((from.clone(), request_id), &watcher.prefix, &watcher.fields);
         self.watchers.insert((from, request_id), watcher);
     }
 
     /// Closes every client watch (the cache relisted, so it cannot promise
     /// continuity); clients watch again from their last resourceVersion.
     fn end_client_watches(&mut self, ctx: &mut Context<'_>) {
+        self.watch_index.clear();
         for ((client, request_id), mut watcher) in std::mem::take(&mut self.watchers) {
             stream_send(ctx, &client, request_id, &mut watcher, None);
         }
     }
 
     fn fan_out(&mut self, ctx: &mut Context<'_>, event: &CacheEvent) {
-        for ((client, request_id), watcher) in self.watchers.iter_mut() {
+        // In the watchers' order, as a walk over all of them would go.
+        for key in self.watch_index.candidates(&event.key, &event.object, event.prev.as_ref()) {
+            let Some(watcher) = self.watchers.get_mut(&key) else { continue };
             if let Some(e) = watcher.event_for(event) {
-                stream_send(ctx, client, *request_id, watcher, Some(e));
+                stream_send(ctx, &key.0, key.1, watcher, Some(e));
             }
         }
     }
@@ -1252,7 +1261,10 @@ impl Component for KubeApiServer {
             Payload::ApiRequest(request) => self.accept(ctx, envelope.from, request),
             Payload::ApiCancel { request_id } => {
                 self.waiting.retain(|(from, r, _)| !(*from == envelope.from && r.request_id == request_id));
-                self.watchers.remove(&(envelope.from, request_id));
+                let key = (envelope.from, request_id);
+                if let Some(watcher) = self.watchers.remove(&key) {
+                    self.watch_index.remove(&key, &watcher.prefix, &watcher.fields);
+                }
             }
             Payload::EtcdResponse { request_id, response } => self.on_etcd(ctx, request_id, response),
             Payload::ApiResponse(response) if matches!(envelope.from, ComponentId::Kubelet(_)) => {

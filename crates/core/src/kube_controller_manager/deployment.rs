@@ -92,7 +92,7 @@ pub const MIN_AVAILABLE: &str = "MinimumReplicasAvailable";
 pub const MIN_UNAVAILABLE: &str = "MinimumReplicasUnavailable";
 
 fn meta<'a>(o: &'a Value, field: &str) -> &'a str {
-    o.pointer(&format!("/metadata/{field}")).and_then(Value::as_str).unwrap_or_default()
+    o.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or_default()
 }
 
 fn int32(v: Option<&Value>) -> Option<i32> {
@@ -1330,7 +1330,8 @@ fn owner_reference(d: &Deployment) -> Value {
 }
 
 /// One sync of Deployment `d` (`syncDeployment`): the writes it makes,
-/// from the Deployment, the ReplicaSets of its namespace and its pods.
+/// from the Deployment, the ReplicaSets of its namespace and its pods (only
+/// read by a Recreate rollout: callers may pass none for a RollingUpdate).
 pub fn plan(d: &Value, replica_sets: &[&Value], pods: &[&Value], now: u64) -> Plan {
     let mut p = Plan::default();
     let Some(d) = Deployment::from_value(d) else { return p };
@@ -1684,7 +1685,15 @@ impl DeploymentController {
             let namespace = meta(d, "namespace");
             let rss: Vec<&Value> =
                 replica_sets.store().values().filter(|rs| meta(rs, "namespace") == namespace).collect();
-            let ps: Vec<&Value> = pods.store().values().filter(|p| meta(p, "namespace") == namespace).collect();
+            // Only a Recreate rollout looks at pods (oldPodsRunning); listing
+            // them for every sync of a rolling Deployment costs a scan of
+            // every pod of the namespace for nothing.
+            let recreate = d.pointer("/spec/strategy/type").and_then(Value::as_str) == Some("Recreate");
+            let ps: Vec<&Value> = if recreate {
+                pods.store().values().filter(|p| meta(p, "namespace") == namespace).collect()
+            } else {
+                Vec::new()
+            };
             let plan = plan(d, &rss, &ps, now);
             if plan.writes.is_empty() && plan.status.is_none() {
                 // A sync without writes succeeded: the rate limiter forgets the key.

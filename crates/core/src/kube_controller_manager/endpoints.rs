@@ -50,7 +50,7 @@ pub const HEADLESS: &str = "service.kubernetes.io/headless";
 pub const TAG_BASE: u64 = 1 << 58;
 
 fn meta<'a>(o: &'a Value, field: &str) -> &'a str {
-    o.pointer(&format!("/metadata/{field}")).and_then(Value::as_str).unwrap_or_default()
+    o.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or_default()
 }
 
 fn str_at<'a>(o: &'a Value, pointer: &str) -> &'a str {

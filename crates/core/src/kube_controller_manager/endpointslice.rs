@@ -70,7 +70,7 @@ pub const MAX_ENDPOINTS_PER_SLICE: usize = 100;
 pub const TAG_BASE: u64 = 1 << 59;
 
 fn meta<'a>(o: &'a Value, field: &str) -> &'a str {
-    o.pointer(&format!("/metadata/{field}")).and_then(Value::as_str).unwrap_or_default()
+    o.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or_default()
 }
 
 fn list<'a>(o: &'a Value, pointer: &str) -> &'a [Value] {

@@ -161,8 +161,11 @@ impl KubeControllerManager {
         KubeControllerManager {
             reflectors: INFORMERS
                 .iter()
-                .filter_map(|(g, p, labels)| {
-                    resources::by_plural(g, p).map(|r| Reflector::new(&r.collection_path(None), labels, ""))
+                .enumerate()
+                .filter_map(|(i, (g, p, labels))| {
+                    let reflector = Reflector::new(&resources::by_plural(g, p)?.collection_path(None), labels, "");
+                    // The ReplicaSet and ReplicationController loops find their pods by controller.
+                    Some(if i == PODS { reflector.with_controller_index() } else { reflector })
                 })
                 .collect(),
             next_request: 0,

@@ -226,7 +226,7 @@ impl Default for NodeLifecycleController {
 }
 
 fn meta<'a>(o: &'a Value, field: &str) -> &'a str {
-    o.pointer(&format!("/metadata/{field}")).and_then(Value::as_str).unwrap_or_default()
+    o.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or_default()
 }
 
 /// The node's condition of `kind`.

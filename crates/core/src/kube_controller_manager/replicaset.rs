@@ -98,14 +98,14 @@ impl Workload {
 
     /// The object of this kind controlling a pod (its controller
     /// ownerReference), as (name, uid).
-    fn controller_of(self, pod: &Value) -> Option<(String, String)> {
+    fn controller_of(self, pod: &Value) -> Option<(&str, &str)> {
         pod.pointer("/metadata/ownerReferences")?
             .as_array()?
             .iter()
             .find(|o| o.get("controller").and_then(Value::as_bool) == Some(true))
             .filter(|o| o.get("kind").and_then(Value::as_str) == Some(self.kind()))
             .map(|o| {
-                let s = |f: &str| o.get(f).and_then(Value::as_str).unwrap_or_default().to_string();
+                let s = |f: &str| o.get(f).and_then(Value::as_str).unwrap_or_default();
                 (s("name"), s("uid"))
             })
     }
@@ -175,7 +175,7 @@ pub struct ReplicaSetController {
 }
 
 fn meta<'a>(o: &'a Value, field: &str) -> &'a str {
-    o.pointer(&format!("/metadata/{field}")).and_then(Value::as_str).unwrap_or_default()
+    o.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or_default()
 }
 
 fn has_controller(pod: &Value) -> bool {
@@ -196,15 +196,6 @@ fn ready_since(pod: &Value) -> Option<u64> {
         .iter()
         .find(|c| c["type"] == "Ready" && c["status"] == "True")
         .map(|c| c.get("lastTransitionTime").and_then(Value::as_str).and_then(parse_rfc3339).unwrap_or(0))
-}
-
-/// When the Ready condition last changed (None when unknown).
-fn ready_transition(pod: &Value) -> Option<u64> {
-    pod.pointer("/status/conditions")?
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == "Ready" && c["status"] == "True")
-        .and_then(|c| c.get("lastTransitionTime").and_then(Value::as_str).and_then(parse_rfc3339))
 }
 
 impl ReplicaSetController {
@@ -397,11 +388,14 @@ impl ReplicaSetController {
         let uid = meta(rs, "uid").to_string();
         let Some(selector) = self.workload.selector_of(rs) else { return };
         let deleting = rs.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
-        // claimPods: ours, plus matching orphans adopted.
+        // claimPods: ours, plus matching orphans adopted. Pods controlled by
+        // anything else play no part, so only ours and the orphans are read
+        // (through the pod index by controller uid).
         let mut owned: Vec<&Value> = Vec::new();
-        for pod in pods.store().values().filter(|p| meta(p, "namespace") == namespace && active(p)) {
+        let candidates = pods.controlled_by_or_orphan(&uid).into_iter().filter_map(|key| pods.store().get(key));
+        for pod in candidates.filter(|p| meta(p, "namespace") == namespace && active(p)) {
             match self.workload.controller_of(pod) {
-                Some((_, owner)) if owner == uid && !selector.matches(&labels_of(pod)) && !deleting => {
+                Some((_, owner)) if owner == uid && !selector.matches_object(pod) && !deleting => {
                     // Its labels no longer match: release it (controller_ref_manager.go ReleasePod).
                     let patch = json!({"metadata": {"ownerReferences": [{"$patch": "delete", "uid": uid}], "uid": meta(pod, "uid")}});
                     let path = format!("/api/v1/namespaces/{namespace}/pods/{}", meta(pod, "name"));
@@ -411,7 +405,7 @@ impl ReplicaSetController {
                     out.send(request, tag);
                 }
                 Some((_, owner)) if owner == uid => owned.push(pod),
-                None if !has_controller(pod) && !deleting && selector.matches(&labels_of(pod)) => {
+                None if !has_controller(pod) && !deleting && selector.matches_object(pod) => {
                     let patch = json!({"metadata": {"ownerReferences": [self.workload.owner_reference(rs)], "uid": meta(pod, "uid")}});
                     let path = format!("/api/v1/namespaces/{namespace}/pods/{}", meta(pod, "name"));
                     let mut request = ApiRequest::new(0, Method::Patch, path).with_body(patch);
@@ -454,10 +448,25 @@ impl ReplicaSetController {
         // calculateStatus.
         let template_labels = crate::apimachinery::labels::string_map(rs.pointer("/spec/template/metadata/labels"));
         let min_ready_ms = rs.pointer("/spec/minReadySeconds").and_then(Value::as_u64).unwrap_or(0) * 1000;
-        let fully_labeled =
-            owned.iter().filter(|p| template_labels.iter().all(|(k, v)| labels_of(p).get(k) == Some(v))).count();
-        let ready: Vec<Option<u64>> =
-            owned.iter().filter(|p| ready_since(p).is_some()).map(|p| ready_transition(p)).collect();
+        let fully_labeled = owned
+            .iter()
+            .filter(|p| {
+                let labels = p.pointer("/metadata/labels");
+                template_labels.iter().all(|(k, v)| labels.and_then(|l| l.get(k)).and_then(Value::as_str) == Some(v))
+            })
+            .count();
+        // Each ready pod with when it became ready (None when unknown), its
+        // Ready condition found and read once.
+        let ready: Vec<Option<u64>> = owned
+            .iter()
+            .filter_map(|p| {
+                p.pointer("/status/conditions")?
+                    .as_array()?
+                    .iter()
+                    .find(|c| c["type"] == "Ready" && c["status"] == "True")
+                    .map(|c| c.get("lastTransitionTime").and_then(Value::as_str).and_then(parse_rfc3339))
+            })
+            .collect();
         // IsPodAvailable: ready, and (with minReadySeconds) ready for longer than that.
         let available =
             ready.iter().filter(|since| min_ready_ms == 0 || since.is_some_and(|t| t + min_ready_ms < now)).count();

@@ -35,7 +35,7 @@ pub const ROOT_CA: &str = "-----BEGIN CERTIFICATE-----\na3Njb3BlIHNpbXVsYXRlZCBj
 pub const TAG_BASE: u64 = super::loop_tag_base(5);
 
 fn meta<'a>(o: &'a Value, field: &str) -> &'a str {
-    o.pointer(&format!("/metadata/{field}")).and_then(Value::as_str).unwrap_or_default()
+    o.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or_default()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -24,7 +24,7 @@ pub const SERVICE_ACCOUNTS: [&str; 1] = ["default"];
 pub const TAG_BASE: u64 = super::loop_tag_base(4);
 
 fn meta<'a>(o: &'a Value, field: &str) -> &'a str {
-    o.pointer(&format!("/metadata/{field}")).and_then(Value::as_str).unwrap_or_default()
+    o.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or_default()
 }
 
 /// Whether a failed create may be ignored: the namespace is terminating
