@@ -30,7 +30,7 @@ test('draws the default nodes and the control plane from worker state', async ()
   assert.match(await page.locator('.node-card[data-node="node-1"]').textContent(), /4 CPU · 8Gi memory/);
   // The control-plane node runs the control plane as static pods, drawn dashed.
   for (const pod of ['etcd-control-plane', 'kube-apiserver-control-plane', 'kube-controller-manager-control-plane',
-    'kube-scheduler-control-plane']) {
+    'kube-scheduler-control-plane', 'kube-addon-manager-control-plane']) {
     await page.waitForSelector(`.node-card[data-node="control-plane"] .pod.static.running[data-pod="${pod}"]`, { timeout: 10_000 });
   }
   await page.waitForSelector('.node-card[data-node="control-plane2"] .pod.static.running[data-pod="etcd-control-plane2"]');
@@ -40,9 +40,10 @@ test('draws the default nodes and the control plane from worker state', async ()
   }
   // The kubelets really talk to the apiserver: registration shows up.
   await page.waitForSelector('[data-component="kubelet/node-1"] dd:text("yes")', { timeout: 10_000 });
-  // The addon manager's add-ons run as pods: a kube-proxy on every node, two
-  // coredns pods, and the components their containers run.
-  await page.waitForFunction(() => document.querySelectorAll('.node-card .pod.running[data-pod^="kube-proxy-"]').length === 3,
+  // The addon manager's add-ons run as pods: a kube-proxy on every node (the
+  // control-plane nodes too), two coredns pods, and the components their
+  // containers run.
+  await page.waitForFunction(() => document.querySelectorAll('.node-card .pod.running[data-pod^="kube-proxy-"]').length === 6,
     null, { timeout: 20_000 });
   await page.waitForFunction(() => document.querySelectorAll('.node-card .pod.running[data-pod^="coredns-"]').length === 2,
     null, { timeout: 20_000 });

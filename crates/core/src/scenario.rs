@@ -220,8 +220,9 @@ impl NodeSpec {
 pub struct TaintSpec {
     /// Key.
     pub key: String,
-    /// Value (may be empty).
-    #[serde(default)]
+    /// Value (may be empty; an empty value is left out, as the apiserver's
+    /// JSON leaves out `value` of a Taint without one).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub value: String,
     /// NoSchedule, PreferNoSchedule or NoExecute.
     pub effect: String,

@@ -1,6 +1,7 @@
 //! kube-addon-manager and the add-ons it keeps: a fresh default cluster's
-//! kube-system lists what kubeadm's lists (two coredns pods, one kube-proxy
-//! per node, the DaemonSet, the Deployment, the kube-dns Service); the
+//! kube-system lists what kubeadm's lists (the control plane's mirror pods,
+//! two coredns pods, one kube-proxy per node, the DaemonSet, the Deployment,
+//! the kube-dns Service); the
 //! `addonmanager.kubernetes.io/mode` label works as in kube-addons.sh within
 //! one 60 s interval (Reconcile objects recreated, edits reverted, strays
 //! pruned; EnsureExists objects recreated but never changed); and the add-ons
@@ -60,10 +61,33 @@ fn a_fresh_cluster_lists_kubeadms_kube_system() {
     let pods = ok(&mut c, "kubectl get pods -n kube-system");
     let lines: Vec<&str> = pods.lines().collect();
     assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
-    let (dns, proxy): (Vec<&str>, Vec<&str>) = lines[1..].iter().partition(|l| l.starts_with("coredns-"));
+    let dns: Vec<&str> = lines[1..].iter().copied().filter(|l| l.starts_with("coredns-")).collect();
+    let proxy: Vec<&str> = lines[1..].iter().copied().filter(|l| l.starts_with("kube-proxy-")).collect();
+    let mut static_pods: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .filter(|n| !n.starts_with("coredns-") && !n.starts_with("kube-proxy-"))
+        .collect();
+    static_pods.sort();
     assert_eq!(dns.len(), 2, "{pods}");
-    assert_eq!(proxy.len(), 3, "{pods}");
-    for row in dns.iter().chain(&proxy) {
+    // One kube-proxy per node: the three control-plane nodes and the three workers.
+    assert_eq!(proxy.len(), 6, "{pods}");
+    // The mirror pods of the kubelets' static pods: stacked etcd on every
+    // control-plane node, the rest on the first one.
+    assert_eq!(
+        static_pods,
+        [
+            "etcd-control-plane",
+            "etcd-control-plane2",
+            "etcd-control-plane3",
+            "kube-addon-manager-control-plane",
+            "kube-apiserver-control-plane",
+            "kube-controller-manager-control-plane",
+            "kube-scheduler-control-plane",
+        ],
+        "{pods}"
+    );
+    for row in lines[1..].iter() {
         let cells: Vec<&str> = row.split_whitespace().collect();
         assert_eq!(cells[1..4], ["1/1", "Running", "0"], "{pods}");
     }
@@ -87,8 +111,15 @@ fn a_fresh_cluster_lists_kubeadms_kube_system() {
     placed.sort();
     assert_eq!(
         placed,
-        [("node-1", "172.18.0.3"), ("node-2", "172.18.0.4"), ("node-3", "172.18.0.5")]
-            .map(|(n, ip)| (n.to_string(), ip.to_string()))
+        [
+            ("control-plane", "172.18.0.2"),
+            ("control-plane2", "172.18.0.6"),
+            ("control-plane3", "172.18.0.7"),
+            ("node-1", "172.18.0.3"),
+            ("node-2", "172.18.0.4"),
+            ("node-3", "172.18.0.5"),
+        ]
+        .map(|(n, ip)| (n.to_string(), ip.to_string()))
     );
 
     let table = ok(&mut c, "kubectl get ds,deploy,svc -n kube-system");
@@ -96,7 +127,7 @@ fn a_fresh_cluster_lists_kubeadms_kube_system() {
         rows(&table),
         [
             "NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR",
-            "daemonset.apps/kube-proxy 3 3 3 3 3 kubernetes.io/os=linux",
+            "daemonset.apps/kube-proxy 6 6 6 6 6 kubernetes.io/os=linux",
             "",
             "NAME READY UP-TO-DATE AVAILABLE",
             "deployment.apps/coredns 2/2 2 2",
@@ -244,8 +275,12 @@ metadata: {name: ignored, namespace: lab}
     ok(&mut c, "kubectl get namespace lab");
     // Objects without the mode label are not the addon manager's.
     assert!(!run(&mut c, "kubectl get configmap ignored -n lab").ok);
-    // No CoreDNS and no kube-proxy add-on: kube-system has no pods.
-    assert_eq!(ok(&mut c, "kubectl get pods -n kube-system"), "No resources found in kube-system namespace.\n");
+    // No CoreDNS and no kube-proxy add-on: kube-system holds only the
+    // control plane's mirror pods.
+    let pods = ok(&mut c, "kubectl get pods -n kube-system");
+    assert_eq!(pods.lines().count(), 8, "{pods}");
+    assert!(!pods.contains("coredns-") && !pods.contains("kube-proxy-"), "{pods}");
+    assert_eq!(ok(&mut c, "kubectl get ds,deploy -n kube-system"), "No resources found in kube-system namespace.\n");
 }
 
 #[test]

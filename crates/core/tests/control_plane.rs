@@ -175,7 +175,8 @@ fn workloads_stay_off_the_control_plane_nodes() {
     }
     // The control plane's requests count on its node.
     let described = t.ok("kubectl describe node control-plane");
-    assert!(described.contains("cpu                650m"), "{described}");
+    // 100m etcd + 250m apiserver + 200m kcm + 100m scheduler + 5m kube-addon-manager.
+    assert!(described.contains("cpu                655m (16%)"), "{described}");
 }
 
 #[test]
@@ -255,6 +256,18 @@ fn nodes_join_and_leave() {
         pods["items"].as_array().unwrap().iter().filter(|p| p["spec"]["nodeName"] == node).count()
     };
     assert!(on(&pods, "node-4") > 0, "no pod on the new node");
+    // The kube-proxy DaemonSet gave it a pod, whose container programs the
+    // node's Service rules: a Service answers from node-4.
+    let proxies = t.json("kubectl get pods -n kube-system -l k8s-app=kube-proxy -o json");
+    let mine: Vec<&Value> =
+        proxies["items"].as_array().unwrap().iter().filter(|p| p["spec"]["nodeName"] == "node-4").collect();
+    assert_eq!(mine.len(), 1, "{proxies}");
+    assert_eq!(mine[0]["status"]["phase"], "Running");
+    t.ok("kubectl expose deployment web --port=80");
+    t.secs(2);
+    let ip = t.json("kubectl get svc web -o json")["spec"]["clusterIP"].as_str().unwrap().to_string();
+    let answer = t.ok(&format!("sim curl node-4 http://{ip}"));
+    assert!(answer.contains("Welcome to nginx!"), "{answer}");
     // Removal drains it: its pods are replaced elsewhere and the Node is gone.
     let out = t.ok("sim remove node node-4");
     assert!(out.starts_with("node/node-4 cordoned\n"), "{out}");

@@ -321,8 +321,12 @@ fn a_write_lost_in_a_partition_is_given_up_after_a_minute() {
     assert_eq!(t.ready_count("web"), 3);
     // The controller records the pause in the Deployment's status; that
     // write is lost in a brief partition and no answer will ever come.
+    // The controller's write may leave while kubectl still waits for its
+    // own answer, so the sends are recorded from before the command.
+    common::record_sends(&mut t.c);
     t.ok("kubectl rollout pause deployment web");
-    common::lose_request(&mut t.c, "kube-controller-manager", "/deployments/web/status");
+    common::until_sent_since_recording(&mut t.c, "kube-controller-manager", "/deployments/web/status");
+    common::ok(&mut t.c, "sim partition kube-controller-manager");
     t.step(100);
     t.ok("sim heal");
     t.ok("kubectl rollout resume deployment web");

@@ -88,4 +88,4 @@ fn default_scenario_hash_is_pinned() {
     assert_eq!(hash, PINNED_DEFAULT_SEED7_30S, "trace hash changed");
 }
 
-const PINNED_DEFAULT_SEED7_30S: &str = "9b53ec6decc412ec";
+const PINNED_DEFAULT_SEED7_30S: &str = "50a8f290c8e373d6";

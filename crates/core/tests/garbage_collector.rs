@@ -209,10 +209,17 @@ mod apiserver {
 fn a_lookup_lost_in_a_partition_is_retried_after_a_minute() {
     let mut t = Test::new();
     t.web();
-    t.ok("kubectl delete deployment web");
     // The collector reads the orphaned ReplicaSet live before deleting it;
-    // that read is lost and never answered.
-    common::lose_request(&mut t.c, "kube-controller-manager", "GET /apis/apps/v1/namespaces/default/replicasets/web-");
+    // that read is lost and never answered. It may leave while kubectl still
+    // waits for its own answer, so the sends are recorded from before.
+    common::record_sends(&mut t.c);
+    t.ok("kubectl delete deployment web");
+    common::until_sent_since_recording(
+        &mut t.c,
+        "kube-controller-manager",
+        "GET /apis/apps/v1/namespaces/default/replicasets/web-",
+    );
+    t.ok("sim partition kube-controller-manager");
     t.step(100);
     t.ok("sim heal");
     // Without an answer the ReplicaSet would stay "in progress" forever;

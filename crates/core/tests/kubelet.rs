@@ -151,7 +151,7 @@ fn a_pod_is_pulled_started_and_reported_running() {
     assert!(
         // Pulls are serialized: at 3 s the node is still pulling its add-on
         // images (kube-proxy, coredns), so nginx waits half a second.
-        pulled.starts_with("Successfully pulled image \"nginx:1.27\" in 1.741s (2.246s including waiting). Image size: 72099410 bytes."),
+        pulled.starts_with("Successfully pulled image \"nginx:1.27\" in 1.741s (2.457s including waiting). Image size: 72099410 bytes."),
         "{pulled}"
     );
     assert_eq!(t.events("web")[3].1, "Created container: web");

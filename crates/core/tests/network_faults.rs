@@ -74,13 +74,13 @@ fn killed_apiserver_drops_requests_and_loses_its_memory_on_start() {
     cluster.advance(Duration::from_secs(30)).unwrap();
     // The bootstrap objects (namespaces, the kubernetes Service with its
     // Endpoints and EndpointSlice, roles, bindings, priority classes), the
-    // nodes and their leases, each of the four namespaces' `default`
-    // ServiceAccount and `kube-root-ca.crt` ConfigMap, the node lifecycle
-    // controller's RegisteredNode event of each node, and what the addon
-    // manager's first pass (at 2.2 s) made: its 12 add-on objects, the
-    // kube-dns Endpoints and EndpointSlice, the coredns ReplicaSet, the
-    // kube-proxy ControllerRevision, the 5 pods and their first 13 events.
-    assert_eq!(detail(&cluster, "kube-apiserver", "cached objects"), "75" /*RECOMPUTE*/);
+    // six nodes and their leases, each namespace's `default` ServiceAccount
+    // and `kube-root-ca.crt` ConfigMap, the node lifecycle controller's
+    // RegisteredNode events, the control plane's mirror pods, and what the
+    // addon manager's first pass made: its add-on objects, the kube-dns
+    // Endpoints and EndpointSlice, the coredns ReplicaSet, the kube-proxy
+    // ControllerRevision, the add-on pods and their first events.
+    assert_eq!(detail(&cluster, "kube-apiserver", "cached objects"), "119");
     assert_eq!(detail(&cluster, "kubelet/node-1", "lease renewals"), "3");
 }
 

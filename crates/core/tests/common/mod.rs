@@ -47,17 +47,28 @@ pub fn json(c: &mut kscope_core::Cluster, command: &str) -> Value {
 /// `kubelet/node-1`, ...) sends a request whose line (`METHOD /path`)
 /// contains `pattern`.
 pub fn until_sent(c: &mut kscope_core::Cluster, from: &str, pattern: &str) {
-    use kscope_core::trace::TraceKind;
+    record_sends(c);
+    until_sent_since_recording(c, from, pattern);
+}
+
+/// Starts recording the trace afresh, so that a request sent while a
+/// following command runs is seen by [`until_sent_since_recording`].
+pub fn record_sends(c: &mut kscope_core::Cluster) {
     c.simulation_mut().trace_mut().set_recording(true);
     c.simulation_mut().trace_mut().drain();
+}
+
+/// [`until_sent`], counting the requests sent since [`record_sends`] too.
+pub fn until_sent_since_recording(c: &mut kscope_core::Cluster, from: &str, pattern: &str) {
+    use kscope_core::trace::TraceKind;
     for _ in 0..1_000_000 {
-        assert!(c.simulation_mut().step(), "the simulation ran out of events");
         let sent = c.simulation_mut().trace_mut().drain().into_iter().any(|e| {
             matches!(&e.what, TraceKind::Send { from: f, summary: Some(s), .. } if f.to_string() == from && s.contains(pattern))
         });
         if sent {
             return;
         }
+        assert!(c.simulation_mut().step(), "the simulation ran out of events");
     }
     panic!("{from} sent no request matching {pattern:?}");
 }
