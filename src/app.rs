@@ -3,6 +3,7 @@
 
 use crate::components::console::Console;
 use crate::components::control_plane::ControlPlane;
+use crate::components::editor::{apply_command, Editor};
 use crate::components::nodes::Nodes;
 use crate::components::services::Services;
 use crate::components::status_bar::StatusBar;
@@ -79,6 +80,17 @@ pub fn app() -> Html {
         })
     };
 
+    let on_apply = {
+        let send = send.clone();
+        let dispatcher = state.dispatcher();
+        let id = state.next_exec_id;
+        Callback::from(move |text: String| {
+            let line = apply_command(&text);
+            dispatcher.dispatch(Action::EditorApplied { line: line.clone(), text });
+            send.emit(ToWorker::Exec { id, line });
+        })
+    };
+
     // Space plays and pauses, unless the user is typing somewhere.
     {
         let on_toggle = on_toggle.clone();
@@ -137,6 +149,7 @@ pub fn app() -> Html {
                     <Services services={state.services.values().cloned().collect::<Vec<_>>()} />
                 </div>
                 <aside class="side">
+                    <Editor result={state.editor_result.clone()} pending={state.editor_pending.is_some()} {on_apply} />
                     <Traffic messages={state.messages.clone()} seen={state.messages_seen} />
                 </aside>
             </main>

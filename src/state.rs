@@ -42,6 +42,17 @@ pub struct ConsoleLine {
     pub text: String,
 }
 
+/// The answer to the YAML editor's last apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EditorResult {
+    /// The manifest as applied (error lines refer to it).
+    pub text: String,
+    /// What `kubectl apply` printed.
+    pub output: String,
+    /// False when it failed.
+    pub ok: bool,
+}
+
 /// The read model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
@@ -65,6 +76,10 @@ pub struct State {
     pub console: VecDeque<ConsoleLine>,
     /// Id for the next console command.
     pub next_exec_id: u64,
+    /// The YAML editor's apply waiting for its answer: (exec id, manifest).
+    pub editor_pending: Option<(u64, String)>,
+    /// The answer to the YAML editor's last apply.
+    pub editor_result: Option<EditorResult>,
     /// Messages received from the worker so far.
     pub worker_messages: u64,
     /// `worker_messages` at the previous watchdog tick.
@@ -86,6 +101,8 @@ impl Default for State {
             messages_seen: 0,
             console: VecDeque::new(),
             next_exec_id: 1,
+            editor_pending: None,
+            editor_result: None,
             worker_messages: 0,
             worker_messages_at_watchdog: 0,
             stalled: false,
@@ -100,6 +117,14 @@ pub enum Action {
     Worker(FromWorker),
     /// The user ran a console line (sent to the worker with id `next_exec_id`).
     ConsoleSubmitted(String),
+    /// The YAML editor applied a manifest: the command (`kubectl apply -f -`
+    /// with the manifest) went to the worker with id `next_exec_id`.
+    EditorApplied {
+        /// The command line as sent.
+        line: String,
+        /// The manifest.
+        text: String,
+    },
     /// The worker did not answer in time.
     WorkerTimedOut,
     /// The watchdog's periodic look: has the worker said anything since the last one?
@@ -131,6 +156,12 @@ impl State {
             }
             Action::ConsoleSubmitted(line) => {
                 self.push_console(ConsoleKind::Input, line);
+                self.next_exec_id += 1;
+            }
+            Action::EditorApplied { line, text } => {
+                self.push_console(ConsoleKind::Input, line);
+                self.editor_pending = Some((self.next_exec_id, text));
+                self.editor_result = None;
                 self.next_exec_id += 1;
             }
             Action::WorkerTimedOut => {
@@ -187,7 +218,11 @@ impl State {
                     self.messages.pop_front();
                 }
             }
-            Action::Worker(FromWorker::ExecResult { output, ok, .. }) => {
+            Action::Worker(FromWorker::ExecResult { id, output, ok }) => {
+                if self.editor_pending.as_ref().is_some_and(|(pending, _)| *pending == id) {
+                    let (_, text) = self.editor_pending.take().unwrap_or_default();
+                    self.editor_result = Some(EditorResult { text, output: output.clone(), ok });
+                }
                 if !output.is_empty() {
                     let kind = if ok { ConsoleKind::Output } else { ConsoleKind::Error };
                     self.push_console(kind, output.trim_end_matches('\n').to_string());
@@ -293,6 +328,47 @@ mod tests {
         state.apply(Action::WatchdogTick);
         state.apply(Action::WatchdogTick);
         assert!(!state.stalled, "a paused worker is quiet on purpose");
+    }
+
+    /// The editor's apply goes through a real session; its answer, and only
+    /// its, becomes the editor's result, and the console shows both.
+    #[test]
+    fn the_editors_apply_gets_its_own_answer() {
+        use crate::components::editor::apply_command;
+        let mut session = Session::new(Cluster::new(Scenario::default()).unwrap());
+        let mut state = State::default();
+        state.apply(Action::ConsoleSubmitted("sim status".into()));
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  bad: : :\n".to_string();
+        let line = apply_command(&text);
+        state.apply(Action::EditorApplied { line: line.clone(), text: text.clone() });
+        assert_eq!(state.editor_pending, Some((2, text.clone())));
+        // The console's answer comes first and is not the editor's.
+        for reply in session.handle(ToWorker::Exec { id: 1, line: "sim status".into() }) {
+            state.apply(Action::Worker(reply));
+        }
+        assert!(state.editor_result.is_none());
+        for reply in session.handle(ToWorker::Exec { id: 2, line }) {
+            state.apply(Action::Worker(reply));
+        }
+        let result = state.editor_result.clone().unwrap();
+        assert!(!result.ok);
+        assert_eq!(result.text, text);
+        assert!(result.output.contains("yaml: line 5: mapping values are not allowed"), "{}", result.output);
+        assert_eq!(state.editor_pending, None);
+        assert!(state
+            .console
+            .iter()
+            .any(|l| l.kind == ConsoleKind::Input && l.text.starts_with("kubectl apply -f - <<EOF\n")));
+        assert_eq!(state.console.back().unwrap().kind, ConsoleKind::Error);
+        // A good manifest is created, and the cluster kept nothing of the bad one.
+        let good = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n".to_string();
+        state.apply(Action::EditorApplied { line: apply_command(&good), text: good.clone() });
+        for reply in session.handle(ToWorker::Exec { id: 3, line: apply_command(&good) }) {
+            state.apply(Action::Worker(reply));
+        }
+        let result = state.editor_result.clone().unwrap();
+        assert!(result.ok);
+        assert_eq!(result.output, "configmap/c created\n");
     }
 
     #[test]

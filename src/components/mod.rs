@@ -2,6 +2,7 @@
 
 pub mod console;
 pub mod control_plane;
+pub mod editor;
 pub mod nodes;
 pub mod services;
 pub mod status_bar;

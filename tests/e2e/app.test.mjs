@@ -302,6 +302,42 @@ test('the Add node button brings a worker in, and its remove button takes it out
   assert.equal(await page.locator('.node-card.control-plane .remove-node').count(), 0);
 });
 
+test('the YAML editor applies a Deployment whose pods go Running, and marks the line of a bad manifest', async () => {
+  const editor = page.locator('[data-testid=yaml-editor]');
+  // It opens with an example Deployment; Apply sends it as kubectl apply -f -.
+  assert.match(await editor.inputValue(), /kind: Deployment[\s\S]*name: nginx-deployment/);
+  await page.click('[data-testid=apply-yaml]');
+  await page.waitForSelector('[data-testid=apply-result][role=status]:text("deployment.apps/nginx-deployment created")');
+  await page.waitForSelector('.console :text("kubectl apply -f - <<EOF")');
+  await runConsole(page, 'sim advance 20s', 'advanced');
+  await page.waitForFunction(() => document.querySelectorAll('.node-card .pod.running[data-pod^="nginx-deployment-"]').length === 3,
+    null, { timeout: 10_000 });
+  const pods = await runConsole(page, 'kubectl get deploy nginx-deployment', 'READY');
+  assert.match(pods, /^nginx-deployment\s+3\/3\s+3\s+3\s/m);
+  await screenshot(page, 'editor-applied.png');
+
+  // A syntax error: kubectl's message, the line marked, "Go to line" selects it.
+  await editor.fill('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\n  bad: : :\n');
+  await editor.press('Control+Enter');
+  const alert = page.locator('[data-testid=apply-result][role=alert]');
+  await alert.waitFor();
+  assert.match(await alert.textContent(), /error parsing STDIN: error converting YAML to JSON: yaml: line 5: mapping values are not allowed in this context/);
+  assert.equal(await page.locator('.editor .gutter .bad').textContent(), '5\n');
+  assert.equal(await editor.getAttribute('aria-invalid'), 'true');
+  await page.click('[data-testid=go-to-line]');
+  const selected = await editor.evaluate((el) => el.value.slice(el.selectionStart, el.selectionEnd));
+  assert.equal(selected, '  bad: : :');
+  await screenshot(page, 'editor-error.png');
+  // Nothing was created, and the Deployment is untouched.
+  assert.match(await runConsole(page, 'kubectl get configmap broken', 'NotFound'), /configmaps "broken" not found/);
+  // Editing the text clears the mark (the error was about the old text).
+  await editor.fill('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fixed\n');
+  assert.equal(await page.locator('.editor .gutter .bad').count(), 0);
+  await page.click('[data-testid=apply-yaml]');
+  await page.waitForSelector('[data-testid=apply-result][role=status]:text("configmap/fixed created")');
+  await runConsole(page, 'kubectl delete deployment nginx-deployment', 'deleted');
+});
+
 test('no errors in the page', () => {
   assert.deepEqual(errors, []);
 });

@@ -267,7 +267,21 @@ impl Cluster {
     /// Parses and runs one command line, as typed in a shell or console.
     /// Script steps that fell due while the command ran (an etcdctl request
     /// takes simulated time) run right after it, and their output follows.
+    ///
+    /// Text of several lines (a paste, or the UI's YAML editor sending
+    /// `kubectl apply -f - <<EOF` with its manifest) runs line by line, as a
+    /// shell reads it; the outputs follow each other and it fails if any
+    /// line failed.
     pub fn exec(&mut self, line: &str) -> CommandOutput {
+        if line.contains('\n') && !self.in_script {
+            let mut all = CommandOutput::ok(String::new());
+            for one in line.split('\n') {
+                let out = self.exec(one.strip_suffix('\r').unwrap_or(one));
+                all.text.push_str(&out.text);
+                all.ok &= out.ok;
+            }
+            return all;
+        }
         let mut output = self.exec_one(line);
         if !self.in_script {
             match self.advance_to(self.now_ms()) {
