@@ -4,6 +4,7 @@
 use crate::components::console::Console;
 use crate::components::control_plane::ControlPlane;
 use crate::components::editor::{apply_command, Editor};
+use crate::components::help::Help;
 use crate::components::nodes::Nodes;
 use crate::components::services::Services;
 use crate::components::status_bar::StatusBar;
@@ -91,26 +92,62 @@ pub fn app() -> Html {
         })
     };
 
-    // Space plays and pauses, unless the user is typing somewhere.
+    // The keyboard (the help overlay lists it): Space plays and pauses, `?`
+    // shows the shortcuts, `/` goes to the console, `e` to the editor, Esc
+    // closes the overlay or leaves a text field. Keys typed into a field stay
+    // the field's.
+    let help_open = use_state(|| false);
     {
         let on_toggle = on_toggle.clone();
+        let help_open = help_open.clone();
         let ready = state.connection == Connection::Ready;
-        use_effect_with((ready, state.meta.running), move |_| {
+        use_effect_with((ready, state.meta.running, *help_open), move |_| {
             let document = web_sys::window().and_then(|w| w.document());
             let listener = document.map(|doc| {
+                let doc2 = doc.clone();
                 EventListener::new_with_options(
                     &doc,
                     "keydown",
                     EventListenerOptions::enable_prevent_default(),
                     move |event| {
                         let Some(key) = event.dyn_ref::<KeyboardEvent>() else { return };
-                        let typing =
-                            event.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).is_some_and(|el| {
-                                matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA" | "BUTTON")
-                            });
-                        if ready && key.key() == " " && !typing {
-                            key.prevent_default();
-                            on_toggle.emit(());
+                        if key.ctrl_key() || key.alt_key() || key.meta_key() {
+                            return;
+                        }
+                        let target = event.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok());
+                        let tag = target.as_ref().map(|el| el.tag_name()).unwrap_or_default();
+                        let typing = matches!(tag.as_str(), "INPUT" | "SELECT" | "TEXTAREA");
+                        let focus = |selector: &str| {
+                            if let Some(el) = doc2
+                                .query_selector(selector)
+                                .ok()
+                                .flatten()
+                                .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+                            {
+                                key.prevent_default();
+                                let _ = el.focus();
+                            }
+                        };
+                        match key.key().as_str() {
+                            "Escape" if *help_open => help_open.set(false),
+                            "Escape" if typing => {
+                                if let Some(el) = &target {
+                                    let _ = el.blur();
+                                }
+                            }
+                            _ if typing => {}
+                            "?" => {
+                                key.prevent_default();
+                                help_open.set(!*help_open);
+                            }
+                            _ if *help_open => {}
+                            "/" => focus("[data-testid=console-input]"),
+                            "e" => focus("[data-testid=yaml-editor]"),
+                            " " if ready && tag != "BUTTON" => {
+                                key.prevent_default();
+                                on_toggle.emit(());
+                            }
+                            _ => {}
                         }
                     },
                 )
@@ -118,13 +155,21 @@ pub fn app() -> Html {
             move || drop(listener)
         });
     }
+    let on_close_help = {
+        let help_open = help_open.clone();
+        Callback::from(move |()| help_open.set(false))
+    };
+    let on_help = {
+        let help_open = help_open.clone();
+        Callback::from(move |()| help_open.set(true))
+    };
 
     let ready = state.connection == Connection::Ready;
     let (node_components, cp_components): (Vec<_>, Vec<_>) =
         state.components.values().cloned().partition(|c| c.node.is_some());
     html! {
         <div class="app">
-            <StatusBar meta={state.meta.clone()} {ready} {on_toggle} {on_speed} />
+            <StatusBar meta={state.meta.clone()} {ready} {on_toggle} {on_speed} {on_help} />
             {
                 match &state.connection {
                     Connection::Connecting => html! {
@@ -154,6 +199,9 @@ pub fn app() -> Html {
                 </aside>
             </main>
             <Console lines={state.console.clone()} {on_submit} />
+            if *help_open {
+                <Help on_close={on_close_help} />
+            }
         </div>
     }
 }

@@ -19,6 +19,8 @@ pub struct StatusBarProps {
     pub on_toggle: Callback<()>,
     /// New speed in percent.
     pub on_speed: Callback<u32>,
+    /// Show the keyboard shortcuts.
+    pub on_help: Callback<()>,
 }
 
 /// The status bar.
@@ -61,6 +63,8 @@ pub fn status_bar(props: &StatusBarProps) -> Html {
                 title="Trace hash: same scenario and seed give the same hash">
                 { format!("trace {} · {} events", meta.trace_hash, meta.trace_len) }
             </span>
+            <button class="help-button" data-testid="help-button" title="Keyboard shortcuts (?)" aria-keyshortcuts="?"
+                onclick={let cb = props.on_help.clone(); move |_| cb.emit(())}>{ "?" }</button>
         </header>
     }
 }

@@ -76,6 +76,45 @@ test('space toggles play and pause when not typing', async () => {
   await page.waitForSelector('[data-testid=run-state]:text("running")');
 });
 
+test('keyboard only: ? lists the shortcuts, / goes to the console, e to the editor, Esc leaves', async () => {
+  await page.locator('body').click({ position: { x: 5, y: 200 } });
+  await page.keyboard.press('?');
+  const dialog = page.locator('[data-testid=help][role=dialog]');
+  await dialog.waitFor();
+  assert.match(await dialog.textContent(), /Space.*play or pause simulated time/);
+  assert.match(await dialog.textContent(), /Ctrl\+Enter \(editor\).*apply the manifest/);
+  // Focus moves into the dialog; Esc closes it.
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'help-close');
+  await screenshot(page, 'help.png');
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  // / goes to the console: type a command and run it without the mouse.
+  await page.keyboard.press('/');
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'console-input');
+  assert.equal(await page.locator('[data-testid=console-input]').inputValue(), '', 'the / is not typed');
+  const before = await page.locator('[data-testid=console-output] pre').count();
+  await page.keyboard.type('sim status');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((n) => [...document.querySelectorAll('[data-testid=console-output] pre')].slice(n)
+    .some((p) => p.textContent.includes('kube-apiserver')), before);
+  // Esc leaves the field; Space then toggles time again, and e goes to the editor.
+  await page.keyboard.press('Escape');
+  const state = await page.locator('[data-testid=run-state]').textContent();
+  await page.keyboard.press('Space');
+  await page.waitForSelector(`[data-testid=run-state]:text("${state === 'running' ? 'paused' : 'running'}")`);
+  await page.keyboard.press('Space');
+  await page.waitForSelector(`[data-testid=run-state]:text("${state}")`);
+  await page.keyboard.press('e');
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'yaml-editor');
+  assert.doesNotMatch(await page.locator('[data-testid=yaml-editor]').inputValue(), /^e/, 'the e is not typed');
+  await page.keyboard.press('Escape');
+  // The ? button opens the same list.
+  await page.click('[data-testid=help-button]');
+  await dialog.waitFor();
+  await page.click('[data-testid=help-close]');
+  await dialog.waitFor({ state: 'detached' });
+});
+
 test('console runs commands and names unknown ones', async () => {
   const out = await runConsole(page, 'frobnicate', 'unknown command');
   assert.match(out, /error: unknown command "frobnicate"/);
