@@ -25,7 +25,7 @@
 //! the resourceVersion they were computed from, so a sync from a stale cache
 //! fails with a conflict and is retried, as upstream's updates do.
 
-use super::workqueue::IN_FLIGHT_TIMEOUT_MS;
+use super::workqueue::expired;
 use super::Outbox;
 use crate::apimachinery::labels::{labels_of, string_map, Selector};
 use crate::apimachinery::time::{parse_rfc3339, rfc3339};
@@ -1634,17 +1634,12 @@ impl DeploymentController {
         Some(key)
     }
 
-    /// Gives up on requests unanswered for [`IN_FLIGHT_TIMEOUT_MS`] (lost
+    /// Gives up on requests unanswered for [`IN_FLIGHT_TIMEOUT_MS`](super::workqueue::IN_FLIGHT_TIMEOUT_MS) (lost
     /// to a partition or a restarted apiserver): they count as failed
     /// writes, so their Deployment is synced again after a back-off instead
     /// of waiting forever; whether any Deployment became due.
     fn forget_lost(&mut self, now: u64) -> bool {
-        let lost: Vec<u64> = self
-            .requests
-            .iter()
-            .filter(|(_, (_, sent))| now.saturating_sub(*sent) >= IN_FLIGHT_TIMEOUT_MS)
-            .map(|(tag, _)| *tag)
-            .collect();
+        let lost = expired(&self.requests, now);
         let mut any = false;
         for tag in lost {
             let Some((request, _)) = self.requests.remove(&tag) else { continue };

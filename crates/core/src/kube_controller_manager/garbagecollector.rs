@@ -31,7 +31,7 @@
 //! to a strategic merge patch only, and owners of kinds kscope does not
 //! serve are never looked up (the real collector retries their REST mapping).
 
-use super::workqueue::IN_FLIGHT_TIMEOUT_MS;
+use super::workqueue::expired;
 use super::Outbox;
 use crate::apimachinery::resources::{self, Resource};
 use crate::kube_apiserver::registry::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN};
@@ -421,18 +421,13 @@ impl GarbageCollector {
     }
 
     /// Retries whose delay is over go back on their queue; whether any did.
-    /// Lookups and writes unanswered for [`IN_FLIGHT_TIMEOUT_MS`] (lost to
+    /// Lookups and writes unanswered for [`IN_FLIGHT_TIMEOUT_MS`](super::workqueue::IN_FLIGHT_TIMEOUT_MS) (lost to
     /// a partition or a restarted apiserver) fail as a timed-out request
     /// does, and are retried: without an answer the item would stay busy,
     /// and never be collected.
     pub fn expire(&mut self, now: u64) -> bool {
         self.now_ms = now;
-        let lost: Vec<u64> = self
-            .requests
-            .iter()
-            .filter(|(_, (_, sent))| now.saturating_sub(*sent) >= IN_FLIGHT_TIMEOUT_MS)
-            .map(|(tag, _)| *tag)
-            .collect();
+        let lost = expired(&self.requests, now);
         let timeout = ApiResponse { request_id: 0, code: 504, body: None, seq: 0 };
         let mut out = Outbox { requests: Vec::new(), next_id: 0 };
         for tag in lost {

@@ -30,7 +30,7 @@
 //! Not modelled: the beta os/arch label reconciliation (kscope's kubelets
 //! register both), and DaemonSet pods being spared (no DaemonSets yet).
 
-use super::workqueue::IN_FLIGHT_TIMEOUT_MS;
+use super::workqueue::expired;
 use super::{in_loop_slot, loop_tag_base, Outbox};
 use crate::apimachinery::time::{parse_rfc3339, rfc3339};
 use crate::message::{ApiRequest, ApiResponse, Method};
@@ -824,15 +824,10 @@ impl NodeLifecycleController {
         }
     }
 
-    /// Requests unanswered for [`IN_FLIGHT_TIMEOUT_MS`] count as failed.
+    /// Requests unanswered for [`IN_FLIGHT_TIMEOUT_MS`](super::workqueue::IN_FLIGHT_TIMEOUT_MS) count as failed.
     /// Returns whether any did.
     pub fn expire(&mut self, now: u64) -> bool {
-        let stale: Vec<u64> = self
-            .requests
-            .iter()
-            .filter(|(_, (_, sent))| now.saturating_sub(*sent) >= IN_FLIGHT_TIMEOUT_MS)
-            .map(|(tag, _)| *tag)
-            .collect();
+        let stale = expired(&self.requests, now);
         for tag in &stale {
             if let Some((request, _)) = self.requests.remove(tag) {
                 self.failed(request, now);

@@ -11,7 +11,7 @@
 //!   (with `DisruptionTarget`, reason `DeletionByPodGC`);
 //! - terminating pods that were never scheduled.
 
-use super::workqueue::IN_FLIGHT_TIMEOUT_MS;
+use super::workqueue::expired;
 use super::{in_loop_slot, loop_tag_base, Outbox};
 use crate::apimachinery::time::rfc3339;
 use crate::message::{ApiRequest, ApiResponse, Method};
@@ -230,12 +230,7 @@ impl PodGcController {
 
     /// Forgets requests unanswered for a minute.
     pub fn expire(&mut self, now: u64) -> bool {
-        let stale: Vec<u64> = self
-            .requests
-            .iter()
-            .filter(|(_, (_, sent))| now.saturating_sub(*sent) >= IN_FLIGHT_TIMEOUT_MS)
-            .map(|(t, _)| *t)
-            .collect();
+        let stale = expired(&self.requests, now);
         for tag in &stale {
             if let Some((Request::Fail { uid, .. } | Request::Delete { uid }, _)) = self.requests.remove(tag) {
                 self.deleting.remove(&uid);

@@ -17,7 +17,7 @@
 //! defaulted from the template's labels), `v1` ownerReferences of kind
 //! ReplicationController and events from `replication-controller`.
 
-use super::workqueue::IN_FLIGHT_TIMEOUT_MS;
+use super::workqueue::expired;
 use super::Outbox;
 use crate::apimachinery::labels::{labels_of, Selector};
 use crate::apimachinery::time::parse_rfc3339;
@@ -325,18 +325,13 @@ impl ReplicaSetController {
         lost || !stale.is_empty() || !stuck.is_empty() || !due.is_empty()
     }
 
-    /// Requests unanswered for [`IN_FLIGHT_TIMEOUT_MS`] (the client's
+    /// Requests unanswered for [`IN_FLIGHT_TIMEOUT_MS`](super::workqueue::IN_FLIGHT_TIMEOUT_MS) (the client's
     /// timeout; lost to a partition or a restarted apiserver) failed: a
     /// creation lowers the expected adds and ends its batch, a deletion is
     /// no longer expected, and the ReplicaSet is synced again after a
     /// back-off. Whether any was given up.
     fn forget_lost(&mut self, now: u64) -> bool {
-        let lost: Vec<u64> = self
-            .requests
-            .iter()
-            .filter(|(_, (_, sent))| now.saturating_sub(*sent) >= IN_FLIGHT_TIMEOUT_MS)
-            .map(|(tag, _)| *tag)
-            .collect();
+        let lost = expired(&self.requests, now);
         for tag in &lost {
             match self.requests.remove(tag).map(|(r, _)| r) {
                 Some(Request::Create { rs: key }) => {

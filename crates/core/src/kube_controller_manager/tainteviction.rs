@@ -19,7 +19,7 @@
 //! deleted and the pod GC removes it); its ReplicaSet replaces it at once,
 //! since a terminating pod no longer counts.
 
-use super::workqueue::IN_FLIGHT_TIMEOUT_MS;
+use super::workqueue::expired;
 use super::{in_loop_slot, loop_tag_base, Outbox};
 use crate::apimachinery::time::rfc3339;
 use crate::message::{ApiRequest, ApiResponse, Method};
@@ -345,12 +345,7 @@ impl TaintEvictionController {
     /// Requests unanswered for a minute are forgotten; a lost condition
     /// patch schedules its deletion again.
     pub fn expire(&mut self, now: u64) -> bool {
-        let stale: Vec<u64> = self
-            .requests
-            .iter()
-            .filter(|(_, (_, sent))| now.saturating_sub(*sent) >= IN_FLIGHT_TIMEOUT_MS)
-            .map(|(t, _)| *t)
-            .collect();
+        let stale = expired(&self.requests, now);
         let mut any = false;
         for tag in stale {
             if let Some((Request::Condition { key, .. }, _)) = self.requests.remove(&tag) {

@@ -19,6 +19,17 @@ const RETRY_MAX_MS: u64 = 1_000_000;
 /// timeout is 60 s in kube-controller-manager).
 pub const IN_FLIGHT_TIMEOUT_MS: u64 = 60_000;
 
+/// The tags of the requests (tag → (request, sent at ms)) sent
+/// [`IN_FLIGHT_TIMEOUT_MS`] or more before `now`, in tag order: the ones a
+/// loop gives up on as failed.
+pub fn expired<R>(requests: &BTreeMap<u64, (R, u64)>, now: u64) -> Vec<u64> {
+    requests
+        .iter()
+        .filter(|(_, (_, sent))| now.saturating_sub(*sent) >= IN_FLIGHT_TIMEOUT_MS)
+        .map(|(tag, _)| *tag)
+        .collect()
+}
+
 /// Dirty keys, delayed retries and the keys whose writes are in flight.
 #[derive(Debug, Default)]
 pub struct WorkQueue {
@@ -114,6 +125,17 @@ impl WorkQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_expire_a_full_timeout_after_they_were_sent() {
+        let requests: BTreeMap<u64, (&str, u64)> =
+            [(7, ("old", 1_000)), (3, ("new", 30_000)), (9, ("edge", 5_000))].into_iter().collect();
+        assert_eq!(expired(&requests, 60_999), Vec::<u64>::new());
+        assert_eq!(expired(&requests, 65_000), [7, 9]);
+        assert_eq!(expired(&requests, 90_000), [3, 7, 9]);
+        // A clock behind the send time (never, but harmless) expires nothing.
+        assert_eq!(expired(&requests, 0), Vec::<u64>::new());
+    }
 
     #[test]
     fn keys_wait_for_their_writes_and_back_off() {
