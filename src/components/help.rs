@@ -28,11 +28,22 @@ pub struct HelpProps {
 pub fn help(props: &HelpProps) -> Html {
     let close = use_node_ref();
     {
-        // Focus moves into the dialog, to its close button.
+        // Focus moves into the dialog, to its close button, and goes back
+        // where it was when the dialog closes.
         let close = close.clone();
         use_effect_with((), move |_| {
+            use wasm_bindgen::JsCast;
+            let previous = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.active_element())
+                .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok());
             if let Some(button) = close.cast::<web_sys::HtmlElement>() {
                 let _ = button.focus();
+            }
+            move || {
+                if let Some(el) = previous {
+                    let _ = el.focus();
+                }
             }
         });
     }

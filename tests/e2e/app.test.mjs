@@ -108,8 +108,13 @@ test('keyboard only: ? lists the shortcuts, / goes to the console, e to the edit
   assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'yaml-editor');
   assert.doesNotMatch(await page.locator('[data-testid=yaml-editor]').inputValue(), /^e/, 'the e is not typed');
   await page.keyboard.press('Escape');
-  // The ? button opens the same list.
+  // The ? button opens the same list; closing it gives the focus back.
   await page.click('[data-testid=help-button]');
+  await dialog.waitFor();
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'help-button');
+  await page.keyboard.press('Enter');
   await dialog.waitFor();
   await page.click('[data-testid=help-close]');
   await dialog.waitFor({ state: 'detached' });
