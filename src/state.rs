@@ -139,6 +139,12 @@ impl State {
         self.console.push_back(ConsoleLine { kind, text });
     }
 
+    /// A line went to the worker with id `next_exec_id`: the console shows it.
+    fn submitted(&mut self, line: String) {
+        self.push_console(ConsoleKind::Input, line);
+        self.next_exec_id += 1;
+    }
+
     /// Applies one action.
     pub fn apply(&mut self, action: Action) {
         if let Action::Worker(_) = action {
@@ -154,15 +160,11 @@ impl State {
                     && self.worker_messages == self.worker_messages_at_watchdog;
                 self.worker_messages_at_watchdog = self.worker_messages;
             }
-            Action::ConsoleSubmitted(line) => {
-                self.push_console(ConsoleKind::Input, line);
-                self.next_exec_id += 1;
-            }
+            Action::ConsoleSubmitted(line) => self.submitted(line),
             Action::EditorApplied { line, text } => {
-                self.push_console(ConsoleKind::Input, line);
                 self.editor_pending = Some((self.next_exec_id, text));
                 self.editor_result = None;
-                self.next_exec_id += 1;
+                self.submitted(line);
             }
             Action::WorkerTimedOut => {
                 if self.connection == Connection::Connecting {
@@ -219,8 +221,7 @@ impl State {
                 }
             }
             Action::Worker(FromWorker::ExecResult { id, output, ok }) => {
-                if self.editor_pending.as_ref().is_some_and(|(pending, _)| *pending == id) {
-                    let (_, text) = self.editor_pending.take().unwrap_or_default();
+                if let Some((_, text)) = self.editor_pending.take_if(|(pending, _)| *pending == id) {
                     self.editor_result = Some(EditorResult { text, output: output.clone(), ok });
                 }
                 if !output.is_empty() {

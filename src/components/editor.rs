@@ -62,17 +62,15 @@ pub fn error_line(text: &str, error: &str) -> Option<usize> {
     // A field: `unknown field "spec.containers[0].imag"` (strict decoding) or
     // `spec.replicas: Invalid value: -1: ...` (validation).
     let path = if let Some(rest) = error.split("unknown field \"").nth(1) {
-        rest.split('"').next()?.to_string()
+        rest.split('"').next()?
     } else {
-        let marker =
-            [": Invalid value", ": Unsupported value", ": Duplicate value", ": Forbidden"].iter().find_map(|m| {
-                let before = error.split(m).next().filter(|b| b.len() < error.len())?;
-                // The path is the last word before the marker: `... is invalid: spec.replicas`.
-                Some(before.rsplit([' ', ',']).next()?.to_string())
-            })?;
-        marker
+        [": Invalid value", ": Unsupported value", ": Duplicate value", ": Forbidden"].iter().find_map(|m| {
+            let (before, _) = error.split_once(m)?;
+            // The path is the last word before the marker: `... is invalid: spec.replicas`.
+            before.rsplit([' ', ',']).next()
+        })?
     };
-    field_line(text, &path)
+    field_line(text, path)
 }
 
 /// The line where the field at `path` (`spec.template.spec.containers[0].image`)
